@@ -1,0 +1,108 @@
+"""Settings from `SUMMARY_BOT_*` environment variables (pydantic-settings).
+
+Every field is documented in README.md's configuration table. `load_settings()` turns a
+bad value into one line that names the variable, for start-up.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Literal
+
+from platformdirs import user_data_dir
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "SUMMARY_BOT_"
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _default_sqlite_path() -> Path:
+    return Path(user_data_dir("summary-bot")) / "store.sqlite3"
+
+
+def _split_commas(value):
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    # storage
+    redis_url: str | None = None
+    sqlite_path: Path = Field(default_factory=_default_sqlite_path)
+
+    # fetching
+    fetch_allow_private: Annotated[list[Network], NoDecode] = []
+    fetch_max_bytes: int = Field(5_000_000, gt=0)
+    fetch_timeout: float = Field(15.0, gt=0)
+    fetch_max_redirects: int = Field(5, ge=0, le=20)
+    fetch_user_agent: str = "summary-bot/0.1 (+https://github.com/summary-bot/summary-bot)"
+
+    # extraction and summarizing
+    extract_timeout: float = Field(10.0, gt=0)
+    min_article_chars: int = Field(200, ge=0)
+    max_links_per_message: int = Field(3, ge=1, le=10)
+    summary_length: Literal["short", "medium", "long"] = "medium"
+    summarizer: Literal["extractive", "abstractive"] = "extractive"
+    summarizer_model: Path | None = None  # local seq2seq folder, for "abstractive"
+    encoder_model: Path | None = None  # local sentence-encoder folder; default: packaged MiniLM
+    article_cache_ttl: int = Field(24 * 3600, gt=0)
+    summary_cache_ttl: int = Field(30 * 24 * 3600, gt=0)
+
+    # chat behaviour
+    user_rate_limit: int = Field(10, ge=0)  # summaries per user per minute; 0 = unlimited
+    related_scope: Literal["chat", "workspace", "global"] = "workspace"
+
+    # HTTP server shared by webhooks (Telegram) and events (Slack)
+    http_host: str = "0.0.0.0"
+    http_port: int = Field(8080, ge=0, le=65535)
+
+    # Telegram
+    telegram_token: str | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: str | None = None
+
+    # Slack
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    slack_app_token: str | None = None
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = None
+    slack_unfurl_domains: Annotated[list[str], NoDecode] = []
+
+    # daily digest
+    digest_send_empty: bool = False
+    history_days: int = Field(7, ge=1)
+    digest_grace_hours: float = Field(6.0, ge=0)
+
+    log_level: str = "INFO"
+
+    @field_validator("fetch_allow_private", mode="before")
+    @classmethod
+    def _parse_networks(cls, value):
+        return [ipaddress.ip_network(v, strict=False) for v in _split_commas(value)]
+
+    @field_validator("slack_unfurl_domains", mode="before")
+    @classmethod
+    def _parse_domains(cls, value):
+        return [d.lower() for d in _split_commas(value)]
+
+
+class ConfigError(SystemExit):
+    """Start-up stops with one line naming the bad variable."""
+
+
+def load_settings(**overrides) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = ENV_PREFIX + str(err["loc"][0]).upper() if err["loc"] else ENV_PREFIX
+        raise ConfigError(f"summary-bot: invalid {name}: {err['msg']}") from None

@@ -1,0 +1,96 @@
+"""The core's small vocabulary: what comes in from a chat and what goes back out.
+
+Adapters translate platform updates into `Incoming` and render `Reply` objects; nothing
+here knows about any platform's formatting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class ChatRef:
+    """Where a message came from and where replies go.
+
+    `scope` groups chats that may share memory (a Slack workspace, a Telegram group);
+    by default it is the chat itself.
+    """
+
+    platform: str  # "telegram" | "slack" | "console" | ...
+    chat_id: str
+    thread_id: str | None = None
+    scope_id: str | None = None
+    kind: Literal["private", "group", "channel"] = "private"
+
+    @property
+    def key(self) -> str:
+        """Stable id for storage: one per chat (threads share their chat's state)."""
+        return f"{self.platform}:{self.chat_id}"
+
+    @property
+    def scope(self) -> str:
+        return f"{self.platform}:{self.scope_id or self.chat_id}"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message as the core sees it, whatever platform it came from."""
+
+    chat: ChatRef
+    text: str
+    user_id: str = ""
+    message_id: str | None = None
+    reply_to_text: str | None = None  # text of the message this one answers, if any
+    addressed_to_bot: bool = False  # mention, DM, or slash command aimed at us
+    is_admin: bool = True  # may change chat settings (/autosummary in groups)
+
+
+@dataclass(frozen=True)
+class RelatedLink:
+    title: str
+    url: str
+
+
+@dataclass
+class Digest:
+    """A summary of one article or one pasted text."""
+
+    title: str
+    points: list[str]
+    source: str = ""  # site name or host
+    url: str | None = None
+    date: str | None = None
+    author: str | None = None
+    reading_minutes: int = 1
+    related: list[RelatedLink] = field(default_factory=list)
+    cached: bool = False
+
+    def to_json(self) -> dict:
+        return {
+            "title": self.title,
+            "source": self.source,
+            "url": self.url,
+            "date": self.date,
+            "reading_minutes": self.reading_minutes,
+            "points": list(self.points),
+            "related": [{"title": r.title, "url": r.url} for r in self.related],
+            "cached": self.cached,
+        }
+
+
+@dataclass
+class Reply:
+    """What the core asks an adapter to send back to the chat.
+
+    Exactly one of `digest`, `text` or `error` is set. `text` is plain text written by the
+    bot (help, confirmations); `error` is a friendly explanation of what went wrong.
+    `private` asks the adapter to show it only to the user, where the platform can.
+    """
+
+    digest: Digest | None = None
+    text: str | None = None
+    error: str | None = None
+    reply_to: str | None = None  # message id this reply answers
+    private: bool = False
