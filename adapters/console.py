@@ -1,0 +1,61 @@
+"""The console adapter: a terminal chat with the bot, the embedded default.
+
+Reads lines from standard input (a terminal or a pipe), hands each to the core as a
+private-chat message, and prints the replies as plain text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import TextIO
+
+from bot.core import SummaryBot
+from bot.models import ChatRef, Digest, Incoming, Reply
+
+CONSOLE_CHAT = ChatRef(platform="console", chat_id="local", kind="private")
+
+
+def render_digest(digest: Digest, *, bold: bool = False) -> str:
+    b, r = ("\033[1m", "\033[0m") if bold else ("", "")
+    meta = " · ".join(x for x in (digest.source, digest.date, f"{digest.reading_minutes} min read") if x)
+    lines = [f"{b}{digest.title}{r}", meta, ""]
+    lines += [f"  • {point}" for point in digest.points]
+    if digest.url:
+        lines += ["", f"Read: {digest.url}"]
+    if digest.related:
+        lines += ["", "Related:"] + [f"  – {link.title}: {link.url}" for link in digest.related]
+    return "\n".join(lines)
+
+
+def render_reply(reply: Reply, *, bold: bool = False) -> str:
+    if reply.digest is not None:
+        return render_digest(reply.digest, bold=bold)
+    if reply.error is not None:
+        return f"⚠ {reply.error}"
+    return reply.text or ""
+
+
+async def run_console(bot: SummaryBot, *, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout, banner: str = "") -> None:
+    interactive = stdin.isatty() and stdout.isatty()
+    if banner:
+        print(banner, file=stdout, flush=True)
+    number = 0
+    while True:
+        if interactive:
+            print("\nyou> ", end="", file=stdout, flush=True)
+        line = await asyncio.to_thread(stdin.readline)
+        if not line:  # end of input (Ctrl-D or the end of a pipe)
+            break
+        text = line.strip()
+        if not text:
+            continue
+        if text in ("/quit", "/exit"):
+            break
+        number += 1
+        message = Incoming(chat=CONSOLE_CHAT, text=text, user_id="console", message_id=str(number), addressed_to_bot=True)
+        if interactive:
+            print("bot> working…", file=stdout, flush=True)
+        for reply in await bot.handle(message):
+            print(render_reply(reply, bold=interactive), file=stdout, flush=True)
+            print("", file=stdout, flush=True)

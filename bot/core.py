@@ -1,0 +1,176 @@
+"""The one entry point: an `Incoming` message in, the `Reply` objects to send out.
+
+Every platform calls `SummaryBot.handle`, so commands, limits and wording are the same
+on Telegram, Slack and the console. Nothing here knows how a reply is rendered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Awaitable, Callable
+
+from bot.commands import Command, parse_command
+from bot.config import Settings
+from bot.extract import ExtractionError
+from bot.fetch import FetchError
+from bot.links import find_urls
+from bot.models import Incoming, Reply
+from bot.pipeline import SummaryPipeline
+from bot.sentences import word_count
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+MIN_PASTED_WORDS = 40  # shorter plain text in a private chat is chatter, not an article
+LENGTHS = ("short", "medium", "long")
+
+HELP_TEXT = """\
+I summarize articles. Send me a link (or several, up to {max_links}) or paste a long text, \
+and I reply with the title, source, key points, reading time and related articles.
+
+Commands:
+/summary <link or text> – summarize it (or reply /summary to a message)
+/summary short|medium|long <link> – 1, 3 or 5 key points
+/summary private <link> – only you see the answer (Slack)
+/autosummary on|off – summarize every shared link in this chat (admins, in groups)
+/help – this message
+
+In groups: with privacy mode on (the default for Telegram bots) I only see commands, \
+mentions and replies to my messages, so use /summary <link> there, or make me an admin \
+(or turn privacy mode off with @BotFather) to have shared links summarized automatically."""
+
+Handler = Callable[[Incoming, Command], Awaitable[list[Reply]]]
+
+
+class SummaryBot:
+    def __init__(self, settings: Settings, store: Store, pipeline: SummaryPipeline | None = None):
+        self.settings = settings
+        self.store = store
+        self.pipeline = pipeline or SummaryPipeline(settings, store)
+        self.commands: dict[str, Handler] = {
+            "summary": self._summary_command,
+            "start": self._help_command,
+            "help": self._help_command,
+            "autosummary": self._autosummary_command,
+        }
+
+    async def close(self) -> None:
+        await self.pipeline.close()
+
+    # -- the entry point ------------------------------------------------------------------
+    async def handle(self, message: Incoming) -> list[Reply]:
+        """All replies to `message` (possibly none). Never raises for a bad message."""
+        try:
+            replies = await self._dispatch(message)
+        except Exception:
+            log.exception("failed to handle a message in %s", message.chat.key)
+            replies = [Reply(error="Sorry, something went wrong on my side. Please try again later.")]
+        for reply in replies:
+            reply.reply_to = reply.reply_to or message.message_id
+        return replies
+
+    async def _dispatch(self, message: Incoming) -> list[Reply]:
+        command = parse_command(message.text)
+        if command is not None:
+            handler = self.commands.get(command.name)
+            if handler is not None:
+                return await handler(message, command)
+            if self._is_direct(message):
+                return [Reply(error=f"I don't know /{command.name}. Send /help to see what I can do.")]
+            return []  # another bot's command in a group
+        urls = find_urls(message.text)
+        if urls:
+            if self._is_direct(message) or await self.autosummary_enabled(message):
+                return await self.summarize_links(message, urls)
+            return []
+        if self._is_direct(message):
+            if word_count(message.text) >= MIN_PASTED_WORDS:
+                return await self.summarize_text(message, message.text)
+            return [Reply(text="Send me a link or paste a longer text and I'll summarize it. /help shows more.")]
+        return []
+
+    @staticmethod
+    def _is_direct(message: Incoming) -> bool:
+        return message.addressed_to_bot or message.chat.kind == "private"
+
+    # -- summarizing ----------------------------------------------------------------------
+    async def summarize_links(self, message: Incoming, urls: list[str], length: str | None = None) -> list[Reply]:
+        urls = urls[: self.settings.max_links_per_message]
+        limited = await self._over_rate_limit(message, len(urls))
+        if limited:
+            return [limited]
+        return list(await asyncio.gather(*(self._summarize_link(url, length) for url in urls)))
+
+    async def _summarize_link(self, url: str, length: str | None) -> Reply:
+        try:
+            return Reply(digest=await self.pipeline.digest_link(url, length))
+        except (FetchError, ExtractionError) as exc:
+            return Reply(error=str(exc))
+        except Exception:
+            log.exception("failed to summarize %s", url)
+            return Reply(error="Sorry, I couldn't summarize that link because of an error on my side.")
+
+    async def summarize_text(self, message: Incoming, text: str, length: str | None = None) -> list[Reply]:
+        limited = await self._over_rate_limit(message, 1)
+        if limited:
+            return [limited]
+        try:
+            return [Reply(digest=await self.pipeline.digest_text(text, length))]
+        except ExtractionError as exc:
+            return [Reply(error=str(exc))]
+
+    async def _over_rate_limit(self, message: Incoming, summaries: int) -> Reply | None:
+        """A polite refusal once a user has asked for too many summaries this minute."""
+        limit = self.settings.user_rate_limit
+        if not limit or not message.user_id:
+            return None
+        minute = int(time.time() // 60)
+        key = f"ratelimit:{message.chat.platform}:{message.user_id}:{minute}"
+        used = await self.store.incr(key, summaries, ttl=120)
+        if used - summaries >= limit:
+            return Reply(error=f"You've asked for {limit} summaries this minute. Please wait a moment and try again.")
+        return None
+
+    # -- commands -------------------------------------------------------------------------
+    async def _summary_command(self, message: Incoming, command: Command) -> list[Reply]:
+        words = command.words
+        length, private = None, False
+        while words and words[0].lower() in (*LENGTHS, "private"):
+            option = words.pop(0).lower()
+            if option == "private":
+                private = True
+            else:
+                length = option
+        target = " ".join(words) if words else (message.reply_to_text or "")
+        if not target.strip():
+            return [Reply(error="Usage: /summary <link or text>, or reply /summary to a message with a link.")]
+        urls = find_urls(target)
+        if urls:
+            replies = await self.summarize_links(message, urls, length)
+        elif word_count(target) < 5:
+            replies = [Reply(error="That's too short to summarize. Send a link or a longer text.")]
+        else:
+            replies = await self.summarize_text(message, target, length)
+        for reply in replies:
+            reply.private = private
+        return replies
+
+    async def _help_command(self, message: Incoming, command: Command) -> list[Reply]:
+        return [Reply(text=HELP_TEXT.format(max_links=self.settings.max_links_per_message))]
+
+    async def _autosummary_command(self, message: Incoming, command: Command) -> list[Reply]:
+        choice = command.args.lower()
+        if choice not in ("on", "off"):
+            state = "on" if await self.autosummary_enabled(message) else "off"
+            return [Reply(error=f"Usage: /autosummary on|off (now {state}).")]
+        if message.chat.kind != "private" and not message.is_admin:
+            return [Reply(error="Only chat admins can change that.")]
+        await self.store.hset(f"chat:{message.chat.key}", "autosummary", choice.encode())
+        verb = "will" if choice == "on" else "won't"
+        return [Reply(text=f"OK, I {verb} summarize links shared in this chat automatically.")]
+
+    async def autosummary_enabled(self, message: Incoming) -> bool:
+        value = await self.store.hget(f"chat:{message.chat.key}", "autosummary")
+        return value != b"off"

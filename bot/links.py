@@ -1,0 +1,92 @@
+"""Finding links in chat text and reducing each to one canonical form.
+
+The canonical URL is the cache key for articles and the identity of a story in digests,
+so two shares of the same page with different tracking parameters count once.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# Tracking parameters that never change what page is served.
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid", "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "msclkid", "yclid",
+        "twclid", "ttclid", "li_fat_id", "igshid", "mc_cid", "mc_eid", "_ga", "_gl",
+        "_hsenc", "_hsmi", "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id", "ref_src",
+        "ref_url", "spm", "si", "cmpid", "ncid", "sr_share",
+    }
+)
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_")
+
+# http(s) links, or bare www. hosts; stops at whitespace and at <>"` (common wrappers).
+_URL_RE = re.compile(r"""(?i)\b(?:https?://|www\.)[^\s<>"'`]+""")
+_TRAILING = ".,;:!?'\"»”’…"
+_PAIRS = {")": "(", "]": "[", "}": "{"}
+
+
+def _trim(candidate: str) -> str:
+    """Strip sentence punctuation and unbalanced closing brackets from a found URL."""
+    while candidate:
+        last = candidate[-1]
+        if last in _TRAILING:
+            candidate = candidate[:-1]
+        elif last in _PAIRS and candidate.count(last) > candidate.count(_PAIRS[last]):
+            candidate = candidate[:-1]
+        else:
+            break
+    return candidate
+
+
+def find_urls(text: str) -> list[str]:
+    """Links in `text`, in order of appearance, without duplicates (by canonical form)."""
+    found: list[str] = []
+    seen: set[str] = set()
+    for match in _URL_RE.finditer(text or ""):
+        url = _trim(match.group(0))
+        if url.lower().startswith("www."):
+            url = "http://" + url
+        try:
+            canonical = canonicalize(url)
+        except ValueError:
+            continue
+        if canonical not in seen:
+            seen.add(canonical)
+            found.append(url)
+    return found
+
+
+def canonicalize(url: str) -> str:
+    """Lower-case scheme and host, IDNA host, no default port, no fragment, no tracking
+    parameters, "/" for an empty path. Raises ValueError for something that is not an
+    http(s) URL with a host."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    host = parts.hostname.rstrip(".")
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        host = host.lower()
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    port = parts.port  # raises ValueError on a malformed port
+    if port and not (scheme, port) in (("http", 80), ("https", 443)):
+        host = f"{host}:{port}"
+    query = urlencode(
+        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
+    )
+    return urlunsplit((scheme, host, parts.path or "/", query, ""))
+
+
+def _is_tracking(param: str) -> bool:
+    name = param.lower()
+    return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)
+
+
+def host_of(url: str) -> str:
+    """The host without a leading "www.", for showing where an article is from."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host[4:] if host.startswith("www.") else host
