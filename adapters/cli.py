@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import json
 import logging
 import sys
@@ -116,7 +117,8 @@ async def cmd_chat(args, settings: Settings) -> int:
     if site:
         base_url = await site.start()
         # The sample site is on loopback, which the fetcher refuses unless told otherwise.
-        settings = settings.model_copy(update={"fetch_allow_private": [*settings.fetch_allow_private, _loopback_of(base_url)]})
+        loopback = ipaddress.ip_network("127.0.0.1/32")
+        settings = settings.model_copy(update={"fetch_allow_private": [*settings.fetch_allow_private, loopback]})
         banner.append(f"Sample articles, served from {seeds_dir} at {base_url}:")
         banner += [f"  {base_url}/{page.as_posix()}" for page in seed_pages(seeds_dir)]
     store = await open_store(settings)
@@ -131,20 +133,23 @@ async def cmd_chat(args, settings: Settings) -> int:
     return 0
 
 
-def _loopback_of(base_url: str):
-    import ipaddress
-
-    return ipaddress.ip_network("127.0.0.1/32")
-
-
 # -- run ------------------------------------------------------------------------------------
 async def cmd_run(args, settings: Settings) -> int:
-    services = []
-    if not services:
-        print(
-            "summary-bot: no chat platform is configured (set SUMMARY_BOT_TELEGRAM_TOKEN or the "
-            "SUMMARY_BOT_SLACK_* variables). To try the bot in this terminal, run `summary-bot chat`.",
-            file=sys.stderr,
-        )
-        return 2
+    from adapters.runner import configured_services, run_services
+
+    store = await open_store(settings)
+    bot = SummaryBot(settings, store)
+    try:
+        services = configured_services(settings, bot)
+        if not services:
+            print(
+                "summary-bot: no chat platform is configured (set SUMMARY_BOT_TELEGRAM_TOKEN or the "
+                "SUMMARY_BOT_SLACK_* variables). To try the bot in this terminal, run `summary-bot chat`.",
+                file=sys.stderr,
+            )
+            return 2
+        await run_services(settings, bot, services)
+    finally:
+        await bot.close()
+        await store.close()
     return 0

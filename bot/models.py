@@ -7,7 +7,7 @@ here knows about any platform's formatting.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Awaitable, Callable, Literal
 
 
 @dataclass(frozen=True)
@@ -81,16 +81,43 @@ class Digest:
 
 
 @dataclass
+class DigestEntry:
+    """One story in a daily digest."""
+
+    title: str
+    url: str
+    summary: str  # one or two sentences
+    source: str = ""
+    shares: int = 0  # times it was shared in the chat during the period
+    group: str | None = None  # label of a group of related stories, if grouped
+
+
+@dataclass
+class DailyDigest:
+    """What a chat subscribed to `/subscribe` receives once a day (or on `/digest`)."""
+
+    title: str  # e.g. "Your daily digest – Friday 3 March"
+    entries: list[DigestEntry]
+    period: str = ""  # human-readable period covered
+
+
+@dataclass
 class Reply:
     """What the core asks an adapter to send back to the chat.
 
-    Exactly one of `digest`, `text` or `error` is set. `text` is plain text written by the
+    Exactly one of `digest`, `daily`, `text` or `error` is set. `text` is plain text written by the
     bot (help, confirmations); `error` is a friendly explanation of what went wrong.
     `private` asks the adapter to show it only to the user, where the platform can.
     """
 
     digest: Digest | None = None
+    daily: DailyDigest | None = None
     text: str | None = None
     error: str | None = None
     reply_to: str | None = None  # message id this reply answers
     private: bool = False
+
+
+# An adapter's way to post replies to a chat unprompted (daily digests): it renders them
+# for its platform and raises if the platform did not accept them.
+Sender = Callable[[ChatRef, list[Reply]], Awaitable[None]]
