@@ -1,0 +1,448 @@
+"""Embedded backend: one SQLite file, the default when no Redis is configured.
+
+Layout: `keys` holds every key with its type and expiry; `strings`, `hashes` and `zsets` hold
+the values and cascade-delete with their key, so dropping a key (or its expiry) is one row.
+
+Expiry is lazy, as in Redis: every query ignores keys whose `expires_at` has passed, creating
+a key first clears any expired predecessor, and all expired rows are purged on open and then
+at most once a minute on a write.
+
+sqlite3 blocks, so the connection lives on one dedicated worker thread and each operation runs
+there as one whole transaction. That thread serializes the operations of this process; writes
+take `BEGIN IMMEDIATE` so that other processes on the same file are serialized too (a
+deferred transaction that reads and then writes could fail on lock upgrade instead of waiting).
+
+Like Redis, using a key as the wrong type raises (`WrongTypeError`), and `incr` on a value
+that is not a canonical 64-bit integer raises `ValueError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_BUSY_TIMEOUT_MS = 5_000
+_PURGE_INTERVAL_S = 60.0
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS keys (
+    key        TEXT PRIMARY KEY,
+    type       TEXT NOT NULL CHECK (type IN ('string', 'hash', 'zset')),
+    expires_at REAL  -- unix time; NULL: never
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS keys_by_expiry ON keys (expires_at) WHERE expires_at IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS strings (
+    key   TEXT PRIMARY KEY REFERENCES keys (key) ON DELETE CASCADE,
+    value BLOB NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS hashes (
+    key   TEXT NOT NULL REFERENCES keys (key) ON DELETE CASCADE,
+    field TEXT NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (key, field)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS zsets (
+    key    TEXT NOT NULL REFERENCES keys (key) ON DELETE CASCADE,
+    member TEXT NOT NULL,
+    score  REAL NOT NULL,
+    PRIMARY KEY (key, member)
+) WITHOUT ROWID;
+-- Ties order by member, byte-wise (BINARY collation on UTF-8), as Redis does.
+CREATE INDEX IF NOT EXISTS zsets_by_score ON zsets (key, score, member);
+"""
+
+# The value table of each key type (a fixed set, so safe to format into SQL).
+_TABLES = {"string": "strings", "hash": "hashes", "zset": "zsets"}
+
+
+class WrongTypeError(TypeError):
+    """The key holds another type (Redis answers such commands with WRONGTYPE)."""
+
+
+class SQLiteStore:
+    """The `Store` protocol on one SQLite file (or ":memory:")."""
+
+    def __init__(self, conn: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
+        # Use `open`: the connection must have been made on the executor's only thread.
+        self._conn = conn
+        self._executor = executor
+        self._closed = False
+        self._next_purge = time.time() + _PURGE_INTERVAL_S  # `_connect` has just purged
+
+    @classmethod
+    async def open(cls, path: Path | str) -> SQLiteStore:
+        """Open (creating it and its parent folders if need be) the store at `path`."""
+        path = str(path)
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        try:
+            conn = await asyncio.get_running_loop().run_in_executor(executor, _connect, path)
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(conn, executor)
+
+    async def close(self) -> None:
+        """Close the connection after the operations already queued; later calls raise."""
+        if self._closed:
+            return
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._conn.close)
+        self._executor.shutdown(wait=True)
+
+    # -- plain keys -------------------------------------------------------------
+    async def get(self, key: str) -> bytes | None:
+        return await self._read(_get, key)
+
+    async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        _check_ttl(ttl)
+        await self._write(_set, key, value, ttl)
+
+    async def set_if_absent(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        _check_ttl(ttl)
+        return await self._write(_set_if_absent, key, value, ttl)
+
+    async def delete(self, *keys: str) -> int:
+        if not keys:
+            return 0
+        return await self._write(_delete, keys)
+
+    async def delete_if_equals(self, key: str, value: bytes) -> bool:
+        return await self._write(_delete_if_equals, key, value)
+
+    async def expire(self, key: str, ttl: float) -> bool:
+        return await self._write(_expire, key, ttl)
+
+    async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
+        _check_ttl(ttl)
+        return await self._write(_incr, key, amount, ttl)
+
+    # -- hashes -----------------------------------------------------------------
+    async def hset(self, key: str, field: str, value: bytes) -> None:
+        await self._write(_hset, key, field, value)
+
+    async def hget(self, key: str, field: str) -> bytes | None:
+        return await self._read(_hget, key, field)
+
+    async def hgetall(self, key: str) -> dict[str, bytes]:
+        return await self._read(_hgetall, key)
+
+    async def hdel(self, key: str, *fields: str) -> int:
+        if not fields:
+            return 0
+        return await self._write(_hdel, key, fields)
+
+    # -- sorted sets ------------------------------------------------------------
+    async def zadd(self, key: str, mapping: dict[str, float]) -> None:
+        if mapping:
+            await self._write(_zadd, key, mapping)
+
+    async def zscore(self, key: str, member: str) -> float | None:
+        return await self._read(_zscore, key, member)
+
+    async def zrangebyscore(
+        self, key: str, min_score: float, max_score: float, limit: int | None = None
+    ) -> list[tuple[str, float]]:
+        return await self._read(_zrangebyscore, key, min_score, max_score, limit)
+
+    async def zrem(self, key: str, *members: str) -> int:
+        if not members:
+            return 0
+        return await self._write(_zrem, key, members)
+
+    async def zremrangebyscore(self, key: str, min_score: float, max_score: float) -> int:
+        return await self._write(_zremrangebyscore, key, min_score, max_score)
+
+    async def zcard(self, key: str) -> int:
+        return await self._read(_zcard, key)
+
+    # -- running on the worker thread -------------------------------------------
+    async def _read(self, operation: Callable[..., T], *args: Any) -> T:
+        return await self._run(operation, args, write=False)
+
+    async def _write(self, operation: Callable[..., T], *args: Any) -> T:
+        return await self._run(operation, args, write=True)
+
+    async def _run(self, operation: Callable[..., T], args: tuple, write: bool) -> T:
+        if self._closed:
+            raise RuntimeError("SQLiteStore is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, self._transaction, operation, args, write
+        )
+
+    def _transaction(self, operation: Callable[..., T], args: tuple, write: bool) -> T:
+        """Run `operation(conn, now, *args)` as one transaction (on the worker thread)."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            now = time.time()  # after BEGIN: waiting for the lock must not age it
+            if write and now >= self._next_purge:
+                _purge_expired(conn, now)
+                self._next_purge = now + _PURGE_INTERVAL_S
+            result = operation(conn, now, *args)
+        except BaseException:
+            if conn.in_transaction:  # SQLite rolls back by itself on some errors
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    # isolation_level=None: no implicit transactions; `_transaction` issues BEGIN itself.
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; fsync at checkpoints
+        conn.execute("PRAGMA foreign_keys = ON")  # per connection; the cascades need it
+        conn.executescript(_SCHEMA)
+        conn.execute("BEGIN IMMEDIATE")
+        _purge_expired(conn, time.time())
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _check_ttl(ttl: float | None) -> None:
+    # Redis rejects a non-positive expiry on SET; refuse it here too, for the same behaviour.
+    if ttl is not None and not ttl > 0:
+        raise ValueError(f"ttl must be positive seconds, got {ttl!r}")
+
+
+def _expires_at(now: float, ttl: float | None) -> float | None:
+    return None if ttl is None else now + ttl
+
+
+# -- key bookkeeping (these and the operations below run inside `_transaction`) ----
+def _purge_expired(conn: sqlite3.Connection, now: float) -> None:
+    conn.execute("DELETE FROM keys WHERE expires_at <= ?", (now,))
+
+
+def _key_type(conn: sqlite3.Connection, now: float, key: str) -> str | None:
+    """The type of `key` if it exists and has not expired, else None."""
+    row = conn.execute(
+        "SELECT type FROM keys WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
+        (key, now),
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def _holds(conn: sqlite3.Connection, now: float, key: str, type_: str) -> bool:
+    """Whether `key` exists (unexpired); raises `WrongTypeError` if it is not a `type_`."""
+    found = _key_type(conn, now, key)
+    if found is not None and found != type_:
+        raise WrongTypeError(f"key {key!r} holds a {found}, not a {type_}")
+    return found is not None
+
+
+def _create(conn: sqlite3.Connection, key: str, type_: str, expires_at: float | None) -> None:
+    """Make `key` a new, empty `type_`, replacing whatever it held (expired or not)."""
+    conn.execute("DELETE FROM keys WHERE key = ?", (key,))  # cascades to the old values
+    conn.execute(
+        "INSERT INTO keys (key, type, expires_at) VALUES (?, ?, ?)", (key, type_, expires_at)
+    )
+
+
+def _delete_if_empty(conn: sqlite3.Connection, key: str, type_: str) -> None:
+    # Redis drops a hash or sorted set with its last element (and its expiry with it).
+    if conn.execute(f"SELECT 1 FROM {_TABLES[type_]} WHERE key = ?", (key,)).fetchone() is None:
+        conn.execute("DELETE FROM keys WHERE key = ?", (key,))
+
+
+# -- plain keys ------------------------------------------------------------------
+def _get(conn: sqlite3.Connection, now: float, key: str) -> bytes | None:
+    if not _holds(conn, now, key, "string"):
+        return None
+    return conn.execute("SELECT value FROM strings WHERE key = ?", (key,)).fetchone()[0]
+
+
+def _set(conn: sqlite3.Connection, now: float, key: str, value: bytes, ttl: float | None) -> None:
+    # Like Redis SET: replaces a key of any type, and its expiry.
+    _create(conn, key, "string", _expires_at(now, ttl))
+    conn.execute("INSERT INTO strings (key, value) VALUES (?, ?)", (key, value))
+
+
+def _set_if_absent(
+    conn: sqlite3.Connection, now: float, key: str, value: bytes, ttl: float | None
+) -> bool:
+    if _key_type(conn, now, key) is not None:
+        return False
+    _set(conn, now, key, value, ttl)
+    return True
+
+
+def _delete(conn: sqlite3.Connection, now: float, keys: tuple[str, ...]) -> int:
+    marks = ", ".join("?" * len(keys))
+    live = conn.execute(
+        f"SELECT COUNT(*) FROM keys WHERE key IN ({marks})"
+        " AND (expires_at IS NULL OR expires_at > ?)",
+        (*keys, now),
+    ).fetchone()[0]
+    conn.execute(f"DELETE FROM keys WHERE key IN ({marks})", keys)
+    return live
+
+
+def _delete_if_equals(conn: sqlite3.Connection, now: float, key: str, value: bytes) -> bool:
+    if _get(conn, now, key) != value:
+        return False
+    conn.execute("DELETE FROM keys WHERE key = ?", (key,))
+    return True
+
+
+def _expire(conn: sqlite3.Connection, now: float, key: str, ttl: float) -> bool:
+    if _key_type(conn, now, key) is None:
+        return False
+    if ttl <= 0:  # as Redis EXPIRE: a time to live in the past deletes the key
+        conn.execute("DELETE FROM keys WHERE key = ?", (key,))
+    else:
+        conn.execute("UPDATE keys SET expires_at = ? WHERE key = ?", (now + ttl, key))
+    return True
+
+
+def _incr(conn: sqlite3.Connection, now: float, key: str, amount: int, ttl: float | None) -> int:
+    if _holds(conn, now, key, "string"):
+        stored = conn.execute("SELECT value FROM strings WHERE key = ?", (key,)).fetchone()[0]
+        result = _parse_int(stored) + amount
+    else:
+        result = amount
+        _create(conn, key, "string", _expires_at(now, ttl))  # ttl only for a new counter
+    if not _INT64_MIN <= result <= _INT64_MAX:
+        raise ValueError(f"incr of {key!r} by {amount} would overflow a 64-bit integer")
+    # Stored as decimal text, as Redis does, so `get` returns the same bytes on both.
+    conn.execute(
+        "INSERT INTO strings (key, value) VALUES (?, ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, str(result).encode()),
+    )
+    return result
+
+
+def _parse_int(value: bytes) -> int:
+    # Only the canonical form, as Redis: no sign "+", spaces, leading zeros or "_".
+    try:
+        number = int(value.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        number = None
+    if number is None or str(number).encode() != value:
+        raise ValueError(f"value is not an integer: {value[:40]!r}")
+    return number
+
+
+# -- hashes ----------------------------------------------------------------------
+def _hset(conn: sqlite3.Connection, now: float, key: str, field: str, value: bytes) -> None:
+    if not _holds(conn, now, key, "hash"):
+        _create(conn, key, "hash", None)
+    conn.execute(
+        "INSERT INTO hashes (key, field, value) VALUES (?, ?, ?)"
+        " ON CONFLICT (key, field) DO UPDATE SET value = excluded.value",
+        (key, field, value),
+    )
+
+
+def _hget(conn: sqlite3.Connection, now: float, key: str, field: str) -> bytes | None:
+    if not _holds(conn, now, key, "hash"):
+        return None
+    row = conn.execute(
+        "SELECT value FROM hashes WHERE key = ? AND field = ?", (key, field)
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def _hgetall(conn: sqlite3.Connection, now: float, key: str) -> dict[str, bytes]:
+    if not _holds(conn, now, key, "hash"):
+        return {}
+    return dict(conn.execute("SELECT field, value FROM hashes WHERE key = ?", (key,)))
+
+
+def _hdel(conn: sqlite3.Connection, now: float, key: str, fields: tuple[str, ...]) -> int:
+    if not _holds(conn, now, key, "hash"):
+        return 0
+    marks = ", ".join("?" * len(fields))
+    removed = conn.execute(
+        f"DELETE FROM hashes WHERE key = ? AND field IN ({marks})", (key, *fields)
+    ).rowcount
+    _delete_if_empty(conn, key, "hash")
+    return removed
+
+
+# -- sorted sets -----------------------------------------------------------------
+def _zadd(conn: sqlite3.Connection, now: float, key: str, mapping: dict[str, float]) -> None:
+    if not _holds(conn, now, key, "zset"):
+        _create(conn, key, "zset", None)
+    conn.executemany(
+        "INSERT INTO zsets (key, member, score) VALUES (?, ?, ?)"
+        " ON CONFLICT (key, member) DO UPDATE SET score = excluded.score",
+        [(key, member, float(score)) for member, score in mapping.items()],
+    )
+
+
+def _zscore(conn: sqlite3.Connection, now: float, key: str, member: str) -> float | None:
+    if not _holds(conn, now, key, "zset"):
+        return None
+    row = conn.execute(
+        "SELECT score FROM zsets WHERE key = ? AND member = ?", (key, member)
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def _zrangebyscore(
+    conn: sqlite3.Connection,
+    now: float,
+    key: str,
+    min_score: float,
+    max_score: float,
+    limit: int | None,
+) -> list[tuple[str, float]]:
+    if not _holds(conn, now, key, "zset"):
+        return []
+    return conn.execute(
+        "SELECT member, score FROM zsets WHERE key = ? AND score BETWEEN ? AND ?"
+        " ORDER BY score, member LIMIT ?",
+        (key, min_score, max_score, -1 if limit is None else limit),  # LIMIT -1: no limit
+    ).fetchall()
+
+
+def _zrem(conn: sqlite3.Connection, now: float, key: str, members: tuple[str, ...]) -> int:
+    if not _holds(conn, now, key, "zset"):
+        return 0
+    marks = ", ".join("?" * len(members))
+    removed = conn.execute(
+        f"DELETE FROM zsets WHERE key = ? AND member IN ({marks})", (key, *members)
+    ).rowcount
+    _delete_if_empty(conn, key, "zset")
+    return removed
+
+
+def _zremrangebyscore(
+    conn: sqlite3.Connection, now: float, key: str, min_score: float, max_score: float
+) -> int:
+    if not _holds(conn, now, key, "zset"):
+        return 0
+    removed = conn.execute(
+        "DELETE FROM zsets WHERE key = ? AND score BETWEEN ? AND ?", (key, min_score, max_score)
+    ).rowcount
+    _delete_if_empty(conn, key, "zset")
+    return removed
+
+
+def _zcard(conn: sqlite3.Connection, now: float, key: str) -> int:
+    if not _holds(conn, now, key, "zset"):
+        return 0
+    return conn.execute("SELECT COUNT(*) FROM zsets WHERE key = ?", (key,)).fetchone()[0]
