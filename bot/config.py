@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     slack_client_id: str | None = None
     slack_client_secret: str | None = None
     slack_unfurl_domains: Annotated[list[str], NoDecode] = []
+    # bot scopes asked for when a workspace installs the app (OAuth)
+    slack_scopes: Annotated[list[str], NoDecode] = [
+        "app_mentions:read", "channels:history", "groups:history", "im:history", "mpim:history",
+        "chat:write", "commands", "links:read", "links:write",
+    ]  # fmt: skip
 
     # daily digest
     digest_send_empty: bool = False
@@ -93,6 +98,11 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_domains(cls, value):
         return [d.lower() for d in _split_commas(value)]
+
+    @field_validator("slack_scopes", mode="before")
+    @classmethod
+    def _parse_scopes(cls, value):
+        return _split_commas(value)
 
 
 class ConfigError(SystemExit):
