@@ -1,0 +1,135 @@
+"""`summary-bot` as a user runs it: separate processes, real model, SQLite store."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED_PAGE = ROOT / "seeds" / "news" / "russia-us-prisoner-exchange-talks-g20.html"
+
+
+def run_cli(*args: str, env_extra: dict | None = None, tmp_path: Path, code: str | None = None, stdin: str = ""):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUMMARY_BOT_")}
+    env.update({"SUMMARY_BOT_SQLITE_PATH": str(tmp_path / "store.sqlite3"), **(env_extra or {})})
+    command = [sys.executable, "-m", "bot", *args] if code is None else [sys.executable, "-c", code, *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, input=stdin, timeout=120)
+
+
+def test_summarize_seed_page_as_json(tmp_path):
+    result = run_cli("summarize", str(SEED_PAGE), "--format", "json", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    digest = json.loads(result.stdout)
+    assert digest["title"] == "Russia and the US pursue private prisoner-exchange talks amid G20 discussions"
+    assert digest["source"] == "Northline News"
+    assert len(digest["points"]) >= 3
+    page_text = " ".join(SEED_PAGE.read_text(encoding="utf-8").split())
+    for point in digest["points"]:
+        assert point in page_text and point.endswith((".", "!", "?", "”", '"'))
+    assert set(digest) == {"title", "source", "url", "date", "reading_minutes", "points", "related", "cached"}
+    assert digest["cached"] is False
+
+
+# Run the CLI in-process and report whether torch was ever imported: a cache hit must not
+# load (or even import) the model.
+CHECK_NO_MODEL = (
+    "import sys; from adapters.cli import main; rc = main(sys.argv[1:]); "
+    "print('MODEL-LOADED' if 'torch' in sys.modules else 'MODEL-NOT-LOADED', file=sys.stderr); sys.exit(rc)"
+)
+
+
+def test_second_summary_is_cached_and_does_not_run_the_model(tmp_path):
+    first = run_cli("summarize", str(SEED_PAGE), "--format", "json", tmp_path=tmp_path, code=CHECK_NO_MODEL)
+    second = run_cli("summarize", str(SEED_PAGE), "--format", "json", tmp_path=tmp_path, code=CHECK_NO_MODEL)
+    assert first.returncode == 0 and second.returncode == 0, second.stderr
+    assert json.loads(first.stdout)["cached"] is False and "MODEL-LOADED" in first.stderr
+    assert json.loads(second.stdout)["cached"] is True and "MODEL-NOT-LOADED" in second.stderr
+    assert json.loads(second.stdout)["points"] == json.loads(first.stdout)["points"]
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/", "http://[::1]/", "http://localhost:9/", "http://10.1.2.3/"])
+def test_private_addresses_are_refused_as_not_allowed(tmp_path, url):
+    result = run_cli("summarize", url, tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert "not allowed" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture
+def redirect_to_metadata():
+    """A server on 127.0.0.1 (allowed in this test) whose page redirects to the cloud
+    metadata address, in a thread so the CLI subprocess can reach it."""
+    import asyncio
+    import threading
+
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    state = {}
+
+    async def start():
+        app = web.Application()
+
+        async def handler(request):
+            raise web.HTTPFound("http://169.254.169.254/latest/meta-data/")
+
+        app.router.add_get("/article", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        state["runner"], state["port"] = runner, runner.addresses[0][1]
+        ready.set()
+
+    thread = threading.Thread(target=lambda: (loop.run_until_complete(start()), loop.run_forever()), daemon=True)
+    thread.start()
+    ready.wait(10)
+    yield f"http://127.0.0.1:{state['port']}/article"
+    asyncio.run_coroutine_threadsafe(state["runner"].cleanup(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+
+
+def test_redirect_into_link_local_is_refused(tmp_path, redirect_to_metadata):
+    result = run_cli(
+        "summarize", redirect_to_metadata, tmp_path=tmp_path,
+        env_extra={"SUMMARY_BOT_FETCH_ALLOW_PRIVATE": "127.0.0.1/32"},
+    )
+    assert result.returncode == 1
+    assert "not allowed" in result.stderr and "169.254.169.254" in result.stderr
+
+
+def test_invalid_setting_stops_with_one_line_naming_it(tmp_path):
+    result = run_cli("summarize", str(SEED_PAGE), tmp_path=tmp_path, env_extra={"SUMMARY_BOT_FETCH_TIMEOUT": "soon"})
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "SUMMARY_BOT_FETCH_TIMEOUT" in result.stderr
+
+
+def test_stdin_text_and_missing_file(tmp_path):
+    text = (ROOT / "seeds" / "pasted-text.txt").read_text(encoding="utf-8")
+    result = run_cli("summarize", "-", "--length", "short", "--format", "json", tmp_path=tmp_path, stdin=text)
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)["points"]) == 1
+    missing = run_cli("summarize", "no/such/file.html", tmp_path=tmp_path)
+    assert missing.returncode == 1 and missing.stderr.startswith("summary-bot:")
+
+
+def test_chat_answers_a_seed_link_through_the_console(tmp_path):
+    """The embedded default: console chat with the sample site, driven through a pipe."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "chat"], cwd=ROOT, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("SUMMARY_BOT_")},
+             "SUMMARY_BOT_SQLITE_PATH": str(tmp_path / "chat.sqlite3")},
+    )
+    banner = [proc.stdout.readline() for _ in range(3)]
+    seed_link = next(line.strip() for line in iter(proc.stdout.readline, "") if "russia-us" in line)
+    out, err = proc.communicate(f"{seed_link}\n/help\n", timeout=120)
+    assert proc.returncode == 0, err
+    assert "Sample articles" in "".join(banner)
+    assert "Russia and the US pursue private prisoner-exchange talks" in out
+    assert "Northline News" in out and "min read" in out
+    assert "privacy mode" in out  # /help
