@@ -24,7 +24,7 @@ def test_non_public_addresses_are_refused(address):
         check_address(ipaddress.ip_address(address), [])
 
 
-@pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:2800:220:1::1", "64:ff9b::808:808"])
+@pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:2800:220:1::1"])
 def test_public_addresses_pass(address):
     check_address(ipaddress.ip_address(address), [])
 
