@@ -1,0 +1,92 @@
+"""Slack payloads (events, slash commands) as the core's `Incoming` messages.
+
+Slack sends text with its own markup: links as `<https://x|label>`, mentions as `<@U123>`,
+and `&`, `<`, `>` escaped. `plain_text` turns that back into what the person typed, so the
+core finds links and commands exactly as on any other platform.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Container
+from urllib.parse import urlsplit
+
+from bot.models import ChatRef, Incoming
+
+_MARKUP_RE = re.compile(r"<([^<>]*)>")
+_SPACES_RE = re.compile(r"[ \t]{2,}")
+
+
+def plain_text(text: str, bot_user_id: str | None = None) -> str:
+    """Slack markup as plain text: links without their labels, mentions of the bot removed,
+    other mentions and channels by name, entities decoded."""
+
+    def replace(match: re.Match) -> str:
+        target, _, label = match.group(1).partition("|")
+        if target.startswith("@"):  # a user: <@U123> or <@U123|name>
+            return "" if target[1:] == bot_user_id else "@" + (label or target[1:])
+        if target.startswith("#"):  # a channel: <#C123|general>
+            return "#" + (label or target[1:])
+        if target.startswith("!"):  # <!here>, <!subteam^S1|@team>
+            return label or "@" + target[1:]
+        if target.lower().startswith(("http://", "https://")):
+            return " " + target + " "  # keep the address, whatever label was shown
+        return label or target  # mailto:, tel:, ...
+
+    text = _MARKUP_RE.sub(replace, text or "")
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return _SPACES_RE.sub(" ", text).strip()
+
+
+def is_from_a_person(event: dict) -> bool:
+    """A plain message a person wrote: not an edit, deletion, join or other subtype, and
+    not posted by a bot (ours or another)."""
+    return not event.get("subtype") and not event.get("bot_id") and bool(event.get("user"))
+
+
+def chat_kind(channel_id: str, channel_type: str | None = None) -> str:
+    """"private" for direct messages (channel_type "im", or a D… id), else "group"."""
+    if channel_type:
+        return "private" if channel_type == "im" else "group"
+    return "private" if channel_id.startswith("D") else "group"
+
+
+def incoming_from_event(event: dict, *, team_id: str | None, bot_user_id: str | None, addressed_to_bot: bool) -> Incoming:
+    """A `message` or `app_mention` event; replies go to the message's thread."""
+    channel = event["channel"]
+    chat = ChatRef(
+        platform="slack",
+        chat_id=channel,
+        thread_id=event.get("thread_ts") or event["ts"],
+        scope_id=team_id,
+        kind=chat_kind(channel, event.get("channel_type")),
+    )
+    return Incoming(
+        chat=chat,
+        text=plain_text(event.get("text", ""), bot_user_id),
+        user_id=event.get("user", ""),
+        message_id=event["ts"],
+        addressed_to_bot=addressed_to_bot or chat.kind == "private",
+    )
+
+
+def incoming_from_command(command: dict, core_commands: Container[str]) -> Incoming:
+    """A slash command. A Slack command named like a core command (`/autosummary`) is that
+    command; any other name (`/summary`, or `/tldr` where `/summary` is taken) summarizes."""
+    name = command.get("command", "").lstrip("/").lower()
+    if name not in core_commands:
+        name = "summary"
+    channel = command["channel_id"]
+    kind = "private" if command.get("channel_name") == "directmessage" else chat_kind(channel)
+    chat = ChatRef(platform="slack", chat_id=channel, scope_id=command.get("team_id"), kind=kind)
+    text = f"/{name} {plain_text(command.get('text', ''))}".strip()
+    return Incoming(chat=chat, text=text, user_id=command.get("user_id", ""), addressed_to_bot=True)
+
+
+def host_matches(url: str, domains: list[str]) -> bool:
+    """Whether `url`'s host is one of `domains` or a subdomain of one."""
+    try:
+        host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    except ValueError:
+        return False
+    return any(host == domain or host.endswith("." + domain) for domain in domains)

@@ -1,0 +1,212 @@
+"""The core's replies as Slack messages: Block Kit with a plain `text` fallback.
+
+Every piece of text that did not come from us (titles, points, source names, summaries)
+goes through `escape`, so mrkdwn control sequences in an article (`<!channel>`,
+`<@U123>`, `<https://evil|bank>`) show literally and ping no one. mrkdwn text objects
+are also sent `verbatim`, so Slack does not auto-link or auto-parse mentions in them.
+Slack's limits are respected here, the one place that knows them: section text at most
+3000 characters, header text 150, at most 50 blocks per message (more become several
+messages).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+from bot.models import DailyDigest, Digest, DigestEntry, Reply
+
+MAX_BLOCKS = 50
+MAX_SECTION_CHARS = 3000
+MAX_HEADER_CHARS = 150
+MAX_CONTEXT_CHARS = 2000
+MAX_FALLBACK_CHARS = 3000
+MAX_LINK_TITLE_CHARS = 200
+MAX_URL_CHARS = 1500  # a longer related URL is shown as plain text, not as a link
+
+
+@dataclass
+class SlackMessage:
+    """One chat.postMessage worth of content."""
+
+    text: str  # fallback for notifications and clients that cannot show blocks
+    blocks: list[dict]
+
+
+def escape(text: str) -> str:
+    """Text as mrkdwn shows it literally: Slack's three control characters escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# -- replies ----------------------------------------------------------------------------
+
+
+def render_replies(replies: list[Reply]) -> list[SlackMessage]:
+    return [message for reply in replies for message in render_reply(reply)]
+
+
+def render_reply(reply: Reply) -> list[SlackMessage]:
+    if reply.digest is not None:
+        return render_digest(reply.digest)
+    if reply.daily is not None:
+        return render_daily_digest(reply.daily)
+    if reply.error is not None:
+        return _simple_message(":warning: " + escape(reply.error))
+    return _simple_message(escape(reply.text or ""))
+
+
+def render_digest(digest: Digest) -> list[SlackMessage]:
+    blocks: list[dict] = [_header(digest.title)]
+    blocks += _sections([f"• {escape(point)}" for point in digest.points])
+    blocks.append(_context(_digest_meta(digest)))
+    if digest.related:
+        lines = ["*Related*"] + [f"• {_link(link.url, link.title)}" for link in digest.related]
+        blocks += _sections(lines)
+    fallback = "\n".join([f"{escape(digest.title)} – {_plain_meta(digest)}"] + [f"• {escape(p)}" for p in digest.points])
+    return _messages(blocks, fallback, escape(digest.title))
+
+
+def render_unfurl(digest: Digest) -> dict:
+    """The attachment chat.unfurl shows under a shared link: title, points, source."""
+    title = escape(_truncate(digest.title, MAX_LINK_TITLE_CHARS))
+    blocks = _sections([f"*{title}*"] + [f"• {escape(point)}" for point in digest.points])
+    blocks.append(_context(_digest_meta(digest, with_link=False)))
+    return {"blocks": blocks[:MAX_BLOCKS]}
+
+
+def render_daily_digest(daily: DailyDigest) -> list[SlackMessage]:
+    blocks: list[dict] = [_header(daily.title)]
+    if daily.period:
+        blocks.append(_context(escape(daily.period)))
+    if not daily.entries:
+        blocks += _sections(["Nothing was shared in this period."])
+    group: str | None = None
+    for entry in daily.entries:
+        if entry.group and entry.group != group:
+            blocks += _sections([f"*{escape(_truncate(entry.group, MAX_LINK_TITLE_CHARS))}*"])
+        group = entry.group
+        blocks.append(_entry_section(entry))
+    fallback = "\n".join([escape(daily.title)] + [f"• {escape(entry.title)}" for entry in daily.entries])
+    return _messages(blocks, fallback, escape(daily.title))
+
+
+def _entry_section(entry: DigestEntry) -> dict:
+    title = f"*{_link(entry.url, entry.title)}*"
+    details = [escape(entry.source)] if entry.source else []
+    if entry.shares > 1:
+        details.append(f"shared {entry.shares} times")
+    footer = f"\n_{' · '.join(details)}_" if details else ""
+    room = MAX_SECTION_CHARS - len(title) - len(footer) - 1
+    return _section(f"{title}\n{_escape_within(entry.summary, room)}{footer}")
+
+
+# -- pieces -----------------------------------------------------------------------------
+
+
+def _digest_meta(digest: Digest, *, with_link: bool = True) -> str:
+    parts = [escape(part) for part in (digest.source, digest.date) if part]
+    parts.append(f"{digest.reading_minutes} min read")
+    if with_link and digest.url and _linkable(digest.url):
+        parts.append(f"<{_link_target(digest.url)}|Read the article>")
+    return " · ".join(parts)
+
+
+def _plain_meta(digest: Digest) -> str:
+    return " · ".join(escape(part) for part in (digest.source, digest.date, f"{digest.reading_minutes} min read") if part)
+
+
+def _link(url: str, title: str) -> str:
+    """`<url|title>` with the title escaped; a URL Slack could misread becomes plain text."""
+    label = escape(_truncate(title.strip() or url, MAX_LINK_TITLE_CHARS))
+    if not _linkable(url):
+        return label
+    return f"<{_link_target(url)}|{label}>"
+
+
+def _linkable(url: str) -> bool:
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:  # e.g. a malformed IPv6 host
+        return False
+    return scheme in ("http", "https") and len(url) <= MAX_URL_CHARS
+
+
+def _link_target(url: str) -> str:
+    # `|` and `>` would end the link early; percent-encoding them keeps the same address.
+    return escape(quote(url, safe="/:?#[]@!$&'()*+,;=%~"))
+
+
+def _truncate(text: str, limit: int) -> str:
+    """At most `limit` characters, with an ellipsis if cut; never ends inside an entity."""
+    if len(text) <= limit:
+        return text
+    return _entity_safe_cut(text, limit - 1).rstrip() + "…"
+
+
+def _entity_safe_cut(text: str, at: int) -> str:
+    """`text[:at]`, moved back to before an `&amp;`/`&lt;`/`&gt;` that `at` would split."""
+    amp = text.rfind("&", max(0, at - 4), at)
+    if amp != -1 and ";" not in text[amp:at]:
+        at = amp
+    return text[:at]
+
+
+def _escape_within(text: str, limit: int) -> str:
+    """`text` escaped, shortened (with an ellipsis) so the escaped form fits `limit`."""
+    escaped = escape(text)
+    while len(escaped) > limit:
+        text = text[: max(0, len(text) - (len(escaped) - limit) - 1)]
+        escaped = escape(text) + "…"
+    return escaped
+
+
+def _header(title: str) -> dict:
+    text = _escape_within(" ".join(title.split()) or "Summary", MAX_HEADER_CHARS)
+    return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": True}}
+
+
+def _section(mrkdwn: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn, "verbatim": True}}
+
+
+def _context(mrkdwn: str) -> dict:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn[:MAX_CONTEXT_CHARS], "verbatim": True}]}
+
+
+def _sections(lines: list[str]) -> list[dict]:
+    """Lines of mrkdwn packed into as few sections as fit within the 3000-character limit."""
+    blocks, current = [], ""
+    for line in (piece for line in lines for piece in _split_line(line)):
+        if current and len(current) + 1 + len(line) > MAX_SECTION_CHARS:
+            blocks.append(_section(current))
+            current = ""
+        current = f"{current}\n{line}" if current else line
+    if current:
+        blocks.append(_section(current))
+    return blocks
+
+
+def _split_line(line: str) -> list[str]:
+    """A line longer than a section, cut at spaces (or hard), never inside an entity."""
+    pieces = []
+    while len(line) > MAX_SECTION_CHARS:
+        cut = line.rfind(" ", 0, MAX_SECTION_CHARS)
+        if cut <= 0:
+            cut = len(_entity_safe_cut(line, MAX_SECTION_CHARS))
+        pieces.append(line[:cut])
+        line = line[cut:].lstrip(" ")
+    return pieces + [line] if line else pieces
+
+
+def _simple_message(mrkdwn: str) -> list[SlackMessage]:
+    return _messages(_sections([mrkdwn]), mrkdwn[:MAX_FALLBACK_CHARS], mrkdwn[:MAX_FALLBACK_CHARS])
+
+
+def _messages(blocks: list[dict], fallback: str, continued: str) -> list[SlackMessage]:
+    """Blocks split into messages of at most 50; the later ones say they continue."""
+    fallback = _truncate(fallback, MAX_FALLBACK_CHARS)
+    continued = _truncate(continued, MAX_FALLBACK_CHARS - 12) + " (continued)"
+    return [
+        SlackMessage(text=fallback if start == 0 else continued, blocks=blocks[start : start + MAX_BLOCKS])
+        for start in range(0, len(blocks), MAX_BLOCKS)
+    ]

@@ -1,0 +1,163 @@
+"""A stand-in for Slack's Web API on 127.0.0.1, for tests and the benchmark.
+
+Point the real slack-sdk client at `api_url` (`SUMMARY_BOT_SLACK_API_URL`); every call is
+recorded for assertions. It answers the methods the adapter uses (auth.test,
+chat.postMessage, chat.postEphemeral, chat.unfurl, oauth.v2.access) and serves
+`response_url`s for slash commands. `rate_limit_next(method)` makes the next call to that
+method answer 429 with a Retry-After header, the way Slack throttles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+BOT_USER_ID = "UBOTSTANDIN"
+BOT_ID = "BBOTSTANDIN"
+TEAM_ID = "TSTANDIN"
+
+
+@dataclass
+class RecordedCall:
+    method: str  # Web API method, or "response_url" for a post to a response URL
+    params: dict  # form or JSON body (for response_url: the JSON body)
+    token: str | None  # from the Authorization header
+    status: int  # what the stand-in answered
+    at: float = field(default_factory=time.monotonic)
+    path: str = ""
+
+
+class SlackStandIn:
+    def __init__(self) -> None:
+        self.calls: list[RecordedCall] = []
+        self.base_url = ""
+        self._runner: web.AppRunner | None = None
+        self._rate_limited: dict[str, list[int]] = {}  # method -> Retry-After for its next calls
+        self._timestamps = itertools.count(1)
+        self._changed = asyncio.Condition()
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/api/"
+
+    def response_url(self, name: str) -> str:
+        return f"{self.base_url}/response/{name}"
+
+    def rate_limit_next(self, method: str, retry_after: int = 1) -> None:
+        """Answer the next call to `method` ("response_url" for response URLs) with 429 and
+        `Retry-After: retry_after`."""
+        self._rate_limited.setdefault(method, []).append(retry_after)
+
+    def _take_rate_limit(self, method: str) -> int | None:
+        waiting = self._rate_limited.get(method)
+        return waiting.pop(0) if waiting else None
+
+    def calls_to(self, method: str, *, status: int | None = 200) -> list[RecordedCall]:
+        return [c for c in self.calls if c.method == method and (status is None or c.status == status)]
+
+    async def wait_for(self, method: str, count: int = 1, timeout: float = 30.0) -> list[RecordedCall]:
+        """The successful calls to `method` once there are at least `count` of them."""
+
+        async def enough() -> None:
+            async with self._changed:
+                await self._changed.wait_for(lambda: len(self.calls_to(method)) >= count)
+
+        try:
+            await asyncio.wait_for(enough(), timeout)
+        except asyncio.TimeoutError:
+            seen = [(c.method, c.status) for c in self.calls]
+            raise AssertionError(f"expected {count} call(s) to {method} within {timeout}s; got {seen}") from None
+        return self.calls_to(method)
+
+    # -- server -----------------------------------------------------------------------
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_post("/response/{name}", self._response_url)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> SlackStandIn:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    async def _record(self, call: RecordedCall) -> None:
+        async with self._changed:
+            self.calls.append(call)
+            self._changed.notify_all()
+
+    async def _read_params(self, request: web.Request) -> dict:
+        if request.content_type == "application/json":
+            return await request.json()
+        form = await request.post()
+        params = {key: value for key, value in form.items() if isinstance(value, str)}
+        for key in ("blocks", "unfurls", "attachments"):  # JSON-encoded form fields
+            if isinstance(params.get(key), str):
+                params[key] = json.loads(params[key])
+        return params
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await self._read_params(request)
+        authorization = request.headers.get("Authorization", "")
+        token = authorization.removeprefix("Bearer ") or params.get("token")
+        retry_after = self._take_rate_limit(method)
+        if retry_after is not None:
+            await self._record(RecordedCall(method, params, token, 429, path=request.path))
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                     headers={"Retry-After": str(retry_after)})  # fmt: skip
+        body = self._answer(method, params, token)
+        await self._record(RecordedCall(method, params, token, 200, path=request.path))
+        return web.json_response(body)
+
+    def _answer(self, method: str, params: dict, token: str | None) -> dict:
+        if method == "auth.test":
+            if not token:
+                return {"ok": False, "error": "not_authed"}
+            return {"ok": True, "url": "https://standin.slack.test/", "team": "Stand-in", "user": "summary-bot",
+                    "team_id": _team_of(token), "user_id": BOT_USER_ID, "bot_id": BOT_ID,
+                    "is_enterprise_install": False}  # fmt: skip
+        if method in ("chat.postMessage", "chat.postEphemeral"):
+            ts = f"{int(time.time())}.{next(self._timestamps):06d}"
+            key = "ts" if method == "chat.postMessage" else "message_ts"
+            return {"ok": True, "channel": params.get("channel"), key: ts}
+        if method == "chat.unfurl":
+            return {"ok": True}
+        if method == "oauth.v2.access":
+            # The code names the workspace being installed: "code-T123" installs T123.
+            team = str(params.get("code", "")).removeprefix("code-") or TEAM_ID
+            return {"ok": True, "app_id": "ASTANDIN", "authed_user": {"id": "UINSTALLER"},
+                    "scope": "chat:write,commands", "token_type": "bot", "access_token": f"xoxb-{team}",
+                    "bot_user_id": BOT_USER_ID, "team": {"id": team, "name": f"Team {team}"},
+                    "enterprise": None, "is_enterprise_install": False}  # fmt: skip
+        return {"ok": False, "error": "unknown_method"}
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        params = await request.json()
+        retry_after = self._take_rate_limit("response_url")
+        if retry_after is not None:
+            await self._record(RecordedCall("response_url", params, None, 429, path=request.path))
+            return web.Response(status=429, text="rate_limited", headers={"Retry-After": str(retry_after)})
+        await self._record(RecordedCall("response_url", params, None, 200, path=request.path))
+        return web.Response(text="ok")
+
+
+def _team_of(token: str) -> str:
+    """The workspace a token belongs to: OAuth tokens here are `xoxb-{team}`."""
+    team = token.removeprefix("xoxb-")
+    return team if team.startswith("T") and team.isalnum() else TEAM_ID

@@ -1,0 +1,536 @@
+"""The Slack adapter end to end: signed requests into the running aiohttp app, the real
+slack-sdk client talking to a stand-in Web API on 127.0.0.1, pages from a local site,
+the real model and real stores."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
+from aiohttp import web
+from slack_sdk.signature import Clock, SignatureVerifier
+
+from adapters.seed_site import SeedSite
+from adapters.slack import SlackService
+from adapters.slack.incoming import incoming_from_command, plain_text
+from adapters.slack.installation_store import StoreInstallationStore, StoreOAuthStateStore
+from adapters.slack.render import MAX_BLOCKS, MAX_HEADER_CHARS, MAX_SECTION_CHARS, render_reply
+from adapters.slack.standin import BOT_ID, BOT_USER_ID, SlackStandIn
+from bot.config import ConfigError, Settings
+from bot.core import SummaryBot
+from bot.models import ChatRef, DailyDigest, Digest, DigestEntry, RelatedLink, Reply
+from bot.store import Store
+from bot.store.sqlite_store import SQLiteStore
+from slack_sdk.oauth.installation_store.models.installation import Installation
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED_PAGE = ROOT / "seeds" / "news" / "russia-us-prisoner-exchange-talks-g20.html"
+SEED_TITLE = "Russia and the US pursue private prisoner-exchange talks amid G20 discussions"
+SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test-token"
+INJECTION_TITLE = "<!channel> <https://evil|bank>"
+
+INJECTION_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
+<meta property="og:site_name" content="&lt;!here&gt; News"></head>
+<body><article><h1>{title}</h1>{paragraphs}</article></body></html>""".format(
+    title="&lt;!channel&gt; &lt;https://evil|bank&gt;",
+    paragraphs="".join(
+        f"<p>Paragraph {i} explains how the harbour authority counted {i * 7} ships in the bay, "
+        f"and why the new pilots' schedule cut waiting times by {i} hours last winter.</p>"
+        for i in range(12)
+    ),
+)
+
+
+# -- signing and payloads -------------------------------------------------------------------
+
+
+def signed_headers(body: str, *, timestamp: int | None = None, secret: str = SECRET, content_type="application/json") -> dict:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={signature}", "Content-Type": content_type}
+
+
+def event_body(event: dict, *, event_id: str = "Ev001", team_id: str = "T1") -> str:
+    return json.dumps({
+        "token": "unused", "team_id": team_id, "api_app_id": "A1", "type": "event_callback",
+        "event_id": event_id, "event_time": int(time.time()), "event": event,
+    })  # fmt: skip
+
+
+def message_event(text: str, *, ts: str = "1700000000.000100", channel: str = "C1", **extra) -> dict:
+    return {"type": "message", "channel": channel, "user": "U1", "text": text, "ts": ts,
+            "channel_type": "channel", **extra}  # fmt: skip
+
+
+# -- the running app ------------------------------------------------------------------------
+
+
+@dataclass
+class RunningSlack:
+    service: SlackService
+    http: TestClient
+    standin: SlackStandIn
+    store: Store
+
+    async def post_event(self, event: dict, *, event_id: str = "Ev001", team_id: str = "T1", headers: dict | None = None):
+        body = event_body(event, event_id=event_id, team_id=team_id)
+        return await self.http.post("/slack/events", data=body, headers={**signed_headers(body), **(headers or {})})
+
+    async def post_command(self, text: str, *, response_name: str = "cmd", command: str = "/summary"):
+        body = urlencode({
+            "token": "unused", "team_id": "T1", "team_domain": "test", "channel_id": "C1", "channel_name": "general",
+            "user_id": "U1", "user_name": "someone", "command": command, "text": text,
+            "response_url": self.standin.response_url(response_name), "trigger_id": "1.2.3",
+        })  # fmt: skip
+        headers = signed_headers(body, content_type="application/x-www-form-urlencoded")
+        return await self.http.post("/slack/events", data=body, headers=headers)
+
+    async def finish(self) -> None:
+        """Let every reply in progress finish (what `stop` does), so counts are final."""
+        await self.service.stop()
+
+
+@asynccontextmanager
+async def running_slack(standin: SlackStandIn, store: Store, **settings):
+    settings = Settings(**{
+        "slack_bot_token": BOT_TOKEN, "slack_signing_secret": SECRET, "slack_api_url": standin.api_url,
+        "fetch_allow_private": ["127.0.0.0/8"], **settings,
+    })  # fmt: skip
+    bot = SummaryBot(settings, store)
+    service = SlackService(settings, bot)
+    app = web.Application()
+    service.add_routes(app)
+    http = TestClient(TestServer(app, host="127.0.0.1"))
+    await http.start_server()
+    await service.start()
+    try:
+        yield RunningSlack(service, http, standin, store)
+    finally:
+        await service.stop()
+        await http.close()
+        await bot.close()
+
+
+@pytest_asyncio.fixture
+async def standin():
+    async with SlackStandIn() as server:
+        yield server
+
+
+@pytest_asyncio.fixture
+async def site(tmp_path):
+    """The seed article and an article whose title tries to ping the channel."""
+    pages = tmp_path / "site"
+    pages.mkdir()
+    (pages / "article.html").write_text(SEED_PAGE.read_text(encoding="utf-8"), encoding="utf-8")
+    (pages / "injection.html").write_text(INJECTION_PAGE, encoding="utf-8")
+    async with SeedSite(pages) as server:
+        yield server.base_url
+
+
+@pytest_asyncio.fixture
+async def sqlite_store(tmp_path):
+    store = await SQLiteStore.open(tmp_path / "slack.sqlite3")
+    yield store
+    await store.close()
+
+
+@pytest_asyncio.fixture
+async def slack(standin, sqlite_store):
+    async with running_slack(standin, sqlite_store) as running:
+        yield running
+
+
+def header_of(call) -> str:
+    return next(b["text"]["text"] for b in call.params["blocks"] if b["type"] == "header")
+
+
+# -- events ---------------------------------------------------------------------------------
+
+
+async def test_link_message_gets_one_digest_in_its_thread(slack, site):
+    started = time.monotonic()
+    response = await slack.post_event(message_event(f"worth a read: <{site}/article.html>", ts="1700000000.000100"))
+    assert response.status == 200 and time.monotonic() - started < 2  # acked before the work
+
+    [post] = await slack.standin.wait_for("chat.postMessage")
+    await slack.finish()
+    assert len(slack.standin.calls_to("chat.postMessage")) == 1
+    assert post.token == BOT_TOKEN
+    assert post.params["channel"] == "C1" and post.params["thread_ts"] == "1700000000.000100"
+    assert post.params["unfurl_links"] is False and post.params["unfurl_media"] is False
+    assert header_of(post) == SEED_TITLE
+    assert SEED_TITLE in post.params["text"]  # the plain fallback
+    assert any("min read" in json.dumps(b) for b in post.params["blocks"] if b["type"] == "context")
+
+
+async def test_reply_in_a_thread_goes_to_that_thread(slack, site):
+    event = message_event(f"<{site}/article.html|the article>", ts="1700000000.000200", thread_ts="1700000000.000001")
+    await slack.post_event(event)
+    [post] = await slack.standin.wait_for("chat.postMessage")
+    assert post.params["thread_ts"] == "1700000000.000001"
+
+
+async def test_the_same_event_delivered_three_times_gets_one_reply(standin, store, site):
+    async with running_slack(standin, store) as slack:
+        event = message_event(f"{site}/article.html")
+        first = await slack.post_event(event, event_id="EvRetry")
+        retries = [await slack.post_event(event, event_id="EvRetry", headers={"X-Slack-Retry-Num": str(n),
+                   "X-Slack-Retry-Reason": "http_timeout"}) for n in (1, 2)]  # fmt: skip
+        assert [r.status for r in (first, *retries)] == [200, 200, 200]
+        await standin.wait_for("chat.postMessage")
+        await slack.finish()
+        assert len(standin.calls_to("chat.postMessage")) == 1
+
+
+async def test_bad_signature_and_stale_timestamp_get_401(slack, site):
+    body = event_body(message_event(f"{site}/article.html"))
+    forged = {**signed_headers(body, secret="not-the-secret")}
+    stale = signed_headers(body, timestamp=int(time.time()) - 6 * 60)
+    assert (await slack.http.post("/slack/events", data=body, headers=forged)).status == 401
+    assert (await slack.http.post("/slack/events", data=body, headers=stale)).status == 401
+    unsigned = {"Content-Type": "application/json"}
+    assert (await slack.http.post("/slack/events", data=body, headers=unsigned)).status == 401
+    await slack.finish()
+    assert slack.standin.calls == []
+
+
+async def test_url_verification_returns_the_challenge(slack):
+    body = json.dumps({"token": "unused", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+                       "type": "url_verification"})  # fmt: skip
+    response = await slack.http.post("/slack/events", data=body, headers=signed_headers(body))
+    assert response.status == 200
+    assert (await response.json()) == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
+
+
+def test_verifier_accepts_slacks_documented_example():
+    body = (
+        "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V"
+        "&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text="
+        "&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN"
+        "&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+    )
+    signature = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+
+    class FixedClock(Clock):
+        def __init__(self, now: float):
+            self.at = now
+
+        def now(self) -> float:
+            return self.at
+
+    verifier = SignatureVerifier("8f742231b10e8888abcd99yyyzzz85a5", clock=FixedClock(1531420618 + 10))
+    assert verifier.is_valid(body=body, timestamp="1531420618", signature=signature)
+    assert not verifier.is_valid(body=body + "x", timestamp="1531420618", signature=signature)
+    late = SignatureVerifier("8f742231b10e8888abcd99yyyzzz85a5", clock=FixedClock(1531420618 + 6 * 60))
+    assert not late.is_valid(body=body, timestamp="1531420618", signature=signature)
+    # our own signing helper agrees with Slack's example
+    assert signed_headers(body, timestamp=1531420618, secret="8f742231b10e8888abcd99yyyzzz85a5")["X-Slack-Signature"] == signature
+
+
+async def test_own_and_other_bots_messages_edits_and_deletions_are_ignored(slack, site):
+    link = f"<{site}/article.html>"
+    ignored = [
+        message_event(link, user=BOT_USER_ID, bot_id=BOT_ID),  # our own
+        message_event(link, bot_id="BOTHER", subtype="bot_message"),  # another bot
+        message_event(link, bot_id="BOTHER2"),  # another bot's app message (no subtype)
+        {**message_event(link), "subtype": "message_changed", "message": message_event(link)},
+        {"type": "message", "subtype": "message_deleted", "channel": "C1", "ts": "1.2", "deleted_ts": "1.1"},
+        message_event(link, subtype="channel_join"),
+    ]
+    for number, event in enumerate(ignored):
+        assert (await slack.post_event(event, event_id=f"EvIgnored{number}")).status == 200
+    await slack.finish()
+    assert slack.standin.calls_to("chat.postMessage") == []
+
+
+async def test_mention_is_answered_once_and_dm_in_its_thread(slack, site):
+    mention = f"<@{BOT_USER_ID}> summarize <{site}/article.html>"
+    # Slack sends both a `message` and an `app_mention` event for a mention; one reply.
+    await slack.post_event(message_event(mention, ts="1700000001.000001"), event_id="EvMsg")
+    await slack.post_event({**message_event(mention, ts="1700000001.000001"), "type": "app_mention"}, event_id="EvMention")
+    dm = message_event(f"{site}/article.html", ts="1700000002.000001", channel="D1", channel_type="im")
+    await slack.post_event(dm, event_id="EvDm")
+    await slack.finish()
+    posts = slack.standin.calls_to("chat.postMessage")
+    assert sorted((p.params["channel"], p.params["thread_ts"]) for p in posts) == [
+        ("C1", "1700000001.000001"), ("D1", "1700000002.000001")]  # fmt: skip
+
+
+async def test_mention_without_link_gets_friendly_help(slack):
+    await slack.post_event({**message_event(f"<@{BOT_USER_ID}> hi"), "type": "app_mention"})
+    [post] = await slack.standin.wait_for("chat.postMessage")
+    assert "Send me a link" in post.params["text"]
+
+
+async def test_injection_title_arrives_escaped(slack, site):
+    await slack.post_event(message_event(f"{site}/injection.html"))
+    [post] = await slack.standin.wait_for("chat.postMessage")
+    payload = json.dumps(post.params)
+    assert "<!" not in payload and "<https://evil" not in payload
+    assert header_of(post) == "&lt;!channel&gt; &lt;https://evil|bank&gt;"
+    assert "&lt;!channel&gt; &lt;https://evil|bank&gt;" in post.params["text"]
+    assert "&lt;!here&gt; news" in payload.lower()  # the site name, in the context block
+
+
+async def test_rate_limited_post_waits_retry_after_then_delivers(slack, site):
+    slack.standin.rate_limit_next("chat.postMessage", retry_after=1)
+    await slack.post_event(message_event(f"{site}/article.html"))
+    await slack.standin.wait_for("chat.postMessage")
+    limited, delivered = slack.standin.calls_to("chat.postMessage", status=None)
+    assert (limited.status, delivered.status) == (429, 200)
+    assert delivered.at - limited.at >= 1.0
+    assert header_of(delivered) == SEED_TITLE
+
+
+# -- slash commands -------------------------------------------------------------------------
+
+
+async def test_slash_command_is_acked_in_the_request_and_answered_after(slack, site):
+    started = time.monotonic()
+    response = await slack.post_command(f"{site}/article.html", response_name="public")
+    ack_seconds = time.monotonic() - started
+    assert response.status == 200 and ack_seconds < 2
+    assert slack.standin.calls_to("response_url") == []  # the digest comes after the ack
+
+    [answer] = await slack.standin.wait_for("response_url")
+    assert answer.path == "/response/public"
+    assert answer.params["response_type"] == "in_channel"
+    assert header_of(answer) == SEED_TITLE
+    assert answer.params["unfurl_links"] is False
+
+
+async def test_private_slash_command_is_ephemeral(slack, site):
+    await slack.post_command(f"private {site}/article.html", response_name="private")
+    [answer] = await slack.standin.wait_for("response_url")
+    assert answer.params["response_type"] == "ephemeral"
+    assert header_of(answer) == SEED_TITLE
+
+
+async def test_slash_command_without_argument_explains_usage(slack):
+    await slack.post_command("")
+    [answer] = await slack.standin.wait_for("response_url")
+    assert "Usage: /summary" in answer.params["text"]
+
+
+def test_slash_command_names_map_to_core_commands():
+    def text(command, words):
+        payload = {"command": command, "text": words, "channel_id": "C1", "team_id": "T1", "user_id": "U1"}
+        return incoming_from_command(payload, {"summary", "help", "autosummary"}).text
+
+    assert text("/summary", "https://a.example/x") == "/summary https://a.example/x"
+    assert text("/tldr", "private <https://a.example/x>") == "/summary private https://a.example/x"
+    assert text("/autosummary", "off") == "/autosummary off"
+
+
+# -- unfurls --------------------------------------------------------------------------------
+
+
+async def test_link_shared_in_unfurl_domains_is_unfurled(standin, sqlite_store, site):
+    async with running_slack(standin, sqlite_store, slack_unfurl_domains=["127.0.0.1"]) as slack:
+        ours, other = f"{site}/article.html", "https://elsewhere.example/page"
+        await slack.post_event({
+            "type": "link_shared", "channel": "C1", "user": "U1", "message_ts": "1700000003.000001",
+            "unfurl_id": "Uf1", "source": "conversations_history",
+            "links": [{"domain": "127.0.0.1", "url": ours}, {"domain": "elsewhere.example", "url": other}],
+        }, event_id="EvUnfurl")  # fmt: skip
+        # the message itself carries only unfurlable links: the unfurl answers it, not a thread reply
+        await slack.post_event(message_event(f"<{ours}>", ts="1700000003.000001"), event_id="EvUnfurlMsg")
+        [unfurl] = await standin.wait_for("chat.unfurl")
+        await slack.finish()
+        assert standin.calls_to("chat.postMessage") == []
+        assert unfurl.params["unfurl_id"] == "Uf1" and unfurl.params["source"] == "conversations_history"
+        assert list(unfurl.params["unfurls"]) == [ours]
+        assert SEED_TITLE in json.dumps(unfurl.params["unfurls"][ours]["blocks"])
+
+
+# -- daily digests through send() -----------------------------------------------------------
+
+
+async def test_send_posts_a_long_daily_digest_in_several_messages(slack):
+    entries = [DigestEntry(title=f"Story {i} <!here>", url=f"https://news.example/{i}", summary="Things happened. " * 20,
+                           source="News", shares=i % 3) for i in range(70)]  # fmt: skip
+    daily = DailyDigest(title="Your daily digest", entries=entries, period="Friday 3 March")
+    await slack.service.send(ChatRef(platform="slack", chat_id="C9", scope_id="T1", kind="group"), [Reply(daily=daily)])
+    posts = slack.standin.calls_to("chat.postMessage")
+    assert len(posts) == 2 and all(len(p.params["blocks"]) <= MAX_BLOCKS for p in posts)
+    assert {p.params["channel"] for p in posts} == {"C9"}
+    assert sum(json.dumps(p.params).count("news.example/") for p in posts) >= 70
+    assert "<!here>" not in json.dumps([p.params for p in posts])
+
+
+# -- rendering limits -----------------------------------------------------------------------
+
+
+def test_rendering_respects_slack_limits():
+    long_title = "A & B <tag> " * 30
+    digest = Digest(
+        title=long_title, points=["word " * 900, "x" * 7000 + " & <b>"], source="Site <x>", reading_minutes=4,
+        url="https://site.example/a|b>c", related=[RelatedLink(title="Next <!channel>", url="https://site.example/n")],
+    )  # fmt: skip
+    [message] = render_reply(Reply(digest=digest))
+    header = message.blocks[0]["text"]["text"]
+    assert len(header) <= MAX_HEADER_CHARS and "<" not in header
+    for block in message.blocks:
+        if block["type"] == "section":
+            text = block["text"]["text"]
+            assert len(text) <= MAX_SECTION_CHARS and block["text"]["verbatim"] is True
+            assert not re.search(r"&(?!amp;|lt;|gt;)", text)  # no entity cut in half
+    rendered = json.dumps(message.blocks)
+    assert "<https://site.example/n|Next &lt;!channel&gt;>" in rendered
+    assert "https://site.example/a%7Cb%3Ec" in rendered  # `|` and `>` cannot end the link early
+    [error] = render_reply(Reply(error="Could not read <that> page & more"))
+    assert error.blocks == [{"type": "section", "text": {"type": "mrkdwn", "verbatim": True,
+                             "text": ":warning: Could not read &lt;that&gt; page &amp; more"}}]  # fmt: skip
+
+
+def test_plain_text_undoes_slack_markup():
+    assert plain_text(f"<@{BOT_USER_ID}> read <https://a.example/x?a=1&amp;b=2|this> &amp; <#C1|general>", BOT_USER_ID) == (
+        "read https://a.example/x?a=1&b=2 & #general"
+    )
+    assert plain_text("<@U2> said &lt;hi&gt; <!here>") == "@U2 said <hi> @here"
+
+
+# -- multi-workspace OAuth ------------------------------------------------------------------
+
+
+def installation(team: str, user: str = "UINSTALLER", token: str | None = None) -> Installation:
+    return Installation(app_id="A1", team_id=team, team_name=f"Team {team}", bot_token=token or f"xoxb-{team}",
+                        bot_id=f"B{team}", bot_user_id="UBOT", bot_scopes=["chat:write"], user_id=user)  # fmt: skip
+
+
+async def test_installation_store_keeps_workspaces_apart(store):
+    installations = StoreInstallationStore(store)
+    await installations.async_save(installation("T1"))
+    await installations.async_save(installation("T2", user="U2"))
+
+    bot = await installations.async_find_bot(enterprise_id=None, team_id="T1")
+    assert (bot.team_id, bot.bot_token, bot.bot_scopes) == ("T1", "xoxb-T1", ["chat:write"])
+    found = await installations.async_find_installation(enterprise_id=None, team_id="T2", user_id="U2")
+    assert (found.team_id, found.user_id, found.bot_token) == ("T2", "U2", "xoxb-T2")
+    assert await installations.async_find_installation(enterprise_id=None, team_id="T1", user_id="U2") is None
+    assert await installations.async_find_bot(enterprise_id=None, team_id="T3") is None
+
+    # a newer bot token for T1 is what a user's older installation now reports
+    await installations.async_save(installation("T1", user="ULATER", token="xoxb-T1-new"))
+    older = await installations.async_find_installation(enterprise_id=None, team_id="T1", user_id="UINSTALLER")
+    assert older.bot_token == "xoxb-T1-new"
+
+    await installations.async_delete_installation(enterprise_id=None, team_id="T1", user_id="ULATER")
+    assert await installations.async_find_installation(enterprise_id=None, team_id="T1", user_id="ULATER") is None
+    await installations.async_delete_bot(enterprise_id=None, team_id="T1")
+    assert await installations.async_find_bot(enterprise_id=None, team_id="T1") is None
+    await installations.async_delete_all(enterprise_id=None, team_id="T1")
+    assert await installations.async_find_installation(enterprise_id=None, team_id="T1") is None
+    assert (await installations.async_find_bot(enterprise_id=None, team_id="T2")).bot_token == "xoxb-T2"
+
+
+async def test_oauth_state_is_consumed_once_and_expires(store):
+    states = StoreOAuthStateStore(store, expiration_seconds=1)
+    state = await states.async_issue()
+    assert await states.async_consume(state) is True
+    assert await states.async_consume(state) is False
+    assert await states.async_consume("never-issued") is False
+    expired = await states.async_issue()
+    await asyncio.sleep(1.2)
+    assert await states.async_consume(expired) is False
+
+
+async def test_oauth_install_then_events_use_that_workspaces_token(standin, sqlite_store, site):
+    oauth = {"slack_client_id": "111.222", "slack_client_secret": "client-secret", "slack_bot_token": None}
+    async with running_slack(standin, sqlite_store, **oauth) as slack:
+        page = await slack.http.get("/slack/install")
+        assert page.status == 200
+        state = re.search(r"state=([\w-]+)", await page.text()).group(1)
+        cookie = f"slack-app-oauth-state={state}"
+        done = await slack.http.get(f"/slack/oauth_redirect?code=code-T42&state={state}", headers={"Cookie": cookie})
+        assert done.status == 200, await done.text()
+        replayed = await slack.http.get(f"/slack/oauth_redirect?code=code-T42&state={state}", headers={"Cookie": cookie})
+        assert replayed.status != 200  # a state works once
+
+        await slack.post_event(message_event(f"{site}/article.html"), team_id="T42")
+        [post] = await standin.wait_for("chat.postMessage")
+        assert post.token == "xoxb-T42"
+        await slack.post_event(message_event(f"{site}/article.html"), team_id="T99", event_id="EvUnknownTeam")
+        await slack.finish()
+        assert len(standin.calls_to("chat.postMessage")) == 1  # a workspace that never installed gets nothing
+        with pytest.raises(LookupError):
+            await slack.service.send(ChatRef(platform="slack", chat_id="C1", scope_id="T99"), [Reply(text="hi")])
+
+
+def test_http_mode_without_signing_secret_refuses_to_start(tmp_path):
+    settings = Settings(slack_bot_token=BOT_TOKEN, sqlite_path=tmp_path / "s.sqlite3")
+    with pytest.raises(ConfigError, match="SIGNING_SECRET"):
+        SlackService(settings, SummaryBot(settings, store=None))
+
+
+# -- `summary-bot run` as a separate process -------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_summary_bot_run_answers_a_signed_link_event(standin, site, tmp_path):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUMMARY_BOT_", "SLACK_"))}
+    env.update({
+        "SUMMARY_BOT_SLACK_BOT_TOKEN": BOT_TOKEN, "SUMMARY_BOT_SLACK_SIGNING_SECRET": SECRET,
+        "SUMMARY_BOT_SLACK_API_URL": standin.api_url, "SUMMARY_BOT_HTTP_HOST": "127.0.0.1",
+        "SUMMARY_BOT_HTTP_PORT": str(port), "SUMMARY_BOT_FETCH_ALLOW_PRIVATE": "127.0.0.0/8",
+        "SUMMARY_BOT_SQLITE_PATH": str(tmp_path / "run.sqlite3"),
+    })  # fmt: skip
+    log = open(tmp_path / "run.log", "w+")
+    process = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            deadline = time.monotonic() + 60
+            while True:
+                assert process.poll() is None, (tmp_path / "run.log").read_text()
+                try:
+                    async with http.get(f"{base}/healthz") as health:
+                        if health.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    pass
+                assert time.monotonic() < deadline, "summary-bot run did not come up"
+                await asyncio.sleep(0.1)
+            body = event_body(message_event(f"<{site}/article.html>", ts="1700000009.000001"), event_id="EvProcess")
+            async with http.post(f"{base}/slack/events", data=body, headers=signed_headers(body)) as response:
+                assert response.status == 200
+        [post] = await standin.wait_for("chat.postMessage", timeout=60)
+        assert post.params["thread_ts"] == "1700000009.000001" and header_of(post) == SEED_TITLE
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            returncode = await asyncio.to_thread(process.wait, 30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+        log.seek(0)
+        output = log.read()
+        log.close()
+    assert returncode == 0, output
+    assert "Traceback" not in output, output
