@@ -1,39 +1,53 @@
-"""Fetching a page a stranger linked to: a server-side request on their behalf.
+"""Fetch a web page that a chat user linked to, without letting them aim the bot at us.
 
-So it is guarded: only http(s); no private, loopback, link-local, multicast or reserved
-address, checked on the resolved address of every connection, redirects included (they are
-followed here, one by one); a cap on time and on body size; only HTML, XHTML and plain text
-(and feeds when asked). Every failure is a `FetchError` whose text can go to the chat.
+Fetching a stranger's link is a server-side request on their behalf, so every connection
+is checked against the address policy (`check_address`) at three places:
+
+1. IP-literal hosts are checked before a request (aiohttp never resolves them);
+2. host names go through `GuardedResolver`, which drops refused addresses from DNS answers;
+3. the connector's socket factory checks the exact address each socket is about to connect
+   to, so nothing that slips past 1 and 2 (a future aiohttp change, a cached answer) connects;
+   and the peer of the connection a response came on is checked once more.
+
+Redirects are followed here, one hop at a time, so that each hop gets the same checks.
+Time and size are capped, and only HTML, XHTML and plain text (and feeds, when asked) are
+accepted. Every failure is a `FetchError` whose message can be shown to the user as is.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
+import contextlib
 import ipaddress
-import logging
 import re
 import socket
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+import charset_normalizer
 from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
 
-log = logging.getLogger(__name__)
+from bot.config import Settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-TEXT_TYPES = frozenset({"text/plain"})
+PAGE_TYPES = HTML_TYPES | {"text/plain"}
 FEED_TYPES = frozenset(
-    {"application/rss+xml", "application/atom+xml", "application/xml", "text/xml", "application/rdf+xml"}
+    {"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml", "text/xml"}
 )
-ACCEPT = "text/html,application/xhtml+xml;q=0.9,text/plain;q=0.8"
-ACCEPT_FEEDS = "application/rss+xml,application/atom+xml,application/xml;q=0.9,text/xml;q=0.8," + ACCEPT
-_META_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
-_XML_ENCODING_RE = re.compile(rb"""<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""", re.I)
-_CHUNK = 64 * 1024
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+# `*/*` at a low weight: some servers answer 406 without it; we still refuse binaries.
+PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,text/plain;q=0.8,*/*;q=0.1"
+FEED_ACCEPT = (
+    "application/rss+xml,application/atom+xml,application/xml;q=0.9,text/xml;q=0.9,"
+    "text/html;q=0.8,*/*;q=0.1"
+)
 
 
 class FetchError(Exception):
@@ -41,23 +55,31 @@ class FetchError(Exception):
 
 
 class AddressNotAllowed(FetchError):
-    pass
+    """The link (or a redirect, or its DNS answer) points at a non-public address."""
 
 
 class UnsupportedContent(FetchError):
-    pass
+    """The link is not HTML, XHTML or text (or a feed, when feeds were asked for)."""
 
 
 class TooLarge(FetchError):
-    pass
+    """The body is larger than settings.fetch_max_bytes."""
+
+
+class HTTPStatusError(FetchError):
+    """The site answered with an error status; `status` holds it."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
 class FetchedPage:
-    url: str  # final URL, after redirects
+    url: str  # final URL after redirects
     status: int
-    content_type: str
-    text: str
+    content_type: str  # media type only, e.g. "text/html"
+    text: str  # decoded body; empty for 304 Not Modified
     etag: str | None = None
     last_modified: str | None = None
 
@@ -66,85 +88,261 @@ class FetchedPage:
         return self.content_type in HTML_TYPES
 
 
-# -- the address policy ---------------------------------------------------------------
-def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address stands for (mapped, 6to4, NAT64, compatible)."""
-    if ip.ipv4_mapped:
-        return ip.ipv4_mapped
-    if ip.sixtofour:
-        return ip.sixtofour
-    if ip in ipaddress.ip_network("64:ff9b::/96") or ip in ipaddress.ip_network("64:ff9b:1::/48"):
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    if int(ip) >> 32 == 0 and int(ip) > 1:  # deprecated IPv4-compatible ::a.b.c.d
-        return ipaddress.IPv4Address(int(ip))
-    return None
+# -- address policy -----------------------------------------------------------------------
+
+_SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT; not "private" to Python
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # well-known NAT64: last 32 bits are IPv4
+# Python 3.11 calls these global, but they are not reachable public addresses.
+_EXTRA_NON_GLOBAL = [ipaddress.ip_network("64:ff9b:1::/48")]  # local-use NAT64 (RFC 8215)
 
 
-def _why_refused(ip: IPAddress) -> str | None:
-    if isinstance(ip, ipaddress.IPv6Address):
-        inner = _embedded_ipv4(ip)
-        if inner is not None:
-            return _why_refused(inner)
-    for attribute, label in (
-        ("is_loopback", "a loopback address"),
-        ("is_unspecified", "an unspecified address"),
-        ("is_link_local", "a link-local address"),
-        ("is_multicast", "a multicast address"),
-        ("is_private", "a private address"),
-        ("is_reserved", "a reserved address"),
-    ):
-        if getattr(ip, attribute):
-            return label
-    if isinstance(ip, ipaddress.IPv4Address) and ip in ipaddress.ip_network("100.64.0.0/10"):
+def _plain_reason(ip: IPAddress) -> str | None:
+    """Why `ip` is not a public internet address, or None when it is one."""
+    if ip.is_unspecified:
+        return "an unspecified address"
+    if ip.is_loopback:
+        return "a loopback address"
+    if ip.is_link_local:
+        return "a link-local address"
+    if ip.is_multicast:
+        return "a multicast address"
+    if ip in _SHARED:
         return "a shared (carrier-grade NAT) address"
-    if not ip.is_global:
+    if ip.is_private:
+        return "a private address"
+    if ip.is_reserved:
+        return "a reserved address"
+    if not ip.is_global or any(ip in net for net in _EXTRA_NON_GLOBAL):
         return "not a public address"
     return None
 
 
-def check_address(ip: IPAddress, allow: list[Network]) -> None:
-    """Raise AddressNotAllowed unless `ip` is public or inside an allowed network."""
-    if any(ip.version == net.version and ip in net for net in allow):
-        return
-    reason = _why_refused(ip)
-    if reason:
-        raise AddressNotAllowed(f"That address is not allowed: {ip} is {reason}.")
+def _ipv4_on_the_wire(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 host that traffic to `ip` reaches when `ip` is only a wrapper for it:
+    IPv4-mapped (the kernel connects over IPv4) or NAT64 (a gateway does)."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
 
 
-class _GuardedResolver(AbstractResolver):
-    """Resolves names, then drops every address the policy refuses."""
+def _tunnelled_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 endpoint a tunnelling address (6to4, Teredo) carries, if any."""
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    return None
 
-    def __init__(self, allow: list[Network]):
-        self._allow = allow
-        self._inner = aiohttp.ThreadedResolver()
 
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        allowed, refusal = [], None
-        for result in results:
-            try:
-                check_address(ipaddress.ip_address(result["host"].split("%")[0]), self._allow)
-                allowed.append(result)
-            except AddressNotAllowed as exc:
-                refusal = exc
-        if not allowed:
-            raise refusal or OSError(f"no address for {host}")
+def _refusal(ip: IPAddress, allow: Iterable[Network]) -> tuple[str, str] | None:
+    """(address as shown, why refused), or None when `ip` may be connected to."""
+    allow = list(allow)
+    if isinstance(ip, ipaddress.IPv6Address):
+        wrapped = _ipv4_on_the_wire(ip)
+        if wrapped is not None:  # judge the IPv4 host alone
+            refused = _refusal(wrapped, allow)
+            return (str(ip), f"an IPv6 form of {wrapped}, {refused[1]}") if refused else None
+    if any(ip in net for net in allow):
+        return None
+    reason = _plain_reason(ip)
+    if reason is not None:
+        return str(ip), reason
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = _tunnelled_ipv4(ip)
+        inner_refused = _refusal(inner, allow) if inner is not None else None
+        if inner_refused is not None:
+            return str(ip), f"a tunnel to {inner}, {inner_refused[1]}"
+    return None
+
+
+def check_address(ip: IPAddress, allow: Iterable[Network] = ()) -> None:
+    """Raise AddressNotAllowed unless `ip` is a public address or inside `allow`."""
+    refused = _refusal(ip, allow)
+    if refused is not None:
+        shown, reason = refused
+        raise AddressNotAllowed(f"That address is not allowed: {shown} is {reason}.")
+
+
+class GuardedResolver(AbstractResolver):
+    """DNS that only answers with allowed addresses; raises AddressNotAllowed when a name
+    resolves to refused addresses only. The connector connects to these exact answers, so
+    a name cannot be re-resolved to something else between the check and the connect."""
+
+    def __init__(self, allow: Iterable[Network], inner: AbstractResolver | None = None):
+        self._allow = list(allow)
+        self._inner = inner or aiohttp.DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        answers = await self._inner.resolve(host, port, family)
+        allowed, first_refusal = [], None
+        for answer in answers:
+            refused = _refusal(ipaddress.ip_address(answer["host"]), self._allow)
+            if refused is None:
+                allowed.append(answer)
+            elif first_refusal is None:
+                first_refusal = refused
+        if not allowed and first_refusal is not None:
+            shown, reason = first_refusal
+            raise AddressNotAllowed(
+                f"That address is not allowed: {host} resolves to {shown}, {reason}."
+            )
         return allowed
 
     async def close(self) -> None:
         await self._inner.close()
 
 
-# -- the fetcher ------------------------------------------------------------------------
+def _guarded_socket_factory(allow: Iterable[Network]):
+    """A socket factory for the connector: the last check, on the address being connected."""
+    allow = list(allow)
+
+    def create(addr_info) -> socket.socket:
+        family, type_, proto, _, sockaddr = addr_info
+        check_address(ipaddress.ip_address(sockaddr[0]), allow)
+        return socket.socket(family=family, type=type_, proto=proto)
+
+    return create
+
+
+# -- decoding -----------------------------------------------------------------------------
+
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+_META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([a-zA-Z0-9_.:-]+)""", re.I)
+
+
+def _codec(label: str | None, *, from_markup: bool = False) -> str | None:
+    """A Python codec for a charset label, as browsers read labels; None when unknown."""
+    if not label:
+        return None
+    try:
+        name = codecs.lookup(label.strip().strip("\"'")).name
+    except LookupError:
+        return None
+    # Browsers (WHATWG Encoding) read latin-1 and ASCII labels as windows-1252.
+    if name in ("latin-1", "iso8859-1", "ascii"):
+        return "cp1252"
+    # A page that can declare UTF-16 inside itself in ASCII is not UTF-16.
+    if from_markup and name.startswith(("utf-16", "utf-32")):
+        return "utf-8"
+    return name
+
+
+def decode_body(body: bytes, declared_charset: str | None = None) -> str:
+    """Text of a body: BOM, else the Content-Type charset, else <meta charset> or the XML
+    declaration in the first 4 KB, else UTF-8, else a guess. Never raises."""
+    for bom, encoding in _BOMS:
+        if body.startswith(bom):
+            return body[len(bom):].decode(encoding, "replace")
+    codec = _codec(declared_charset)
+    if codec is None:
+        head = body[:4096]
+        match = _META_CHARSET.search(head) or _XML_ENCODING.search(head)
+        codec = _codec(match.group(1).decode("ascii"), from_markup=True) if match else None
+    if codec is not None:
+        return body.decode(codec, "replace")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    guess = charset_normalizer.from_bytes(body).best()
+    return body.decode(guess.encoding if guess else "utf-8", "replace")
+
+
+def _sniff_type(body: bytes, accept_feeds: bool) -> str | None:
+    """Media type of a body served without Content-Type: only unmistakable markup."""
+    head = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<!doctype html", b"<html")):
+        return "text/html"
+    if head.startswith(b"<?xml"):
+        if b"<html" in head or b"<!doctype html" in head:
+            return "application/xhtml+xml"
+        if accept_feeds:
+            return "application/xml"
+    return None
+
+
+# -- messages -----------------------------------------------------------------------------
+
+
+def _human_size(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:g} MB"
+    return f"{n / 1000:g} KB"
+
+
+def _status_error(status: int) -> HTTPStatusError:
+    if status == 404:
+        message = f"The page was not found (HTTP {status})."
+    elif status == 410:
+        message = f"The page is gone (HTTP {status})."
+    elif status in (401, 403):
+        message = f"The site does not let the bot read that page (HTTP {status})."
+    elif status == 429:
+        message = f"The site is limiting requests; try again later (HTTP {status})."
+    elif 400 <= status < 500:
+        message = f"The site refused the request (HTTP {status})."
+    elif status >= 500:
+        message = f"The site had an error (HTTP {status}); try again later."
+    else:
+        message = f"The site gave an answer that is not a page (HTTP {status})."
+    return HTTPStatusError(message, status)
+
+
+@contextlib.contextmanager
+def _friendly_errors(url: URL) -> Iterator[None]:
+    """Turn aiohttp and timeout errors during one hop into FetchErrors naming the host."""
+    host = url.host or str(url)
+    try:
+        yield
+    except FetchError:
+        raise
+    except TimeoutError:  # aiohttp's timeouts are TimeoutErrors too
+        raise FetchError(f"{host} took too long to answer.") from None
+    except aiohttp.ClientSSLError:
+        raise FetchError(f"Could not make a secure connection to {host}.") from None
+    except aiohttp.ClientConnectorError:  # DNS failure, connection refused, unreachable
+        raise FetchError(f"Could not reach {host}.") from None
+    except aiohttp.InvalidURL:
+        raise FetchError("That link is not a valid web address.") from None
+    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+        raise FetchError(f"The connection to {host} broke off.") from None
+    except aiohttp.ClientError:
+        raise FetchError(f"{host} sent an answer that could not be read.") from None
+
+
+def _parse_link(url: str) -> URL:
+    try:
+        parsed = URL(url.strip())
+    except (ValueError, TypeError):
+        raise FetchError("That link is not a valid web address.") from None
+    if parsed.scheme not in ("http", "https"):
+        raise FetchError("Only http and https links can be summarized.")
+    if not parsed.host:
+        raise FetchError("That link is not a valid web address.")
+    return parsed.with_fragment(None)
+
+
+# -- the fetcher --------------------------------------------------------------------------
+
+
 class Fetcher:
-    def __init__(self, settings):
-        self.settings = settings
+    """Fetches pages under the settings' address policy and limits. One HTTP session per
+    Fetcher, opened on first use; close it with `close()` or `async with`."""
+
+    def __init__(self, settings: Settings):
+        self._settings = settings
+        self._allow: list[Network] = list(settings.fetch_allow_private)
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Fetcher:
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc_info) -> None:
         await self.close()
 
     async def close(self) -> None:
@@ -152,134 +350,120 @@ class Fetcher:
             await self._session.close()
             self._session = None
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            allow = list(self.settings.fetch_allow_private)
-            connector = aiohttp.TCPConnector(resolver=_GuardedResolver(allow), use_dns_cache=False, limit=50)
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            seconds = self._settings.fetch_timeout
+            connector = aiohttp.TCPConnector(
+                resolver=GuardedResolver(self._allow),
+                socket_factory=_guarded_socket_factory(self._allow),
+            )
             self._session = aiohttp.ClientSession(
                 connector=connector,
-                headers={"User-Agent": self.settings.fetch_user_agent, "Accept-Language": "en;q=0.9,*;q=0.5"},
-                cookie_jar=aiohttp.DummyCookieJar(),  # no state carried between strangers' links
-                trust_env=False,  # never route through a proxy from the environment
+                timeout=aiohttp.ClientTimeout(total=seconds, sock_connect=seconds, sock_read=seconds),
+                headers={"User-Agent": self._settings.fetch_user_agent},
+                cookie_jar=aiohttp.DummyCookieJar(),  # one user's cookies must not reach another's fetch
+                trust_env=False,  # no proxy from the environment: the checks are on the real peer
             )
         return self._session
 
-    async def fetch(self, url: str, *, headers: dict[str, str] | None = None, accept_feeds: bool = False) -> FetchedPage:
-        """GET `url` under the policy. Raises FetchError (or a subclass) with a friendly text."""
-        timeout = self.settings.fetch_timeout
+    async def fetch(
+        self, url: str, *, headers: dict[str, str] | None = None, accept_feeds: bool = False
+    ) -> FetchedPage:
+        """The page at `url`, after following redirects. Raises FetchError (or one of its
+        subclasses) with a user-facing message. A 304 answer is returned, with empty text."""
+        current = _parse_link(url)
+        request_headers = {"Accept": FEED_ACCEPT if accept_feeds else PAGE_ACCEPT, **(headers or {})}
+        seen = {current}
         try:
-            return await asyncio.wait_for(self._fetch(url, headers or {}, accept_feeds), timeout)
-        except asyncio.TimeoutError:
-            raise FetchError(f"{_host(url)} took too long to answer (over {timeout:g} s).") from None
-
-    async def _fetch(self, url: str, headers: dict[str, str], accept_feeds: bool) -> FetchedPage:
-        allow = list(self.settings.fetch_allow_private)
-        seen: set[str] = set()
-        request_headers = {"Accept": ACCEPT_FEEDS if accept_feeds else ACCEPT, **headers}
-        for _ in range(self.settings.fetch_max_redirects + 1):
-            parts = _check_url(url, allow)
-            if url in seen:
-                break  # a loop: it will never end
-            seen.add(url)
-            try:
-                async with self._client().get(url, headers=request_headers, allow_redirects=False) as response:
-                    _check_peer(response, allow)
-                    if response.status in (301, 302, 303, 307, 308) and "Location" in response.headers:
-                        url = urljoin(url, response.headers["Location"])
-                        continue
-                    return await self._read(response, url, accept_feeds)
-            except FetchError:
-                raise
-            except aiohttp.InvalidURL:
-                raise FetchError("That link is not a valid web address.") from None
-            except (aiohttp.ClientError, OSError) as exc:
-                cause = exc.__cause__ or exc.__context__
-                for error in (exc, cause, getattr(exc, "os_error", None)):
-                    if isinstance(error, AddressNotAllowed):
-                        raise error from None
-                log.info("fetching %s failed: %r", url, exc)
-                raise FetchError(f"Could not reach {parts.hostname}.") from None
+            # One deadline for the whole fetch, redirects included.
+            async with asyncio.timeout(self._settings.fetch_timeout):
+                for _ in range(self._settings.fetch_max_redirects + 1):
+                    self._check_ip_literal(current)
+                    with _friendly_errors(current):
+                        async with self._get_session().get(
+                            current, headers=request_headers, allow_redirects=False
+                        ) as response:
+                            self._check_peer(response)
+                            location = response.headers.get("Location")
+                            if response.status not in REDIRECT_STATUSES or not location:
+                                return await self._read_page(response, current, accept_feeds)
+                    current = self._next_hop(current, location, seen)
+        except TimeoutError:
+            raise FetchError(f"{current.host} took too long to answer.") from None
         raise FetchError("The page redirects too many times.")
 
-    async def _read(self, response: aiohttp.ClientResponse, url: str, accept_feeds: bool) -> FetchedPage:
-        etag, modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
-        if response.status == 304:
-            return FetchedPage(url, 304, "", "", etag, modified)
-        if response.status >= 400:
-            reason = "was not found" if response.status in (404, 410) else "could not be loaded"
-            raise FetchError(f"The page {reason} (HTTP {response.status}).")
-        limit = self.settings.fetch_max_bytes
-        declared = response.content_length
-        if declared is not None and declared > limit:
-            raise TooLarge(f"That page is too large to summarize ({declared // 1_000_000} MB).")
-        body = bytearray()
-        async for chunk in response.content.iter_chunked(_CHUNK):
-            body += chunk
-            if len(body) > limit:
-                raise TooLarge(f"That page is too large to summarize (over {limit // 1_000_000} MB).")
-        content_type = response.content_type if "Content-Type" in response.headers else _sniff(body)
-        allowed = HTML_TYPES | TEXT_TYPES | (FEED_TYPES if accept_feeds else frozenset())
-        if content_type not in allowed:
-            raise UnsupportedContent(f"That link is not a web page ({content_type}).")
-        text = _decode(bytes(body), response.charset)
-        return FetchedPage(str(response.url), response.status, content_type, text, etag, modified)
-
-
-def _host(url: str) -> str:
-    return urlsplit(url).hostname or url
-
-
-def _check_url(url: str, allow: list[Network]):
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        raise FetchError("That link is not a valid web address.") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FetchError("Only http and https links can be summarized.")
-    # aiohttp skips the resolver for IP literals, so check them here.
-    try:
-        literal = ipaddress.ip_address(parts.hostname)
-    except ValueError:
-        literal = None
-    if literal is not None:
-        check_address(literal, allow)
-    return parts
-
-
-def _check_peer(response: aiohttp.ClientResponse, allow: list[Network]) -> None:
-    """Belt and braces: the address actually connected to must pass the policy too."""
-    transport = response.connection.transport if response.connection else None
-    peer = transport.get_extra_info("peername") if transport else None
-    if peer:
-        check_address(ipaddress.ip_address(peer[0].split("%")[0]), allow)
-
-
-def _sniff(body: bytes) -> str:
-    head = body[:512].lstrip().lower()
-    if head.startswith((b"<!doctype html", b"<html")):
-        return "text/html"
-    if head.startswith(b"<?xml") and (b"<rss" in body[:2048] or b"<feed" in body[:2048]):
-        return "application/xml"
-    return "application/octet-stream"
-
-
-def _decode(body: bytes, declared: str | None) -> str:
-    """Header charset, else a <meta>/XML declaration, else UTF-8, else a detector's guess."""
-    candidates = [declared]
-    for pattern in (_META_CHARSET_RE, _XML_ENCODING_RE):
-        match = pattern.search(body[:4096])
-        if match:
-            candidates.append(match.group(1).decode("ascii", "ignore"))
-    for charset in filter(None, candidates):
+    def _check_ip_literal(self, url: URL) -> None:
+        # aiohttp connects to IP-literal hosts without asking the resolver.
         try:
-            return body.decode(charset, errors="replace")
-        except LookupError:
-            continue
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        from charset_normalizer import from_bytes
+            ip = ipaddress.ip_address(url.host or "")
+        except ValueError:
+            return
+        check_address(ip, self._allow)
 
-        best = from_bytes(body).best()
-        return str(best) if best is not None else body.decode("utf-8", errors="replace")
+    def _check_peer(self, response: aiohttp.ClientResponse) -> None:
+        # Belt and braces: the peer of the connection actually used must pass too. (When a
+        # short body has already arrived, aiohttp has let go of the connection; the socket
+        # factory checked that peer before connecting anyway.)
+        transport = response.connection.transport if response.connection else None
+        peer = transport.get_extra_info("peername") if transport else None
+        if peer:
+            try:
+                check_address(ipaddress.ip_address(peer[0]), self._allow)
+            except AddressNotAllowed:
+                response.close()  # never hand this connection back to the pool
+                raise
+
+    @staticmethod
+    def _next_hop(current: URL, location: str, seen: set[URL]) -> URL:
+        try:
+            target = current.join(URL(location)).with_fragment(None)
+        except (ValueError, TypeError):
+            raise FetchError("The site sent a broken redirect.") from None
+        if target.scheme not in ("http", "https") or not target.host:
+            raise FetchError("The page redirects to a link that is not a web page.")
+        if target in seen:
+            raise FetchError("The page redirects too many times.")
+        seen.add(target)
+        return target
+
+    async def _read_page(
+        self, response: aiohttp.ClientResponse, url: URL, accept_feeds: bool
+    ) -> FetchedPage:
+        etag = response.headers.get("ETag")
+        last_modified = response.headers.get("Last-Modified")
+        declared = "Content-Type" in response.headers  # aiohttp reports octet-stream if absent
+        media_type = response.content_type if declared else None
+
+        if response.status == 304:
+            return FetchedPage(str(url), 304, media_type or "", "", etag, last_modified)
+        if not 200 <= response.status < 300:
+            raise _status_error(response.status)
+
+        accepted = PAGE_TYPES | FEED_TYPES if accept_feeds else PAGE_TYPES
+        if media_type is not None and media_type not in accepted:
+            raise UnsupportedContent(f"That link is not a web page ({media_type}).")
+
+        body = await self._read_capped(response)
+        if media_type is None:
+            media_type = _sniff_type(body, accept_feeds)
+            if media_type is None:
+                raise UnsupportedContent("That link is not a web page (no content type).")
+
+        text = decode_body(body, response.charset if declared else None)
+        return FetchedPage(str(url), response.status, media_type, text, etag, last_modified)
+
+    async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
+        """The (decompressed) body, refused as soon as it passes fetch_max_bytes."""
+        limit = self._settings.fetch_max_bytes
+        too_large = TooLarge(f"The page is too large (over {_human_size(limit)}).")
+        if response.content_length is not None and response.content_length > limit:
+            response.close()  # drop the connection rather than drain the body
+            raise too_large
+        chunks, size = [], 0
+        async for chunk in response.content.iter_any():
+            size += len(chunk)
+            if size > limit:
+                response.close()
+                raise too_large
+            chunks.append(chunk)
+        return b"".join(chunks)

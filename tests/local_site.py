@@ -1,0 +1,109 @@
+"""A local web site for tests: pages and misbehaving handlers on 127.0.0.1.
+
+    async with serve_site({"/": page("<html>...</html>"), "/old": redirect("/")}) as site:
+        page = await fetcher.fetch(site.url("/old"))
+        assert site.hits["/"] == 1
+
+A route is a `(status, headers, body)` tuple (use `page`, `redirect`) or an aiohttp handler
+`async def handler(request) -> web.StreamResponse`. Routes may be added to `site.routes`
+after the site has started. Every request is recorded in `site.requests`.
+
+`serve_raw` is for answers aiohttp's server will not produce (no Content-Type, broken
+headers): it writes the given bytes verbatim to every connection.
+
+Fetching from these sites needs `Settings(fetch_allow_private=["127.0.0.0/8"])`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Route = tuple[int, Mapping[str, str], bytes | str] | Handler
+
+
+def page(body: bytes | str, content_type: str = "text/html; charset=utf-8", status: int = 200, **headers: str):
+    """A static route: `body` with this Content-Type (a str body is sent as UTF-8)."""
+    return status, {"Content-Type": content_type, **headers}, body
+
+
+def redirect(location: str, status: int = 302):
+    return status, {"Location": location}, b""
+
+
+@dataclass
+class LocalSite:
+    base_url: str  # "http://127.0.0.1:PORT", no trailing slash
+    routes: dict[str, Route]
+    hits: Counter[str] = field(default_factory=Counter)  # path -> requests served
+    requests: list[web.Request] = field(default_factory=list)
+
+    def url(self, path: str = "/") -> str:
+        return self.base_url + path
+
+
+def _respond(route: Route, request: web.Request) -> Awaitable[web.StreamResponse] | web.StreamResponse:
+    if callable(route):
+        return route(request)
+    status, headers, body = route
+    return web.Response(status=status, headers=dict(headers), body=body.encode() if isinstance(body, str) else body)
+
+
+@asynccontextmanager
+async def serve_site(routes: Mapping[str, Route] | None = None, *, host: str = "127.0.0.1") -> AsyncIterator[LocalSite]:
+    """Serve `routes` (path, or path with query, -> route) on `host` and a free port."""
+    site: LocalSite
+
+    async def dispatch(request: web.Request) -> web.StreamResponse:
+        site.hits[request.path] += 1
+        site.requests.append(request)
+        route = site.routes.get(request.path_qs) or site.routes.get(request.path)
+        if route is None:
+            return web.Response(status=404, text="not found")
+        response = _respond(route, request)
+        return await response if inspect.isawaitable(response) else response
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", dispatch)
+    # handler_cancellation: a handler stalling on purpose ends when the client hangs up,
+    # so closing the site never waits for it.
+    runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, 0).start()
+        port = runner.addresses[0][1]
+        shown = f"[{host}]" if ":" in host else host
+        site = LocalSite(f"http://{shown}:{port}", dict(routes or {}))
+        yield site
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
+async def serve_raw(response: bytes, *, host: str = "127.0.0.1") -> AsyncIterator[str]:
+    """Answer every request with `response` verbatim, then close; yields the base URL."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(response)
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(answer, host, 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        yield f"http://{host}:{port}"
+    finally:
+        server.close()
+        await server.wait_closed()
