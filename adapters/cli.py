@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.bench import add_bench_parser
 
     add_bench_parser(commands)
+    # Adapters' benchmarks join `bench` here, since the core (bot.bench) never imports adapters.
+    bench_kinds = commands.choices["bench"]._subparsers._group_actions[0]
+    from adapters.slack.bench import add_parser as add_slack_bench_parser
+
+    add_slack_bench_parser(bench_kinds)
     return parser
 
 

@@ -4,12 +4,15 @@ Point the real slack-sdk client at `api_url` (`SUMMARY_BOT_SLACK_API_URL`); ever
 recorded for assertions. It answers the methods the adapter uses (auth.test,
 chat.postMessage, chat.postEphemeral, chat.unfurl, oauth.v2.access) and serves
 `response_url`s for slash commands. `rate_limit_next(method)` makes the next call to that
-method answer 429 with a Retry-After header, the way Slack throttles.
+method answer 429 with a Retry-After header, the way Slack throttles. `signed_headers` and
+`event_callback` build requests the way Slack sends them to the app.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import itertools
 import json
 import time
@@ -20,6 +23,21 @@ from aiohttp import web
 BOT_USER_ID = "UBOTSTANDIN"
 BOT_ID = "BBOTSTANDIN"
 TEAM_ID = "TSTANDIN"
+
+
+def signed_headers(body: str, secret: str, *, timestamp: int | None = None, content_type: str = "application/json") -> dict:
+    """Headers Slack sends with `body`: the v0 HMAC-SHA256 of `v0:{timestamp}:{body}`."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={signature}", "Content-Type": content_type}
+
+
+def event_callback(event: dict, *, event_id: str, team_id: str = TEAM_ID) -> str:
+    """The JSON body of an Events API delivery of `event`."""
+    return json.dumps({
+        "token": "unused", "team_id": team_id, "api_app_id": "A1", "type": "event_callback",
+        "event_id": event_id, "event_time": int(time.time()), "event": event,
+    })  # fmt: skip
 
 
 @dataclass
