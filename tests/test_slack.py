@@ -362,10 +362,13 @@ async def test_send_posts_a_long_daily_digest_in_several_messages(slack):
     entries = [DigestEntry(title=f"Story {i} <!here>", url=f"https://news.example/{i}", summary="Things happened. " * 20,
                            source="News", shares=i % 3) for i in range(70)]  # fmt: skip
     daily = DailyDigest(title="Your daily digest", entries=entries, period="Friday 3 March")
-    await slack.service.send(ChatRef(platform="slack", chat_id="C9", scope_id="T1", kind="group"), [Reply(daily=daily)])
+    # subscribed from a message in a thread; the digest still goes to the channel itself
+    chat = ChatRef(platform="slack", chat_id="C9", thread_id="1700000000.000100", scope_id="T1", kind="group")
+    await slack.service.send(chat, [Reply(daily=daily)])
     posts = slack.standin.calls_to("chat.postMessage")
     assert len(posts) == 2 and all(len(p.params["blocks"]) <= MAX_BLOCKS for p in posts)
     assert {p.params["channel"] for p in posts} == {"C9"}
+    assert all("thread_ts" not in p.params for p in posts)
     assert sum(json.dumps(p.params).count("news.example/") for p in posts) >= 70
     assert "<!here>" not in json.dumps([p.params for p in posts])
 

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -24,7 +25,13 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from adapters.slack.incoming import host_matches, incoming_from_command, incoming_from_event, is_from_a_person
+from adapters.slack.incoming import (
+    chat_kind,
+    host_matches,
+    incoming_from_command,
+    incoming_from_event,
+    is_from_a_person,
+)
 from adapters.slack.installation_store import StoreInstallationStore, StoreOAuthStateStore
 from adapters.slack.render import SlackMessage, render_replies, render_unfurl
 from bot.config import ConfigError, Settings
@@ -127,8 +134,11 @@ class SlackService:
         """Post replies to a channel unprompted (daily digests); raises SlackApiError if
         Slack refuses them, LookupError if the workspace has not installed the app."""
         client = await self._client_for_workspace(chat.scope_id)
+        # A Slack ChatRef's thread is only that of the message that asked (every answer goes
+        # to a thread); a daily digest belongs in the channel itself.
+        channel = replace(chat, thread_id=None)
         for message in render_replies(replies):
-            await self._post_message(client, chat, message)
+            await self._post_message(client, channel, message)
 
     async def _client_for_workspace(self, team_id: str | None) -> AsyncWebClient:
         if self.installation_store is None:
@@ -190,7 +200,8 @@ class SlackService:
         if not urls:
             return
         channel = event.get("channel", "")
-        chat = ChatRef(platform="slack", chat_id=channel, thread_id=event.get("thread_ts"), scope_id=context.team_id)
+        chat = ChatRef(platform="slack", chat_id=channel, thread_id=event.get("thread_ts"), scope_id=context.team_id,
+                       kind=chat_kind(channel))  # fmt: skip
         message = Incoming(chat=chat, text=" ".join(urls), user_id=event.get("user", ""), addressed_to_bot=True)
         self._start(self._unfurl(client, event, message, urls))
 
