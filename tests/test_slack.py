@@ -268,6 +268,16 @@ async def test_mention_is_answered_once_and_dm_in_its_thread(slack, site):
         ("C1", "1700000001.000001"), ("D1", "1700000002.000001")]  # fmt: skip
 
 
+async def test_private_summary_asked_in_a_mention_is_ephemeral(slack, site):
+    text = f"<@{BOT_USER_ID}> /summary private <{site}/article.html>"
+    await slack.post_event({**message_event(text, ts="1700000004.000001"), "type": "app_mention"})
+    [post] = await slack.standin.wait_for("chat.postEphemeral")
+    await slack.finish()
+    assert slack.standin.calls_to("chat.postMessage") == []
+    assert (post.params["channel"], post.params["user"], post.params["thread_ts"]) == ("C1", "U1", "1700000004.000001")
+    assert header_of(post) == SEED_TITLE
+
+
 async def test_mention_without_link_gets_friendly_help(slack):
     await slack.post_event({**message_event(f"<@{BOT_USER_ID}> hi"), "type": "app_mention"})
     [post] = await slack.standin.wait_for("chat.postMessage")
