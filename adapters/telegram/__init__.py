@@ -1,0 +1,23 @@
+"""The Telegram adapter (python-telegram-bot): `TelegramService` for `summary-bot run`.
+
+  service.py  the Application: polling or webhook, handling, sending, errors
+  updates.py  Telegram updates -> the core's `Incoming`
+  render.py   the core's `Reply` -> Telegram HTML messages, escaped and split
+  standin.py  a stand-in Bot API server on 127.0.0.1, for tests and benchmarks
+  bench.py    `summary-bot bench telegram`: updates per second against the stand-in
+"""
+
+from __future__ import annotations
+
+
+def __getattr__(name: str):
+    # Imported on first use, so that commands which never talk to Telegram (and the
+    # bench registration in adapters.cli) do not pay for importing python-telegram-bot.
+    if name == "TelegramService":
+        from adapters.telegram.service import TelegramService
+
+        return TelegramService
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["TelegramService"]

@@ -1,0 +1,152 @@
+"""`summary-bot bench telegram`: link messages handled per second by one bot process.
+
+The stand-in Bot API (standin.py) serves link messages to the real adapter through
+getUpdates, as Telegram would; the adapter runs the core (fetch, extraction, the model)
+with a fresh SQLite store in a temporary folder, and the sample pages in seeds/ are
+served on 127.0.0.1. Every message comes from a different private chat, so the per-user
+limit never applies. Two rounds of --updates messages, all queued at once:
+
+  uncached  each message links a page no one has summarized yet ("edition N" of a
+            sample page: the same article with one extra sentence): fetch, extract, model
+  cached    the same links again: article and summary come from the store
+
+The time of a round runs from queueing its messages to the last reply accepted by the
+stand-in. The model is loaded before the first round. Telegram allows a bot about 30
+messages a second, which AIORateLimiter enforces; to measure the process rather than
+that limit the bench runs without it unless --flood-limits is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from aiohttp import web
+
+from adapters.seed_site import find_seeds_dir, seed_pages
+from bot.config import Settings
+from bot.core import SummaryBot
+from bot.store import open_store
+
+
+def add_parser(kinds: argparse._SubParsersAction) -> None:
+    parser = kinds.add_parser("telegram", help="link messages per second through the Telegram adapter (stand-in Bot API)")
+    parser.add_argument("--updates", type=int, default=100, help="link messages per round (default 100)")
+    parser.add_argument("--flood-limits", action="store_true", help="keep Telegram's flood limits (30 messages/s)")
+    parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.set_defaults(func=cmd_bench_telegram)
+
+
+async def cmd_bench_telegram(args, settings: Settings) -> int:
+    # Imported here: registering this command must not import python-telegram-bot.
+    from telegram.ext import AIORateLimiter
+
+    from adapters.telegram.service import TelegramService
+    from adapters.telegram.standin import BotApiStandIn
+
+    seeds_dir = find_seeds_dir()
+    if seeds_dir is None:
+        print("summary-bot: the sample pages (seeds/) were not found; set SUMMARY_BOT_SEEDS_DIR")
+        return 2
+    if args.updates < 1:
+        print("summary-bot: --updates must be at least 1")
+        return 2
+    limits = {} if args.flood_limits else {"overall_max_rate": 0, "group_max_rate": 0}
+    with tempfile.TemporaryDirectory(prefix="summary-bot-bench-") as workdir:
+        async with BotApiStandIn() as api, serve_editions(seeds_dir) as (site_url, pages):
+            settings = settings.model_copy(
+                update={
+                    "telegram_token": api.token,
+                    "telegram_api_url": api.base_url,
+                    "telegram_webhook_url": None,
+                    "redis_url": None,
+                    "sqlite_path": Path(workdir) / "store.sqlite3",
+                    "fetch_allow_private": [ipaddress.ip_network("127.0.0.1/32")],
+                }
+            )
+            store = await open_store(settings)
+            bot = SummaryBot(settings, store)
+            service = TelegramService(settings, bot, rate_limiter=AIORateLimiter(max_retries=3, **limits))
+            await service.start()
+            try:
+                await run_round(api, [f"{site_url}/e0/{pages[0]}"], first_chat=1)  # loads the model
+                links = [f"{site_url}/e{n}/{pages[n % len(pages)]}" for n in range(1, args.updates + 1)]
+                uncached = await run_round(api, links, first_chat=1_000_000)
+                cached = await run_round(api, links, first_chat=2_000_000)
+            finally:
+                await service.stop()
+                await bot.close()
+                await store.close()
+    result = {"updates": args.updates, "flood_limits": args.flood_limits, "uncached": uncached, "cached": cached}
+    if args.format == "json":
+        print(json.dumps(result, indent=2))
+    else:
+        limit_note = "on" if args.flood_limits else "off"
+        print(f"Telegram adapter, one process, {args.updates} link messages per round (flood limits {limit_note}):")
+        for name in ("uncached", "cached"):
+            r = result[name]
+            print(f"  {name:8}  {r['updates_per_second']:8.1f} updates/s   {r['seconds']:.2f} s in all, "
+                  f"update to reply median {r['median_latency_s']:.2f} s, p95 {r['p95_latency_s']:.2f} s")  # fmt: skip
+    failures = uncached["failed"] + cached["failed"]
+    if failures:
+        print(f"summary-bot: {failures} message(s) were answered with an error instead of a digest")
+        return 1
+    return 0
+
+
+async def run_round(api, links: list[str], *, first_chat: int) -> dict:
+    """Queue one private message per link, wait for every reply; throughput and latency."""
+    replies_before = len(api.calls_to("sendMessage"))
+    queued_at: dict[int, float] = {}
+    started = time.monotonic()
+    for number, link in enumerate(links):
+        update = api.queue_message(link, chat_id=first_chat + number)
+        queued_at[update["message"]["message_id"]] = time.monotonic()
+    calls = await api.wait_for("sendMessage", replies_before + len(links), timeout=60 + 5 * len(links))
+    replies = calls[replies_before:]
+    seconds = max(call.at for call in replies) - started
+    latencies = sorted(call.at - queued_at[call.params["reply_parameters"]["message_id"]] for call in replies)
+    return {
+        "updates_per_second": round(len(links) / seconds, 2),
+        "seconds": round(seconds, 3),
+        "median_latency_s": round(statistics.median(latencies), 3),
+        "p95_latency_s": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 3),
+        "failed": sum(call.params["text"].startswith("⚠") for call in replies),
+    }
+
+
+@asynccontextmanager
+async def serve_editions(seeds_dir: Path) -> AsyncIterator[tuple[str, list[str]]]:
+    """The sample pages on 127.0.0.1, each in numbered editions at /e{N}/{page}: the
+    same article with "Edition N." before its first paragraph, so every edition is new
+    text to the summary cache. Yields the base URL and the pages' paths."""
+    pages = {page.as_posix(): (seeds_dir / page).read_text(encoding="utf-8") for page in seed_pages(seeds_dir)}
+
+    async def edition(request: web.Request) -> web.Response:
+        html = pages.get(request.match_info["page"])
+        if html is None:
+            raise web.HTTPNotFound()
+        return web.Response(text=with_edition(html, int(request.match_info["number"])), content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get(r"/e{number:\d+}/{page:.+}", edition)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}", sorted(pages)
+    finally:
+        await runner.cleanup()
+
+
+def with_edition(html: str, number: int) -> str:
+    article = html.find("<article")
+    paragraph = html.index("<p>", max(article, 0))
+    return f"{html[:paragraph]}<p>Edition {number}. {html[paragraph + 3:]}"

@@ -1,0 +1,318 @@
+"""A stand-in for the Telegram Bot API on 127.0.0.1, for tests and benchmarks.
+
+It speaks the Bot API over HTTP (`{base_url}/bot{token}/{method}`), so the real
+python-telegram-bot client runs against it unchanged; point SUMMARY_BOT_TELEGRAM_API_URL
+at `base_url`. It serves queued updates to getUpdates (long-polling briefly), can post
+them to a registered webhook with its secret, records every call, and checks sent
+messages the way Telegram does: HTML must parse, text must be 1-4096 UTF-16 units after
+entity parsing. It can be told to fail the next call to a method (a 429 with
+`retry_after`, a 400).
+
+    async with BotApiStandIn() as api:
+        update = api.queue_message("https://example.org/a", chat_id=42)
+        ...
+        (sent,) = await api.wait_for("sendMessage")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+DEFAULT_TOKEN = "123456:standin-token"
+MAX_TEXT_UNITS = 4096
+
+# Tags Telegram's HTML parse mode accepts.
+ALLOWED_TAGS = frozenset(
+    {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "span", "tg-spoiler", "tg-emoji", "blockquote"}
+)
+# Parameters that are plain strings on the wire; every other form value is JSON.
+STRING_PARAMS = frozenset({"text", "caption", "parse_mode", "url", "secret_token", "action", "ip_address"})
+
+_HTML_TOKEN = re.compile(
+    r"""<(?P<close>/?)(?P<tag>[a-zA-Z][a-zA-Z0-9-]*)(?P<attrs>(?:\s+[a-zA-Z-]+\s*=\s*"[^"]*")*)\s*>"""
+    r"""|&(?P<entity>\#[0-9]+|\#x[0-9a-fA-F]+|lt|gt|amp|quot);"""
+    r"""|(?P<stray>[<>&])"""
+)
+_NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+
+
+class BadRequest(Exception):
+    """What Telegram answers with 400 Bad Request; str(exc) is its description."""
+
+
+def visible_text(markup: str) -> str:
+    """The text Telegram shows for `markup` in HTML parse mode; raises BadRequest where
+    Telegram would refuse it (unknown or unbalanced tags, unescaped <, > or &)."""
+    out: list[str] = []
+    open_tags: list[str] = []
+    position = 0
+    for token in _HTML_TOKEN.finditer(markup):
+        out.append(markup[position : token.start()])
+        position = token.end()
+        if token["stray"]:
+            raise BadRequest(f"Bad Request: can't parse entities: unexpected {token['stray']!r} at byte offset {token.start()}")
+        if token["entity"]:
+            entity = token["entity"]
+            if entity.startswith("#x"):
+                out.append(chr(int(entity[2:], 16)))
+            elif entity.startswith("#"):
+                out.append(chr(int(entity[1:])))
+            else:
+                out.append(_NAMED_ENTITIES[entity])
+            continue
+        tag = token["tag"].lower()
+        if tag not in ALLOWED_TAGS:
+            raise BadRequest(f"Bad Request: can't parse entities: unsupported start tag \"{tag}\" at byte offset {token.start()}")
+        if token["close"]:
+            if not open_tags or open_tags[-1] != tag:
+                raise BadRequest(f"Bad Request: can't parse entities: can't find start tag for end tag \"{tag}\"")
+            open_tags.pop()
+        else:
+            open_tags.append(tag)
+    if open_tags:
+        raise BadRequest(f"Bad Request: can't parse entities: can't find end tag corresponding to start tag \"{open_tags[-1]}\"")
+    out.append(markup[position:])
+    return "".join(out)
+
+
+def utf16_units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+@dataclass
+class ApiCall:
+    method: str
+    params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+
+class BotApiStandIn:
+    def __init__(self, token: str = DEFAULT_TOKEN, *, username: str = "summary_test_bot", long_poll_cap: float = 0.5):
+        self.token = token
+        self.bot_user = {"id": int(token.split(":")[0]), "is_bot": True, "first_name": "Summary", "username": username}
+        self.long_poll_cap = long_poll_cap  # answer an idle getUpdates within this, whatever its timeout
+        self.calls: list[ApiCall] = []
+        self.sent_messages: list[dict] = []  # what sendMessage accepted, as Telegram returned it
+        self.chat_members: dict[tuple[int, int], str] = {}  # (chat_id, user_id) -> status
+        self.webhook: dict[str, Any] | None = None  # what setWebhook registered
+        self.base_url = ""  # "http://127.0.0.1:PORT", set once started
+        self._updates: list[dict] = []
+        self._chats: dict[int, dict] = {}
+        self._failures: dict[str, list[tuple[int, dict]]] = {}
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(100)
+        self._changed = asyncio.Event()  # set, and replaced, whenever a call or update arrives
+        self._runner: web.AppRunner | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> BotApiStandIn:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.stop()
+
+    # -- what users do ------------------------------------------------------------------
+    def new_update(
+        self,
+        text: str,
+        *,
+        chat_id: int = 1001,
+        chat_type: str = "private",
+        user_id: int | None = None,
+        reply_to: dict | None = None,
+        entities: list[dict] | None = None,
+    ) -> dict:
+        """An update carrying a new text message (a `channel_post` in a channel). Private
+        chats' ids are their user's id, as on Telegram."""
+        chat = {"id": chat_id, "type": chat_type}
+        if chat_type == "private":
+            chat["first_name"] = "Reader"
+        else:
+            chat["title"] = f"Chat {chat_id}"
+        self._chats[chat_id] = chat
+        message: dict[str, Any] = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat, "text": text}
+        if chat_type == "channel":
+            message["sender_chat"] = chat
+        else:
+            uid = user_id if user_id is not None else (chat_id if chat_type == "private" else 7)
+            message["from"] = {"id": uid, "is_bot": False, "first_name": "Reader"}
+        if reply_to is not None:
+            message["reply_to_message"] = reply_to
+        if entities:
+            message["entities"] = entities
+        key = "channel_post" if chat_type == "channel" else "message"
+        return {"update_id": next(self._update_ids), key: message}
+
+    def queue(self, update: dict) -> dict:
+        """Hand `update` to the next getUpdates."""
+        self._updates.append(update)
+        self._notify()
+        return update
+
+    def queue_message(self, text: str, **options) -> dict:
+        return self.queue(self.new_update(text, **options))
+
+    async def deliver_to_webhook(self, update: dict) -> int:
+        """POST `update` to the registered webhook as Telegram does; the HTTP status."""
+        if self.webhook is None:
+            raise RuntimeError("no webhook is registered")
+        headers = {}
+        if self.webhook.get("secret_token"):
+            headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook["secret_token"]
+        async with aiohttp.ClientSession() as session:
+            async with session.post(self.webhook["url"], json=update, headers=headers) as response:
+                return response.status
+
+    def set_member_status(self, chat_id: int, user_id: int, status: str) -> None:
+        """"creator", "administrator", "member", "restricted", "left" or "kicked"."""
+        self.chat_members[(chat_id, user_id)] = status
+
+    # -- misbehaving on request -----------------------------------------------------------
+    def fail_next(self, method: str, *, status: int = 429, retry_after: int | None = 1, description: str | None = None) -> None:
+        """Answer the next call to `method` with an error instead of doing it."""
+        body: dict[str, Any] = {"ok": False, "error_code": status}
+        if status == 429:
+            body["description"] = description or f"Too Many Requests: retry after {retry_after}"
+            body["parameters"] = {"retry_after": retry_after}
+        else:
+            body["description"] = description or "Bad Request: something is wrong"
+        self._failures.setdefault(method.lower(), []).append((status, body))
+
+    # -- inspection ----------------------------------------------------------------------
+    def calls_to(self, method: str) -> list[ApiCall]:
+        return [call for call in self.calls if call.method.lower() == method.lower()]
+
+    async def wait_for(self, method: str, count: int = 1, timeout: float = 20.0) -> list[ApiCall]:
+        """The first `count` calls to `method`, once they have been made."""
+        try:
+            await asyncio.wait_for(self._until(lambda: len(self.calls_to(method)) >= count), timeout)
+            return self.calls_to(method)[:count]
+        except asyncio.TimeoutError:
+            seen = [(c.method, c.params.get("text", "")[:80]) for c in self.calls]
+            raise AssertionError(f"{count} call(s) to {method} not made within {timeout}s; calls: {seen}") from None
+
+    # -- the API ---------------------------------------------------------------------------
+    async def _dispatch(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        method = request.match_info["method"]
+        params = await _read_params(request)
+        self.calls.append(ApiCall(method, params))
+        self._notify()
+        failures = self._failures.get(method.lower())
+        if failures:
+            status, body = failures.pop(0)
+            return web.json_response(body, status=status)
+        handler = getattr(self, f"_api_{method.lower()}", None)
+        if handler is None:
+            return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
+        try:
+            result = await handler(params)
+        except BadRequest as exc:
+            return web.json_response({"ok": False, "error_code": 400, "description": str(exc)}, status=400)
+        return web.json_response({"ok": True, "result": result})
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def _until(self, condition) -> None:
+        while not condition():
+            await self._changed.wait()
+
+    async def _api_getme(self, params: dict) -> dict:
+        return self.bot_user
+
+    async def _api_getupdates(self, params: dict) -> list[dict]:
+        offset = int(params.get("offset") or 0)
+        limit = int(params.get("limit") or 100)
+        timeout = float(params.get("timeout") or 0)
+        self._updates = [u for u in self._updates if u["update_id"] >= offset]  # confirmed ones go
+        if not self._updates and timeout > 0:
+            try:
+                await asyncio.wait_for(self._until(lambda: bool(self._updates)), min(timeout, self.long_poll_cap))
+            except asyncio.TimeoutError:
+                pass
+        return self._updates[:limit]
+
+    async def _api_sendmessage(self, params: dict) -> dict:
+        chat_id = params.get("chat_id")
+        if chat_id is None:
+            raise BadRequest("Bad Request: chat_id is empty")
+        text = str(params.get("text") or "")
+        if str(params.get("parse_mode", "")).upper() == "HTML":
+            text = visible_text(text)
+        text = text.strip()
+        if not text:
+            raise BadRequest("Bad Request: message text is empty")
+        if utf16_units(text) > MAX_TEXT_UNITS:
+            raise BadRequest("Bad Request: message is too long")
+        chat = self._chats.get(int(chat_id), {"id": int(chat_id), "type": "private" if int(chat_id) > 0 else "supergroup"})
+        message = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat, "from": self.bot_user, "text": text}
+        self.sent_messages.append(message)
+        return message
+
+    async def _api_sendchataction(self, params: dict) -> bool:
+        return True
+
+    async def _api_setwebhook(self, params: dict) -> bool:
+        self.webhook = params
+        return True
+
+    async def _api_deletewebhook(self, params: dict) -> bool:
+        self.webhook = None
+        return True
+
+    async def _api_getchatmember(self, params: dict) -> dict:
+        user_id = int(params["user_id"])
+        status = self.chat_members.get((int(params["chat_id"]), user_id), "member")
+        member: dict[str, Any] = {"status": status, "user": {"id": user_id, "is_bot": False, "first_name": "Reader"}}
+        if status == "creator":
+            member["is_anonymous"] = False
+        elif status == "administrator":
+            rights = ("can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages", "can_manage_video_chats",
+                      "can_restrict_members", "can_promote_members", "can_change_info", "can_invite_users",
+                      "can_post_stories", "can_edit_stories", "can_delete_stories")  # fmt: skip
+            member.update({right: right not in ("can_be_edited", "is_anonymous") for right in rights})
+        return member
+
+
+async def _read_params(request: web.Request) -> dict[str, Any]:
+    """Parameters as the Bot API reads them: query string, then a JSON or form body whose
+    non-string values are JSON-encoded (python-telegram-bot sends forms)."""
+    params: dict[str, Any] = dict(request.query)
+    if request.content_type == "application/json":
+        params.update(await request.json())
+        return params
+    if request.can_read_body:
+        params.update(await request.post())
+    for name, value in params.items():
+        if isinstance(value, str) and name not in STRING_PARAMS:
+            try:
+                params[name] = json.loads(value)
+            except ValueError:
+                pass  # a bare string such as "@channel"
+    return params
