@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     from adapters.slack.bench import add_parser as add_slack_bench_parser
 
     add_slack_bench_parser(bench_kinds)
+    from adapters.telegram.bench import add_parser as add_telegram_bench_parser
+
+    add_telegram_bench_parser(bench_kinds)
     return parser
 
 
