@@ -1,9 +1,12 @@
 """Splitting text into sentences without a network-downloaded model.
 
 Rules: paragraph breaks always end a sentence; `.`, `!`, `?` (and `…`) end one when
-followed by space and an upper-case letter, digit or opening quote, unless the word before
-is a known abbreviation, an initial, or part of a number. PTB-tokenized text (`word .`)
-splits the same way.
+followed by space and an upper-case letter (Latin, Greek, Cyrillic), a CJK character, a
+digit or an opening quote, unless the word before is a known abbreviation, an initial, or
+part of a number; `。！？` end one anywhere. PTB-tokenized text (`word .`, `did n't`, a
+closing quote as a token of its own) splits at a free-standing `.`, `!` or `?` whatever
+follows. A "sentence" of more than 80 words (a list, unpunctuated text) is cut at the
+clause break nearest its middle.
 """
 
 from __future__ import annotations
@@ -23,8 +26,13 @@ _HARD_WRAP_MIN = 40  # a line this long that ends mid-sentence was wrapped, not 
 _PTB_BOUNDARY_RE = re.compile(r"(\s[.!?](?:\s+'')?)\s+(?=\S)")
 # A candidate boundary: terminal punctuation (optionally closing quotes/brackets), spaces,
 # then something that can start a sentence.
-_BOUNDARY_RE = re.compile(r"""([.!?…]+['"”’)\]]*)\s+(?=["“‘'(\[]?[A-Z0-9À-ÖØ-Þ])""")
+_BOUNDARY_RE = re.compile(r"""([.!?…]+['"”’)\]]*)\s+(?=["“‘'(\[«„]?[A-Z0-9À-ÖØ-ÞΑ-ΩА-ЯЁ\u3040-\u30ff\u4e00-\u9fff])""")
+# Chinese and Japanese full stops end a sentence with or without a space after them.
+_CJK_BOUNDARY_RE = re.compile(r"([。！？]+[」』”’)]*)\s*(?=\S)")
+_LONE_QUOTE_RE = re.compile(r"""(['"’”])(?:\s+|$)""")
 _MAX_WORDS = 80  # longer "sentences" (lists, unpunctuated text) are cut into pieces
+# Where a too-long sentence is best cut, best first: a semicolon or dash, a colon, a comma.
+_CLAUSE_BREAKS = (re.compile(r"(?<=;)\s|\s(?=--?\s|–|—)"), re.compile(r"(?<=:)\s"), re.compile(r"(?<=,)\s"))
 
 
 def split_sentences(text: str) -> list[str]:
@@ -63,17 +71,22 @@ def _split_paragraph(paragraph: str) -> list[str]:
     out: list[str] = []
     start = 0
     boundaries = sorted(
-        [*_BOUNDARY_RE.finditer(paragraph), *_PTB_BOUNDARY_RE.finditer(paragraph)],
+        [*_BOUNDARY_RE.finditer(paragraph), *_PTB_BOUNDARY_RE.finditer(paragraph), *_CJK_BOUNDARY_RE.finditer(paragraph)],
         key=lambda m: m.start(),
     )
     for match in boundaries:
         if match.start() < start:
             continue
-        end = match.end(1)
+        end, next_start = match.end(1), match.end()
         if _is_abbreviation(paragraph[start:end]):
             continue
+        # PTB text writes a closing quote as a token of its own ("said . ' The"): it ends
+        # this sentence when this sentence has a quote open.
+        closing = _LONE_QUOTE_RE.match(paragraph, next_start)
+        if closing and _quote_open(paragraph[start:end], closing.group(1)):
+            end, next_start = closing.end(1), closing.end()
         out.append(paragraph[start:end].strip())
-        start = match.end()
+        start = next_start
     tail = paragraph[start:].strip()
     if tail:
         out.append(tail)
@@ -95,10 +108,30 @@ def _is_abbreviation(chunk: str) -> bool:
     return len(last) == 1 and last.isalpha() or bool(re.fullmatch(r"(?:[a-z]\.)+[a-z]", last))
 
 
+def _quote_open(sentence: str, quote: str) -> bool:
+    """Whether `sentence` leaves a quote of this kind open (an odd count of them, or more
+    openings than closings for curly quotes)."""
+    if quote in "'\"":
+        tokens = re.findall(r"(?:^|(?<=\s))" + re.escape(quote) + r"|" + re.escape(quote) + r"(?=\s|$)", sentence)
+        return len(tokens) % 2 == 1
+    opening = "‘" if quote == "’" else "“"
+    return sentence.count(opening) > sentence.count(quote)
+
+
 def _cut_long(sentence: str) -> list[str]:
+    """A sentence of more than _MAX_WORDS words in pieces, cut at the clause break nearest
+    its middle (a semicolon or dash, else a colon, else a comma), else between words."""
     words = sentence.split()
     if len(words) <= _MAX_WORDS:
         return [sentence]
+    middle = len(sentence) // 2
+    for pattern in _CLAUSE_BREAKS:
+        cuts = [m.start() for m in pattern.finditer(sentence)]
+        # A cut must leave at least a fifth of the sentence on each side.
+        cuts = [c for c in cuts if len(sentence) // 5 <= c <= len(sentence) - len(sentence) // 5]
+        if cuts:
+            cut = min(cuts, key=lambda c: abs(c - middle))
+            return _cut_long(sentence[:cut].strip()) + _cut_long(sentence[cut:].strip())
     size = _MAX_WORDS // 2
     return [" ".join(words[i : i + size]) for i in range(0, len(words), size)]
 
