@@ -11,7 +11,7 @@ import sys
 from typing import TextIO
 
 from bot.core import SummaryBot
-from bot.models import ChatRef, Digest, Incoming, Reply
+from bot.models import ChatRef, DailyDigest, Digest, Incoming, Reply
 
 CONSOLE_CHAT = ChatRef(platform="console", chat_id="local", kind="private")
 
@@ -28,9 +28,28 @@ def render_digest(digest: Digest, *, bold: bool = False) -> str:
     return "\n".join(lines)
 
 
+def render_daily(daily: DailyDigest, *, bold: bool = False) -> str:
+    b, r = ("\033[1m", "\033[0m") if bold else ("", "")
+    lines = [f"{b}{daily.title}{r}", daily.period]
+    group: str | None = None
+    for number, entry in enumerate(daily.entries):
+        if number == 0 or entry.group != group:  # a blank line (and label) starts each group
+            lines += ["", f"{b}{entry.group}{r}"] if entry.group else [""]
+        group = entry.group
+        shared = f" (shared {entry.shares}×)" if entry.shares > 1 else ""
+        source = f" – {entry.source}" if entry.source else ""
+        lines.append(f"  • {entry.title}{source}{shared}")
+        if entry.summary:
+            lines.append(f"    {entry.summary}")
+        lines.append(f"    {entry.url}")
+    return "\n".join(lines)
+
+
 def render_reply(reply: Reply, *, bold: bool = False) -> str:
     if reply.digest is not None:
         return render_digest(reply.digest, bold=bold)
+    if reply.daily is not None:
+        return render_daily(reply.daily, bold=bold)
     if reply.error is not None:
         return f"⚠ {reply.error}"
     return reply.text or ""

@@ -13,6 +13,8 @@ from typing import Awaitable, Callable
 
 from bot.commands import Command, parse_command
 from bot.config import Settings
+from bot.digest.commands import DigestCommands
+from bot.digest.service import DigestService
 from bot.extract import ExtractionError
 from bot.fetch import FetchError
 from bot.links import find_urls
@@ -35,6 +37,10 @@ Commands:
 /summary short|medium|long <link> – 1, 3 or 5 key points
 /summary private <link> – only you see the answer (Slack)
 /autosummary on|off – summarize every shared link in this chat (admins, in groups)
+/subscribe [HH:MM] [Area/City] – a daily digest of the links shared here (default 08:00, UTC)
+/unsubscribe – stop the daily digest
+/digest – the digest of what was shared since the last one, now
+/feeds add|remove|list <feed URL> – RSS/Atom feeds whose new items join the daily digest
 /help – this message
 
 In groups: with privacy mode on (the default for Telegram bots) I only see commands, \
@@ -49,11 +55,13 @@ class SummaryBot:
         self.settings = settings
         self.store = store
         self.pipeline = pipeline or SummaryPipeline(settings, store)
+        self.digests = DigestService(settings, store, self.pipeline.fetcher)
         self.commands: dict[str, Handler] = {
             "summary": self._summary_command,
             "start": self._help_command,
             "help": self._help_command,
             "autosummary": self._autosummary_command,
+            **DigestCommands(self.digests).handlers(),
         }
 
     async def close(self) -> None:
@@ -96,12 +104,18 @@ class SummaryBot:
         return message.addressed_to_bot or message.chat.kind == "private"
 
     # -- summarizing ----------------------------------------------------------------------
-    async def summarize_links(self, message: Incoming, urls: list[str], length: str | None = None) -> list[Reply]:
+    async def summarize_links(
+        self, message: Incoming, urls: list[str], length: str | None = None, record_history: bool = True
+    ) -> list[Reply]:
         urls = urls[: self.settings.max_links_per_message]
         limited = await self._over_rate_limit(message, len(urls))
         if limited:
             return [limited]
-        return list(await asyncio.gather(*(self._summarize_link(url, length) for url in urls)))
+        replies = list(await asyncio.gather(*(self._summarize_link(url, length) for url in urls)))
+        if record_history:  # what is shared in a chat makes its daily digest
+            digests = [reply.digest for reply in replies if reply.digest]
+            await self.digests.history.record(message.chat, digests, self.digests.clock())
+        return replies
 
     async def _summarize_link(self, url: str, length: str | None) -> Reply:
         try:
@@ -148,7 +162,7 @@ class SummaryBot:
             return [Reply(error="Usage: /summary <link or text>, or reply /summary to a message with a link.")]
         urls = find_urls(target)
         if urls:
-            replies = await self.summarize_links(message, urls, length)
+            replies = await self.summarize_links(message, urls, length, record_history=not private)
         elif word_count(target) < 5:
             replies = [Reply(error="That's too short to summarize. Send a link or a longer text.")]
         else:

@@ -1,0 +1,243 @@
+"""RSS and Atom feeds a chat follows, and which of their items it has not seen yet.
+
+A feed is fetched through the guarded fetcher (a feed URL is a stranger's link like any
+other) with If-None-Match / If-Modified-Since, so an unchanged feed costs a 304. Its parsed
+items are kept once per feed, shared by every chat that follows it; what each chat has
+already been sent is kept per chat, so an item never appears in a chat's digest twice.
+Items already in a feed when a chat adds it count as seen: a digest brings what is new.
+
+Keys:
+  digest:feeds:{chat.key}        hash: canonical feed URL -> {"url", "title"} (JSON)
+  digest:feed:{feed id}          the feed's state: URL, title, ETag, Last-Modified, time
+                                 fetched and its latest items (JSON; expires if unused)
+  digest:feed-seen:{chat.key}    sorted set: item id -> when the chat saw or was sent it
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import html
+import json
+import logging
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from urllib.parse import urljoin
+
+import feedparser
+
+from bot.digest.history import DAY, url_id
+from bot.fetch import FetchError, Fetcher
+from bot.links import canonicalize, host_of
+from bot.models import ChatRef, RelatedLink
+from bot.sentences import split_sentences
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_FEEDS_PER_CHAT = 20
+MAX_ITEMS_PER_FEED = 50
+REFRESH_AFTER = 15 * 60.0  # seconds: many chats due at 08:00 share one fetch of a feed
+FEED_STATE_TTL = 30 * DAY
+SEEN_RETENTION = 120 * DAY  # longer than an item stays in any sane feed
+SUMMARY_CHARS = 280
+_TAG_RE = re.compile(r"<[^>]+>")
+
+
+class FeedError(Exception):
+    """A feed could not be added; str(exc) can go to the chat."""
+
+
+@dataclass
+class FeedItem:
+    item_id: str  # hash of the entry's id (or link): stable across fetches
+    url: str
+    title: str
+    summary: str  # plain text, at most two sentences
+    source: str  # the feed's title
+    published: float | None = None  # unix time, when the feed says
+
+
+@dataclass
+class FeedState:
+    url: str
+    title: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    fetched_at: float = 0.0
+    items: list[FeedItem] = field(default_factory=list)
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self)).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> FeedState:
+        data = json.loads(raw)
+        data["items"] = [FeedItem(**item) for item in data.get("items", [])]
+        return cls(**data)
+
+
+def feed_state_key(canonical_url: str) -> str:
+    return f"digest:feed:{url_id(canonical_url)}"
+
+
+def _feeds_key(chat: ChatRef) -> str:
+    return f"digest:feeds:{chat.key}"
+
+
+def _seen_key(chat: ChatRef) -> str:
+    return f"digest:feed-seen:{chat.key}"
+
+
+class Feeds:
+    def __init__(self, store: Store, fetcher: Fetcher):
+        self.store = store
+        self.fetcher = fetcher
+
+    # -- what a chat follows --------------------------------------------------------------
+    async def add(self, chat: ChatRef, url: str, now: datetime) -> FeedState:
+        """Follow the feed at `url` in `chat`. Raises FeedError with a friendly text and
+        then changes nothing."""
+        try:
+            canonical = canonicalize(url)
+        except ValueError:
+            raise FeedError(f"{url} is not a web address. Usage: /feeds add <feed URL>") from None
+        followed = await self.store.hgetall(_feeds_key(chat))
+        if canonical in followed:
+            raise FeedError("This chat already follows that feed.")
+        if len(followed) >= MAX_FEEDS_PER_CHAT:
+            raise FeedError(f"A chat can follow at most {MAX_FEEDS_PER_CHAT} feeds. Remove one first.")
+        state = await self.refresh(canonical, url, now, force=True)
+        await self._mark_seen(chat, [item.item_id for item in state.items], now)
+        entry = {"url": url, "title": state.title}
+        await self.store.hset(_feeds_key(chat), canonical, json.dumps(entry).encode())
+        return state
+
+    async def remove(self, chat: ChatRef, url: str) -> bool:
+        try:
+            canonical = canonicalize(url)
+        except ValueError:
+            return False
+        return bool(await self.store.hdel(_feeds_key(chat), canonical))
+
+    async def followed(self, chat: ChatRef) -> dict[str, dict]:
+        """Canonical feed URL -> {"url", "title"} for each feed the chat follows."""
+        raw = await self.store.hgetall(_feeds_key(chat))
+        return {canonical: json.loads(value) for canonical, value in sorted(raw.items())}
+
+    # -- new items ------------------------------------------------------------------------
+    async def unseen_items(self, chat: ChatRef, now: datetime) -> list[FeedItem]:
+        """Items of the chat's feeds it has not been sent, newest first. Feeds are refreshed
+        when stale; one that fails to load contributes the items it had."""
+        followed = await self.followed(chat)
+        if not followed:
+            return []
+        states = await asyncio.gather(
+            *(self._refresh_quietly(canonical, entry["url"], now) for canonical, entry in followed.items())
+        )
+        seen = {member for member, _ in await self.store.zrangebyscore(_seen_key(chat), float("-inf"), float("inf"))}
+        unseen: dict[str, FeedItem] = {}
+        for state in states:
+            for item in state.items if state else []:
+                if item.item_id not in seen:
+                    unseen.setdefault(item.item_id, item)
+        return sorted(unseen.values(), key=lambda item: item.published or 0.0, reverse=True)
+
+    async def mark_sent(self, chat: ChatRef, item_ids: list[str], now: datetime) -> None:
+        await self._mark_seen(chat, item_ids, now)
+
+    async def _mark_seen(self, chat: ChatRef, item_ids: list[str], now: datetime) -> None:
+        if not item_ids:
+            return
+        key = _seen_key(chat)
+        await self.store.zadd(key, {item_id: now.timestamp() for item_id in item_ids})
+        await self.store.zremrangebyscore(key, float("-inf"), now.timestamp() - SEEN_RETENTION)
+
+    # -- fetching -------------------------------------------------------------------------
+    async def _refresh_quietly(self, canonical: str, url: str, now: datetime) -> FeedState | None:
+        try:
+            return await self.refresh(canonical, url, now)
+        except FeedError as exc:
+            log.warning("feed %s could not be refreshed: %s", url, exc)
+            return await self.cached(canonical)
+
+    async def cached(self, canonical: str) -> FeedState | None:
+        raw = await self.store.get(feed_state_key(canonical))
+        return FeedState.from_json(raw) if raw else None
+
+    async def refresh(self, canonical: str, url: str, now: datetime, *, force: bool = False) -> FeedState:
+        """The feed's state, fetched again unless fetched less than REFRESH_AFTER ago."""
+        state = await self.cached(canonical) or FeedState(url=url)
+        if not force and now.timestamp() - state.fetched_at < REFRESH_AFTER:
+            return state
+        headers = {}
+        if state.etag:
+            headers["If-None-Match"] = state.etag
+        if state.last_modified:
+            headers["If-Modified-Since"] = state.last_modified
+        try:
+            page = await self.fetcher.fetch(url, headers=headers, accept_feeds=True)
+        except FetchError as exc:
+            raise FeedError(f"I couldn't load that feed: {exc}") from None
+        if page.status != 304:
+            state.title, state.items = await asyncio.to_thread(parse_feed, page.text, page.url)
+        state.etag = page.etag or state.etag
+        state.last_modified = page.last_modified or state.last_modified
+        state.fetched_at = now.timestamp()
+        await self.store.set(feed_state_key(canonical), state.to_json(), ttl=FEED_STATE_TTL)
+        return state
+
+
+def parse_feed(text: str, base_url: str) -> tuple[str, list[FeedItem]]:
+    """The title and the first MAX_ITEMS_PER_FEED linked items of an RSS or Atom document."""
+    parsed = feedparser.parse(text)
+    if not parsed.version:
+        raise FeedError(
+            "That isn't an RSS or Atom feed. Send the feed's own address (it often ends in "
+            "/feed, /rss or .xml)."
+        )
+    title = _plain(parsed.feed.get("title", "")) or host_of(base_url)
+    items: list[FeedItem] = []
+    for entry in parsed.entries:
+        link = urljoin(base_url, entry.get("link", ""))
+        if not link.startswith(("http://", "https://")):
+            continue
+        stamp = entry.get("published_parsed") or entry.get("updated_parsed")
+        items.append(
+            FeedItem(
+                item_id=url_id(entry.get("id") or link),
+                url=link,
+                title=_plain(entry.get("title", "")) or link,
+                summary=_two_sentences(_plain(entry.get("summary", ""))),
+                source=title,
+                published=float(calendar.timegm(stamp)) if stamp else None,
+            )
+        )
+        if len(items) == MAX_ITEMS_PER_FEED:
+            break
+    return title, items
+
+
+def _plain(markup: str) -> str:
+    return " ".join(html.unescape(_TAG_RE.sub(" ", markup)).split())
+
+
+def _two_sentences(text: str) -> str:
+    summary = " ".join(split_sentences(text)[:2])
+    if len(summary) > SUMMARY_CHARS:
+        summary = summary[: SUMMARY_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    return summary
+
+
+async def recent_feed_items(store: Store, chat: ChatRef, limit: int) -> list[RelatedLink]:
+    """The newest items of the feeds `chat` follows, from what is stored (no fetching), for
+    related-article suggestions."""
+    followed = await store.hgetall(_feeds_key(chat))
+    items: list[FeedItem] = []
+    for canonical in followed:
+        raw = await store.get(feed_state_key(canonical))
+        if raw:
+            items += FeedState.from_json(raw).items
+    items.sort(key=lambda item: item.published or 0.0, reverse=True)
+    return [RelatedLink(title=item.title, url=item.url) for item in items[:limit]]

@@ -1,0 +1,160 @@
+"""Sending each chat's daily digest exactly once, from any number of bot processes.
+
+Every process runs a scheduler; the store decides who sends. For one (chat, local date):
+  1. a process claims it: `set_if_absent(claim key, token, ttl=lease)`; others back off;
+  2. it composes the digest and hands it to the platform's `Sender`;
+  3. only once the sender returned does it write the "sent" marker (a separate key), then
+     releases the claim and schedules the chat's next date.
+A sender that raises releases the claim and the chat is retried shortly. A process that dies
+(or is cancelled) holding a claim leaves it to expire, and then another process sends. A
+claimant re-reads the "sent" marker after claiming, so a digest finished in between is not
+sent again.
+
+Each tick reads only the chats that are due (`digest:due`, by time), so its cost does not
+grow with the number of subscriptions. A digest missed during downtime is sent late if
+still within `digest_grace_hours` of its time, else skipped and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.digest.localtime import Clock, latest_occurrence
+from bot.digest.service import DigestService
+from bot.models import Reply, Sender
+
+log = logging.getLogger(__name__)
+
+SENT_MARKER_TTL = 4 * 86_400.0  # longer than a local date stays the latest occurrence
+RETRY_AFTER = timedelta(seconds=60)
+EARLIER_DATE = timedelta(hours=12)  # due dates are ~a day apart (23 to 25 h across DST)
+
+
+@dataclass
+class TickReport:
+    due: int = 0  # chats read from the due set
+    sent: int = 0
+    empty: int = 0  # nothing new that day: nothing sent (digest_send_empty off)
+    skipped: int = 0  # missed by more than the grace period
+    failed: int = 0  # the sender (or composing) failed; retried later
+    busy: int = 0  # another process holds the claim
+
+
+class DigestScheduler:
+    def __init__(
+        self,
+        digests: DigestService,
+        senders: dict[str, Sender],
+        *,
+        clock: Clock | None = None,
+        lease_seconds: float = 300.0,
+        poll_seconds: float = 30.0,
+        batch_size: int = 500,
+        concurrency: int = 8,
+    ):
+        self.digests = digests
+        self.store = digests.store
+        self.senders = senders
+        self.clock = clock or digests.clock
+        self.lease_seconds = lease_seconds
+        # A send must end well inside the lease, or a second process could claim and send.
+        self.send_timeout = lease_seconds / 2
+        self.poll_seconds = poll_seconds
+        self.batch_size = batch_size
+        self._concurrency = asyncio.Semaphore(concurrency)
+        self.grace = timedelta(hours=digests.settings.digest_grace_hours)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Tick every `poll_seconds` (at once again while a tick finds a full batch) until
+        `stop` is set."""
+        log.info("digest scheduler started")
+        while not stop.is_set():
+            try:
+                report = await self.tick()
+            except Exception:  # e.g. the store briefly unreachable: try again next time
+                log.exception("digest scheduler tick failed")
+                report = TickReport()
+            if report.due >= self.batch_size:
+                continue
+            try:
+                await asyncio.wait_for(stop.wait(), self.poll_seconds)
+            except asyncio.TimeoutError:
+                pass
+
+    async def tick(self, now: datetime | None = None) -> TickReport:
+        """One pass over the chats that are due at `now` (default: the clock)."""
+        now = now or self.clock()
+        report = TickReport()
+        due = await self.digests.subscriptions.due(now, self.batch_size)
+        report.due = len(due)
+        await asyncio.gather(*(self._look_at(chat_key, score, now, report) for chat_key, score in due))
+        return report
+
+    async def _look_at(self, chat_key: str, score: float, now: datetime, report: TickReport) -> None:
+        async with self._concurrency:
+            try:
+                await self._handle(chat_key, score, now, report)
+            except Exception:
+                log.exception("digest for %s: scheduling failed", chat_key)
+                report.failed += 1
+
+    async def _handle(self, chat_key: str, score: float, now: datetime, report: TickReport) -> None:
+        subscriptions = self.digests.subscriptions
+        subscription = await subscriptions.get(chat_key)
+        if subscription is None:  # unsubscribed since it was scheduled
+            await subscriptions.drop_from_schedule(chat_key)
+            return
+        day, due_at = latest_occurrence(now, subscription.at, subscription.zone)
+        _, next_due = subscription.next_due(now)
+        if score < (due_at - EARLIER_DATE).timestamp():  # it was due for an earlier date
+            log.warning("digest for %s due at %s was missed while no scheduler ran; skipped",
+                        chat_key, datetime.fromtimestamp(score, now.tzinfo).isoformat())  # fmt: skip
+        sent_key = f"digest:sent:{chat_key}:{day.isoformat()}"
+        if due_at < subscription.since or await self.store.get(sent_key) is not None:
+            await subscriptions.schedule(chat_key, next_due)
+            return
+        if now - due_at > self.grace:
+            log.warning("digest for %s of %s skipped: due at %s, now %s is past the %s grace",
+                        chat_key, day, due_at.isoformat(), now.isoformat(), self.grace)  # fmt: skip
+            report.skipped += 1
+            await subscriptions.schedule(chat_key, next_due)
+            return
+        sender = self.senders.get(subscription.chat.platform)
+        if sender is None:
+            return  # a process that runs that platform sends it
+        claim_key = f"digest:claim:{chat_key}:{day.isoformat()}"
+        token = uuid.uuid4().hex.encode()
+        if not await self.store.set_if_absent(claim_key, token, ttl=self.lease_seconds):
+            report.busy += 1
+            return
+        # Not in a `finally`: when cancelled (the process stopping) we cannot know whether the
+        # platform took the digest, so the claim is left to expire instead of being released.
+        try:
+            if await self.store.get(sent_key) is not None:  # sent while we were claiming
+                await subscriptions.schedule(chat_key, next_due)
+            else:
+                sent = await self._send(subscription.chat, now, sender, sent_key)
+                report.sent += sent
+                report.empty += not sent
+                await subscriptions.schedule(chat_key, next_due)
+        except Exception:
+            log.exception("digest for %s of %s failed; retrying in %s", chat_key, day, RETRY_AFTER)
+            report.failed += 1
+            await subscriptions.schedule(chat_key, now + RETRY_AFTER)
+        await self.store.delete_if_equals(claim_key, token)
+
+    async def _send(self, chat, now: datetime, sender: Sender, sent_key: str) -> bool:
+        """Compose and send; mark sent once the platform accepted. False: nothing new."""
+        pending = await self.digests.digest_until(chat, now, daily=True)
+        if pending is not None:
+            await asyncio.wait_for(sender(chat, [Reply(daily=pending.daily)]), self.send_timeout)
+        await self.store.set(sent_key, b"1", ttl=SENT_MARKER_TTL)
+        if pending is None:
+            return False
+        await self.digests.subscriptions.record_sent(chat.key, pending.period_end)
+        await self.digests.feeds.mark_sent(chat, pending.feed_item_ids, now)
+        return True

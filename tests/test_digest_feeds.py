@@ -1,0 +1,150 @@
+"""Feeds in the daily digest: an RSS feed served on 127.0.0.1 that grows, fetched through
+the guarded fetcher with ETags; new items appear once, already-sent items never again."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import time
+from email.utils import format_datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiohttp import web
+
+from bot.core import SummaryBot
+from bot.digest.feeds import recent_feed_items
+from bot.digest.scheduler import DigestScheduler
+from bot.models import Incoming
+from digest_support import GROUP, FakeClock, RecordingSender, digest_settings, fresh_redis_store, utc
+from local_site import page, serve_site
+
+
+class GrowingFeed:
+    """An RSS feed whose items the test adds; answers 304 to a matching If-None-Match."""
+
+    def __init__(self):
+        self.items: list[tuple[str, str]] = []  # (title, description)
+        self.statuses: list[int] = []
+
+    def add(self, title: str, description: str) -> None:
+        self.items.append((title, description))
+
+    def document(self) -> str:
+        entries = "".join(
+            f"<item><title>{title}</title><link>/posts/{number}.html?utm_source=rss</link>"
+            f"<guid>post-{number}</guid><description>&lt;p&gt;{description}&lt;/p&gt;</description>"
+            f"<pubDate>{format_datetime(utc(2024, 5, 1 + number, 7))}</pubDate></item>"
+            for number, (title, description) in reversed(list(enumerate(self.items)))
+        )
+        return f"<?xml version='1.0'?><rss version='2.0'><channel><title>Harbour Gazette</title>{entries}</channel></rss>"
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = self.document()
+        etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:16] + '"'
+        status = 304 if request.headers.get("If-None-Match") == etag else 200
+        self.statuses.append(status)
+        if status == 304:
+            return web.Response(status=304, headers={"ETag": etag})
+        return web.Response(text=body, content_type="application/rss+xml", headers={"ETag": etag})
+
+
+@pytest.fixture
+async def feed_site():
+    feed = GrowingFeed()
+    async with serve_site({"/feed.xml": feed.handle, "/page.html": page("<html><body>Hi</body></html>")}) as site:
+        site.feed = feed
+        yield site
+
+
+def command(text: str, **options) -> Incoming:
+    return Incoming(chat=GROUP, text=text, user_id="admin", addressed_to_bot=True, **options)
+
+
+async def test_new_feed_items_appear_once_and_an_unchanged_feed_costs_a_304(redis_url, feed_site, tmp_path):
+    feed = feed_site.feed
+    feed.add("Ferry timetable changes for the summer", "The harbour ferry runs every twenty minutes from June.")
+    store = await fresh_redis_store(redis_url)
+    bot = SummaryBot(digest_settings(tmp_path), store)
+    clock = bot.digests.clock = FakeClock(utc(2024, 5, 6, 12))
+    sender = RecordingSender(clock)
+    scheduler = DigestScheduler(bot.digests, {"telegram": sender})
+    try:
+        await bot.digests.subscriptions.subscribe(GROUP, time(8, 0), ZoneInfo("UTC"), clock())
+        (added,) = await bot.handle(command(f"/feeds add {feed_site.url('/feed.xml')}"))
+        assert "Harbour Gazette" in added.text and "1 items" in added.text
+
+        feed.add("Lighthouse reopens to visitors", "After two years of repairs the old lighthouse opens on Saturday.")
+        clock.now = utc(2024, 5, 7, 8, 0, 5)
+        assert (await scheduler.tick()).sent == 1  # only the item that is new since /feeds add
+
+        clock.now = utc(2024, 5, 8, 8, 0, 5)  # the feed has not changed: 304, nothing new
+        assert (await scheduler.tick()).empty == 1
+
+        feed.add("Harbour festival dates announced", "The festival returns in August with boat races.")
+        clock.now = utc(2024, 5, 9, 8, 0, 5)
+        assert (await scheduler.tick()).sent == 1
+
+        related = await recent_feed_items(store, GROUP, limit=2)
+    finally:
+        await bot.close()
+        await store.close()
+
+    assert feed.statuses == [200, 200, 304, 200]
+    first, second = (daily for _, daily, _ in sender.accepted)
+    assert [(e.title, e.source, e.summary) for e in first.entries] == [
+        ("Lighthouse reopens to visitors", "Harbour Gazette", "After two years of repairs the old lighthouse opens on Saturday.")
+    ]  # fmt: skip
+    assert first.entries[0].url == feed_site.url("/posts/1.html?utm_source=rss")
+    assert [e.title for e in second.entries] == ["Harbour festival dates announced"]
+    assert [link.title for link in related] == ["Harbour festival dates announced", "Lighthouse reopens to visitors"]
+
+
+async def test_a_feed_that_fails_to_load_does_not_stop_the_digest(redis_url, feed_site, tmp_path):
+    feed_site.feed.add("Ferry timetable changes for the summer", "The ferry runs every twenty minutes.")
+    store = await fresh_redis_store(redis_url)
+    bot = SummaryBot(digest_settings(tmp_path, digest_send_empty=True), store)
+    clock = bot.digests.clock = FakeClock(utc(2024, 5, 6, 12))
+    sender = RecordingSender(clock)
+    try:
+        await bot.handle(command(f"/feeds add {feed_site.url('/feed.xml')}"))
+        await bot.digests.subscriptions.subscribe(GROUP, time(8, 0), ZoneInfo("UTC"), clock())
+        feed_site.routes["/feed.xml"] = page("down", status=503)
+        clock.now = utc(2024, 5, 7, 8, 0, 5)
+        assert (await DigestScheduler(bot.digests, {"telegram": sender}).tick()).sent == 1
+    finally:
+        await bot.close()
+        await store.close()
+    assert sender.accepted[0][1].entries == []
+
+
+async def test_feeds_commands_and_their_errors(store, feed_site, tmp_path):
+    feed_site.feed.add("Ferry timetable changes for the summer", "The ferry runs every twenty minutes.")
+    bot = SummaryBot(digest_settings(tmp_path), store)
+    feed_url = feed_site.url("/feed.xml")
+    try:
+        (empty,) = await bot.handle(command("/feeds"))
+        assert empty.text.startswith("This chat follows no feeds")
+        (not_a_feed,) = await bot.handle(command(f"/feeds add {feed_site.url('/page.html')}"))
+        assert "isn't an RSS or Atom feed" in not_a_feed.error
+        (missing,) = await bot.handle(command(f"/feeds add {feed_site.url('/nothing.xml')}"))
+        assert "couldn't load that feed" in missing.error and "404" in missing.error
+        (not_a_link,) = await bot.handle(command("/feeds add harbour-news"))
+        assert "not a web address" in not_a_link.error
+        (refused,) = await bot.handle(command(f"/feeds add {feed_url}", is_admin=False))
+        assert "admins" in refused.error
+        assert await bot.digests.feeds.followed(GROUP) == {}
+
+        (added,) = await bot.handle(command(f"/feeds add {feed_url}"))
+        assert added.error is None
+        (twice,) = await bot.handle(command(f"/feeds add {feed_url}"))
+        assert "already follows" in twice.error
+        (listed,) = await bot.handle(command("/feeds list"))
+        assert listed.text == f"This chat follows:\n• Harbour Gazette – {feed_url}"
+        (usage,) = await bot.handle(command("/feeds subscribe everything"))
+        assert usage.error.startswith("Usage: /feeds add")
+        (unknown,) = await bot.handle(command("/feeds remove https://example.org/other.xml"))
+        assert "doesn't follow" in unknown.error
+        (removed,) = await bot.handle(command(f"/feeds remove {feed_url}"))
+        assert removed.text.startswith("OK") and await bot.digests.feeds.followed(GROUP) == {}
+    finally:
+        await bot.close()

@@ -1,0 +1,221 @@
+"""The digest scheduler on a real Redis: one digest per chat and local date, whatever the
+daylight-saving changes, the number of scheduler processes, crashes and downtime.
+
+The clock is a `FakeClock`; only the claim's lease (a Redis expiry) runs in real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.digest.localtime import due_instant
+from bot.models import ChatRef
+from bot.store.redis_store import RedisStore
+from digest_support import GROUP, FakeClock, RecordingSender, digest_settings, fresh_redis_store, scheduler_for, utc
+
+
+@pytest.fixture
+async def store(redis_url):
+    opened = await fresh_redis_store(redis_url)
+    yield opened
+    await opened.close()
+
+
+async def subscribe(scheduler, at: time, zone: str, now) -> None:
+    await scheduler.digests.subscriptions.subscribe(GROUP, at, ZoneInfo(zone), now)
+
+
+# -- time: daylight-saving changes ------------------------------------------------------
+@pytest.mark.parametrize(
+    "zone, at, transition_day, expected_local_sends",
+    [
+        # spring forward: 02:30 does not exist that night, so it goes at 03:00, once
+        ("Europe/Berlin", time(2, 30), (2024, 3, 31), ["2024-03-30 02:30 +0100", "2024-03-31 03:00 +0200", "2024-04-01 02:30 +0200"]),
+        ("America/New_York", time(2, 30), (2024, 3, 10), ["2024-03-09 02:30 -0500", "2024-03-10 03:00 -0400", "2024-03-11 02:30 -0400"]),
+        # fall back: 02:30 (Berlin) and 01:30 (New York) happen twice; sent at the first, once
+        ("Europe/Berlin", time(2, 30), (2024, 10, 27), ["2024-10-26 02:30 +0200", "2024-10-27 02:30 +0200", "2024-10-28 02:30 +0100"]),
+        ("America/New_York", time(1, 30), (2024, 11, 3), ["2024-11-02 01:30 -0400", "2024-11-03 01:30 -0400", "2024-11-04 01:30 -0500"]),
+    ],
+)
+async def test_one_digest_per_local_date_across_dst_changes(store, tmp_path, zone, at, transition_day, expected_local_sends):
+    tz = ZoneInfo(zone)
+    start = due_instant(date(*transition_day) - timedelta(days=1), time(0, 0), tz)  # midnight the day before
+    clock = FakeClock(start)
+    sender = RecordingSender(clock)
+    scheduler = scheduler_for(store, digest_settings(tmp_path, digest_send_empty=True), clock, sender)
+    await subscribe(scheduler, at, zone, clock.now)
+
+    while clock.now < start + timedelta(days=3):  # a tick every 10 minutes for three days
+        await scheduler.tick()
+        clock.advance(minutes=10)
+
+    sent_at = [when.astimezone(tz).strftime("%Y-%m-%d %H:%M %z") for _, _, when in sender.accepted]
+    assert sent_at == expected_local_sends
+
+
+# -- exactly once across processes and crashes -----------------------------------------
+async def test_two_schedulers_on_one_redis_send_one_digest(store, redis_url, tmp_path):
+    settings = digest_settings(tmp_path, digest_send_empty=True)
+    clock = FakeClock(utc(2024, 5, 6, 12))
+    sender_a, sender_b = RecordingSender(clock, delay=0.05), RecordingSender(clock, delay=0.05)
+    other_store = await RedisStore.connect(redis_url)  # a second process's connection
+    try:
+        a = scheduler_for(store, settings, clock, sender_a)
+        b = scheduler_for(other_store, settings, clock, sender_b)
+        await subscribe(a, time(8, 0), "UTC", clock.now)
+        clock.now = utc(2024, 5, 7, 8, 0, 30)
+        reports = []
+        for _ in range(5):  # both tick at the same moments, again and again
+            reports += await asyncio.gather(a.tick(), b.tick())
+            clock.advance(seconds=30)
+    finally:
+        await other_store.close()
+    assert len(sender_a.accepted) + len(sender_b.accepted) == 1
+    assert sum(report.sent for report in reports) == 1
+
+
+async def test_a_sender_that_raises_releases_the_claim_and_the_digest_goes_out_once_later(store, tmp_path):
+    clock = FakeClock(utc(2024, 5, 6, 12))
+    sender = RecordingSender(clock, failures=1)
+    scheduler = scheduler_for(store, digest_settings(tmp_path, digest_send_empty=True), clock, sender)
+    await subscribe(scheduler, time(8, 0), "UTC", clock.now)
+
+    clock.now = utc(2024, 5, 7, 8, 0, 10)
+    failed = await scheduler.tick()
+    assert (failed.failed, sender.accepted) == (1, [])
+    assert await store.get("digest:claim:telegram:-1001234:2024-05-07") is None  # released
+
+    for _ in range(6):
+        clock.advance(seconds=30)
+        await scheduler.tick()
+    assert len(sender.accepted) == 1
+
+
+async def test_a_process_killed_after_claiming_leaves_the_digest_to_another_once_the_lease_expires(store, redis_url, tmp_path):
+    settings = digest_settings(tmp_path, digest_send_empty=True)
+    clock = FakeClock(utc(2024, 5, 6, 12))
+    stuck, healthy = RecordingSender(clock, hang=True), RecordingSender(clock)
+    other_store = await RedisStore.connect(redis_url)  # a second process's connection
+    try:
+        dying = scheduler_for(store, settings, clock, stuck, lease_seconds=0.5)
+        survivor = scheduler_for(other_store, settings, clock, healthy, lease_seconds=0.5)
+        await subscribe(dying, time(8, 0), "UTC", clock.now)
+        clock.now = utc(2024, 5, 7, 8, 0, 10)
+
+        tick = asyncio.create_task(dying.tick())
+        await asyncio.wait_for(stuck.called.wait(), 5)  # it has claimed and is sending...
+        tick.cancel()  # ...when its process dies
+        with pytest.raises(asyncio.CancelledError):
+            await tick
+
+        assert (await survivor.tick()).busy == 1  # the claim is still held
+        assert healthy.accepted == []
+        await asyncio.sleep(0.6)  # the lease runs out
+        clock.advance(seconds=30)
+        assert (await survivor.tick()).sent == 1
+        for _ in range(3):
+            clock.advance(seconds=30)
+            await survivor.tick()
+    finally:
+        await other_store.close()
+    assert len(healthy.accepted) == 1 and stuck.accepted == []
+
+
+async def test_a_process_without_that_platform_leaves_the_digest_to_one_that_has_it(store, redis_url, tmp_path):
+    settings = digest_settings(tmp_path, digest_send_empty=True)
+    clock = FakeClock(utc(2024, 5, 6, 12))
+    sender = RecordingSender(clock)
+    slack_only = scheduler_for(store, settings, clock, sender)
+    slack_only.senders = {"slack": sender}
+    telegram = scheduler_for(store, settings, clock, sender)
+    await subscribe(telegram, time(8, 0), "UTC", clock.now)
+    clock.now = utc(2024, 5, 7, 8, 1)
+    assert (await slack_only.tick()).sent == 0
+    assert (await telegram.tick()).sent == 1
+    assert len(sender.accepted) == 1
+
+
+# -- downtime ----------------------------------------------------------------------------
+async def test_a_missed_digest_within_the_grace_period_is_sent_late_once(store, tmp_path):
+    clock = FakeClock(utc(2024, 5, 6, 12))
+    sender = RecordingSender(clock)
+    scheduler = scheduler_for(store, digest_settings(tmp_path, digest_send_empty=True), clock, sender)
+    await subscribe(scheduler, time(8, 0), "Europe/Berlin", clock.now)
+
+    clock.now = utc(2024, 5, 7, 11, 30)  # due at 06:00 UTC; the bot was down until 11:30
+    for _ in range(4):
+        await scheduler.tick()
+        clock.advance(minutes=1)
+    assert [when for _, _, when in sender.accepted] == [utc(2024, 5, 7, 11, 30)]
+
+
+async def test_a_digest_missed_by_more_than_the_grace_period_is_skipped_and_logged(store, tmp_path, caplog):
+    clock = FakeClock(utc(2024, 5, 6, 12))
+    sender = RecordingSender(clock)
+    scheduler = scheduler_for(store, digest_settings(tmp_path, digest_send_empty=True), clock, sender)
+    await subscribe(scheduler, time(8, 0), "Europe/Berlin", clock.now)
+
+    clock.now = utc(2024, 5, 7, 12, 30)  # six and a half hours late
+    with caplog.at_level(logging.WARNING, logger="bot.digest.scheduler"):
+        report = await scheduler.tick()
+    assert (report.skipped, sender.accepted) == (1, [])
+    assert "skipped" in caplog.text and "2024-05-07" in caplog.text
+    await scheduler.tick()
+    assert sender.accepted == []
+
+    clock.now = utc(2024, 5, 8, 6, 0)  # the next day's goes out as usual
+    assert (await scheduler.tick()).sent == 1
+
+
+async def test_after_days_of_downtime_only_the_latest_digest_can_go_out(store, tmp_path, caplog):
+    clock = FakeClock(utc(2024, 5, 6, 12))
+    sender = RecordingSender(clock)
+    scheduler = scheduler_for(store, digest_settings(tmp_path, digest_send_empty=True), clock, sender)
+    await subscribe(scheduler, time(8, 0), "UTC", clock.now)
+    clock.now = utc(2024, 5, 10, 9, 0)
+    with caplog.at_level(logging.WARNING, logger="bot.digest.scheduler"):
+        await scheduler.tick()
+        await scheduler.tick()
+    assert [when for _, _, when in sender.accepted] == [utc(2024, 5, 10, 9, 0)]
+    assert "missed while no scheduler ran" in caplog.text
+
+
+# -- what is (not) due --------------------------------------------------------------------
+async def test_a_day_with_nothing_new_sends_nothing_and_is_not_composed_again(store, tmp_path):
+    clock = FakeClock(utc(2024, 5, 6, 12))
+    sender = RecordingSender(clock)
+    scheduler = scheduler_for(store, digest_settings(tmp_path), clock, sender)  # digest_send_empty off
+    await subscribe(scheduler, time(8, 0), "UTC", clock.now)
+    clock.now = utc(2024, 5, 7, 8, 0)
+    assert (await scheduler.tick()).empty == 1
+    assert (await scheduler.tick()).due == 0  # rescheduled for tomorrow
+    assert sender.accepted == []
+
+
+async def test_unsubscribing_stops_the_digest(store, tmp_path):
+    clock = FakeClock(utc(2024, 5, 6, 12))
+    sender = RecordingSender(clock)
+    scheduler = scheduler_for(store, digest_settings(tmp_path, digest_send_empty=True), clock, sender)
+    await subscribe(scheduler, time(8, 0), "UTC", clock.now)
+    assert await scheduler.digests.subscriptions.unsubscribe(GROUP)
+    clock.now = utc(2024, 5, 7, 8, 0)
+    assert (await scheduler.tick()).due == 0
+    assert sender.accepted == []
+
+
+async def test_a_tick_reads_only_the_chats_that_are_due(store, tmp_path):
+    clock = FakeClock(utc(2024, 5, 6, 12))
+    sender = RecordingSender(clock)
+    scheduler = scheduler_for(store, digest_settings(tmp_path, digest_send_empty=True), clock, sender)
+    zone = ZoneInfo("UTC")
+    for minute in range(60):  # 60 chats, one due each minute from 13:00
+        chat = ChatRef(platform="telegram", chat_id=f"-{minute}", kind="group")
+        await scheduler.digests.subscriptions.subscribe(chat, time(13, minute), zone, clock.now)
+    clock.now = utc(2024, 5, 6, 13, 4, 30)
+    report = await scheduler.tick()
+    assert (report.due, report.sent) == (5, 5)
