@@ -1,7 +1,7 @@
 """The `summary-bot` command line: wires settings, store, core and adapters together.
 
 Sub-commands: `summarize` (one target, printed), `chat` (the console adapter with the
-sample site), `run` (every chat platform whose credentials are set).
+sample site), `run` (every chat platform whose credentials are set), `digest preview`.
 """
 
 from __future__ import annotations
@@ -40,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run every chat platform whose credentials are set")
     run.set_defaults(func=cmd_run)
+
+    from adapters.digest_cli import add_digest_parser
+
+    add_digest_parser(commands)
 
     from bot.bench import add_bench_parser
 

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.core import SummaryBot
+from bot.digest.scheduler import DigestScheduler
 from bot.models import ChatRef, Reply
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,9 @@ async def run_services(
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     started: list[ChatService] = []
+    # Every process runs the digest scheduler; the store makes sure each digest goes out once.
+    scheduler = DigestScheduler(bot.digests, {service.platform: service.send for service in services})
+    scheduler_task: asyncio.Task | None = None
     try:
         if len(app.router.routes()) > 1:  # more than the health check
             await web.TCPSite(runner, settings.http_host, settings.http_port).start()
@@ -75,8 +79,12 @@ async def run_services(
             await service.start()
             started.append(service)
             log.info("%s adapter started", service.platform)
+        scheduler_task = asyncio.create_task(scheduler.run(stop))
         await stop.wait()
     finally:
+        if scheduler_task is not None:
+            scheduler_task.cancel()
+            await asyncio.gather(scheduler_task, return_exceptions=True)
         for service in reversed(started):
             try:
                 await service.stop()

@@ -1,0 +1,47 @@
+"""`summary-bot digest preview CHAT`: a chat's daily digest as it would be sent now.
+
+For operators: it reads the store the bot uses (SUMMARY_BOT_REDIS_URL or the SQLite file),
+prints the digest and sends nothing, marks nothing as sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from adapters.console import render_daily
+from bot.config import Settings
+from bot.core import SummaryBot
+from bot.models import ChatRef
+from bot.store import open_store
+
+
+def add_digest_parser(commands: argparse._SubParsersAction) -> None:
+    digest = commands.add_parser("digest", help="look at chats' daily digests")
+    actions = digest.add_subparsers(dest="digest_action", required=True)
+    preview = actions.add_parser("preview", help="print a chat's digest as it would be sent now")
+    preview.add_argument("chat", help="platform:chat_id, e.g. telegram:-1001234 or slack:C0123")
+    preview.set_defaults(func=cmd_digest_preview)
+
+
+async def cmd_digest_preview(args, settings: Settings) -> int:
+    platform, _, chat_id = args.chat.partition(":")
+    if not platform or not chat_id:
+        print(f"summary-bot: CHAT must be platform:chat_id (e.g. telegram:-1001234), not {args.chat!r}", file=sys.stderr)
+        return 2
+    store = await open_store(settings)
+    bot = SummaryBot(settings, store)
+    try:
+        subscription = await bot.digests.subscriptions.get(f"{platform}:{chat_id}")
+        chat = subscription.chat if subscription else ChatRef(platform=platform, chat_id=chat_id)
+        pending = await bot.digests.digest_until(chat, bot.digests.clock(), daily=True)
+    finally:
+        await bot.close()
+        await store.close()
+    if subscription is None:
+        print(f"({chat.key} is not subscribed; this is what it would get.)")
+    if pending is None:
+        print(f"Nothing new for {chat.key} since its last digest: none would be sent now.")
+    else:
+        print(render_daily(pending.daily))
+    return 0
