@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 from bot.digest.localtime import Clock, latest_occurrence
 from bot.digest.service import DigestService
-from bot.models import Reply, Sender
+from bot.models import ChatRef, Reply, Sender
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ class DigestScheduler:
             await subscriptions.schedule(chat_key, now + RETRY_AFTER)
         await self.store.delete_if_equals(claim_key, token)
 
-    async def _send(self, chat, now: datetime, sender: Sender, sent_key: str) -> bool:
+    async def _send(self, chat: ChatRef, now: datetime, sender: Sender, sent_key: str) -> bool:
         """Compose and send; mark sent once the platform accepted. False: nothing new."""
         pending = await self.digests.digest_until(chat, now, daily=True)
         if pending is not None:
