@@ -1,0 +1,267 @@
+"""What a scope (a chat, or a Slack workspace / Telegram group) has already had summarized,
+searched by embedding similarity for "related articles".
+
+Store layout, per scope (every key starts `related:{scope}:`, so scopes never mix):
+
+  articles  hash    canonical URL -> entry: float16 vector, then JSON {title, url}
+  recent    zset    canonical URL -> sequence number of its latest remembering (recency)
+  seq       counter hands out those sequence numbers
+  version   counter bumped after each change has landed, so other processes notice it
+  trimmed   the highest sequence number dropped by the cap, for other processes' caches
+
+Searching reads nothing but `version` when nothing changed: each process keeps the scope's
+vectors as one float32 matrix and, when `version` moves, reads only the entries remembered
+since (those with a sequence number above what it holds, less a window for writes that
+landed out of order) and drops the rows the cap removed. Sequence numbers come from the
+store, not from clocks, so processes on different machines agree on the order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.links import canonicalize
+from bot.models import RelatedLink
+from bot.related.vectors import DTYPE
+
+DEFAULT_MAX_PER_SCOPE = 10_000
+CACHE_ROWS = 200_000  # rows of all scopes' matrices a process keeps (about 300 MB at most)
+LANDING_WINDOW = 64  # writes that may land out of order: more concurrent writers than this in one scope is unlikely
+TRIM_EVERY = 32  # check the cap every this many rememberings, not on each
+REFRESH_RECENCY = 0.5  # an article re-shared this far down the recency order is remembered again
+
+_HEADER = struct.Struct("<H")  # vector length, before the float16 values
+
+
+@dataclass(frozen=True)
+class ScoredLink:
+    link: RelatedLink
+    score: float  # cosine similarity to the query
+
+
+def pack_entry(vector: np.ndarray, title: str, url: str) -> bytes:
+    values = np.asarray(vector, dtype=DTYPE)
+    meta = json.dumps({"title": title, "url": url}, ensure_ascii=False).encode()
+    return _HEADER.pack(len(values)) + values.tobytes() + meta
+
+
+def unpack_entry(data: bytes) -> tuple[np.ndarray, RelatedLink]:
+    (length,) = _HEADER.unpack_from(data)
+    end = _HEADER.size + length * DTYPE.itemsize
+    vector = np.frombuffer(data[_HEADER.size : end], dtype=DTYPE).astype(np.float32)
+    meta = json.loads(data[end:])
+    return vector, RelatedLink(meta["title"], meta["url"])
+
+
+class ScopeView:
+    """One scope's remembered articles as a matrix, for fast search; refreshed in place."""
+
+    def __init__(self):
+        self.version = 0
+        self.keys: list[str] = []  # canonical URLs, one per row
+        self.rows: dict[str, int] = {}
+        self.links: list[RelatedLink] = []
+        self.seqs: list[float] = []
+        self._matrix = np.zeros((0, 0), dtype=np.float32)  # rows beyond len(keys) are headroom
+        self.max_seq = 0.0
+
+    @classmethod
+    def of(cls, keys: list[str], vectors: list[np.ndarray], links: list[RelatedLink], seqs: list[float]) -> ScopeView:
+        """A view of these rows, built in one go (a cold load of a large scope)."""
+        view = cls()
+        if keys:
+            # Headroom, so the next few additions don't copy the whole matrix to grow it.
+            view._matrix = np.zeros((len(keys) + max(16, len(keys) // 8), len(vectors[0])), dtype=np.float32)
+            view._matrix[: len(keys)] = np.stack(vectors)
+            view.keys, view.links, view.seqs = list(keys), list(links), list(seqs)
+            view.rows = {key: i for i, key in enumerate(keys)}
+            view.max_seq = max(seqs)
+        return view
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def vector_of(self, url: str) -> np.ndarray | None:
+        row = self.rows.get(_key(url))
+        return None if row is None else self._matrix[row].copy()
+
+    def seq_of(self, url: str) -> float | None:
+        row = self.rows.get(_key(url))
+        return None if row is None else self.seqs[row]
+
+    def title_of(self, url: str) -> str | None:
+        row = self.rows.get(_key(url))
+        return None if row is None else self.links[row].title
+
+    def search(self, vector: np.ndarray, *, limit: int, threshold: float, exclude=()) -> list[ScoredLink]:
+        """The `limit` most similar articles scoring at least `threshold`, best first."""
+        count = len(self.keys)
+        if not count or limit <= 0:
+            return []
+        scores = self._matrix[:count] @ np.asarray(vector, dtype=np.float32)
+        for url in exclude:
+            row = self.rows.get(_key(url))
+            if row is not None:
+                scores[row] = -np.inf
+        wanted = min(limit, count)
+        top = np.argpartition(-scores, wanted - 1)[:wanted]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [ScoredLink(self.links[i], float(scores[i])) for i in top if scores[i] >= threshold]
+
+    # -- keeping it current -------------------------------------------------------------------
+    def upsert(self, key: str, vector: np.ndarray, link: RelatedLink, seq: float) -> None:
+        row = self.rows.get(key)
+        if row is None:
+            row = len(self.keys)
+            self._grow(row + 1, len(vector))
+            self.keys.append(key)
+            self.links.append(link)
+            self.seqs.append(seq)
+            self.rows[key] = row
+        else:
+            self.links[row] = link
+            self.seqs[row] = seq
+        self._matrix[row] = vector
+        self.max_seq = max(self.max_seq, seq)
+
+    def drop_up_to(self, floor: float) -> None:
+        """Forget rows whose sequence number is at most `floor` (removed by the cap)."""
+        keep = [i for i, seq in enumerate(self.seqs) if seq > floor]
+        if len(keep) == len(self.keys):
+            return
+        self._matrix = self._matrix[keep].copy()
+        self.keys = [self.keys[i] for i in keep]
+        self.links = [self.links[i] for i in keep]
+        self.seqs = [self.seqs[i] for i in keep]
+        self.rows = {key: i for i, key in enumerate(self.keys)}
+
+    def _grow(self, rows: int, dimension: int) -> None:
+        if self._matrix.shape[1] != dimension:
+            if len(self.keys):
+                raise ValueError(f"vector of {dimension} values in a scope of {self._matrix.shape[1]}")
+            self._matrix = np.zeros((0, dimension), dtype=np.float32)
+        if rows > self._matrix.shape[0]:
+            # Doubling keeps appends amortised O(1) as a scope grows one article at a time.
+            bigger = np.zeros((max(rows, 2 * self._matrix.shape[0], 16), dimension), dtype=np.float32)
+            bigger[: len(self.keys)] = self._matrix[: len(self.keys)]
+            self._matrix = bigger
+
+
+class RelatedMemory:
+    """Articles remembered per scope, in the store; searched through in-process views."""
+
+    def __init__(self, store, *, max_per_scope: int = DEFAULT_MAX_PER_SCOPE, cache_rows: int = CACHE_ROWS):
+        self.store = store
+        self.max_per_scope = max_per_scope
+        self.cache_rows = cache_rows
+        self._views: OrderedDict[str, ScopeView] = OrderedDict()  # least recently used first
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def view(self, scope: str) -> ScopeView:
+        """The scope's articles, brought up to date with the store (one read if unchanged)."""
+        version = int(await self.store.get(_k(scope, "version")) or 0)
+        view = self._views.get(scope)
+        if view is None or view.version != version:
+            lock = self._locks.setdefault(scope, asyncio.Lock())
+            async with lock:
+                view = self._views.get(scope)
+                if view is None or view.version != version:
+                    view = await self._refresh(scope, view, version)
+        self._views[scope] = view
+        self._views.move_to_end(scope)
+        self._evict()
+        return view
+
+    async def search(
+        self, scope: str, vector: np.ndarray, *, limit: int, threshold: float, exclude=()
+    ) -> list[ScoredLink]:
+        view = await self.view(scope)
+        return view.search(vector, limit=limit, threshold=threshold, exclude=exclude)
+
+    async def remember(self, scope: str, url: str, title: str, vector: np.ndarray) -> None:
+        """Add (or refresh the recency of) an article in `scope`."""
+        key = _key(url)
+        seq = await self.store.incr(_k(scope, "seq"))
+        await self.store.hset(_k(scope, "articles"), key, pack_entry(vector, title, url))
+        await self.store.zadd(_k(scope, "recent"), {key: float(seq)})
+        if seq % TRIM_EVERY == 0:
+            await self._trim(scope)
+        await self.store.incr(_k(scope, "version"))
+
+    def needs_remembering(self, view: ScopeView, url: str) -> bool:
+        """Whether `url` is new to the scope, or old enough in it that the cap may soon drop
+        it: re-sharing a recent article costs no writes."""
+        seq = view.seq_of(url)
+        return seq is None or view.max_seq - seq > self.max_per_scope * REFRESH_RECENCY
+
+    # -- store side ---------------------------------------------------------------------------
+    async def _trim(self, scope: str) -> None:
+        """Drop the least recently remembered articles beyond the cap."""
+        excess = await self.store.zcard(_k(scope, "recent")) - self.max_per_scope
+        if excess <= 0:
+            return
+        oldest = await self.store.zrangebyscore(_k(scope, "recent"), float("-inf"), float("inf"), limit=excess)
+        keys = [key for key, _ in oldest]
+        await self.store.zrem(_k(scope, "recent"), *keys)
+        await self.store.hdel(_k(scope, "articles"), *keys)
+        await self.store.set(_k(scope, "trimmed"), str(oldest[-1][1]).encode())
+
+    async def _refresh(self, scope: str, view: ScopeView | None, version: int) -> ScopeView:
+        if view is None or version < view.version:  # new here, or the scope was reset
+            return await self._load(scope, version)
+        floor = float(await self.store.get(_k(scope, "trimmed")) or "-inf")
+        since = max(view.max_seq - LANDING_WINDOW, floor)
+        changed = await self.store.zrangebyscore(_k(scope, "recent"), since, float("inf"))
+        for key, seq in changed:
+            row = view.rows.get(key)
+            if row is not None and view.seqs[row] == seq:
+                continue
+            entry = await self.store.hget(_k(scope, "articles"), key)
+            if entry is not None:
+                vector, link = unpack_entry(entry)
+                view.upsert(key, vector, link, seq)
+        view.drop_up_to(floor)
+        if len(view) != await self.store.zcard(_k(scope, "recent")):
+            return await self._load(scope, version)  # something we can't follow: read it all
+        view.version = version
+        return view
+
+    async def _load(self, scope: str, version: int) -> ScopeView:
+        entries = await self.store.hgetall(_k(scope, "articles"))
+        keys, vectors, links, seqs = [], [], [], []
+        # In order of `recent`: an entry not in it yet is still landing, and comes with the
+        # next version; one missing from `articles` was trimmed meanwhile.
+        for key, seq in await self.store.zrangebyscore(_k(scope, "recent"), float("-inf"), float("inf")):
+            if key in entries:
+                vector, link = unpack_entry(entries[key])
+                keys.append(key)
+                vectors.append(vector)
+                links.append(link)
+                seqs.append(seq)
+        view = ScopeView.of(keys, vectors, links, seqs)
+        view.version = version
+        return view
+
+    def _evict(self) -> None:
+        total = sum(len(v) for v in self._views.values())
+        while total > self.cache_rows and len(self._views) > 1:
+            scope, view = self._views.popitem(last=False)
+            self._locks.pop(scope, None)
+            total -= len(view)
+
+
+def _k(scope: str, part: str) -> str:
+    return f"related:{scope}:{part}"
+
+
+def _key(url: str) -> str:
+    try:
+        return canonicalize(url)
+    except ValueError:
+        return url

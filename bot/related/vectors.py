@@ -1,0 +1,102 @@
+"""An article's embedding for related-article search: title plus lead, by the sentence
+encoder the summarizer already uses, cached in the store by a hash of that text.
+
+The cache is what keeps a cache hit cheap: an article seen before (in any chat, by any
+process sharing the store) gets its vector back with one read, and the model is loaded
+only for text it has never embedded. The key is a hash of the text, so the cache tells
+nothing about who shared what.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import numpy as np
+
+from bot.sentences import split_sentences
+
+T = TypeVar("T")
+RunBlocking = Callable[[Callable[[], T]], Awaitable[T]]
+
+LEAD_WORDS = 60  # the encoder reads 128 tokens: a title and a lead of about this size fit
+DTYPE = np.dtype("<f2")  # float16: half the bytes, and cosine scores change by < 0.001
+
+
+def embedding_text(title: str, text: str) -> str:
+    """Title and the first sentences of `text`, up to about LEAD_WORDS words: what a story
+    is about, without the long tail that dilutes a mean-pooled embedding."""
+    lead: list[str] = []
+    words = 0
+    for sentence in split_sentences(text[:4000]):
+        if words and words + len(sentence.split()) > LEAD_WORDS:
+            break
+        lead.append(sentence)
+        words += len(sentence.split())
+    return f"{title.strip()}\n{' '.join(lead)}".strip()
+
+
+def pack_vector(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=DTYPE).tobytes()
+
+
+def unpack_vector(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, dtype=DTYPE).astype(np.float32)
+
+
+class ArticleVectors:
+    """Embeddings of texts, from this process's recent ones, else the store's cache, else
+    computed by `run_blocking` (the caller's model worker, so inference stays off the
+    event loop), all missing ones in one batch."""
+
+    RECENT = 4096  # vectors kept in process: feed titles come back with every digest
+
+    def __init__(self, store, encoder_model, run_blocking: RunBlocking, *, ttl: float):
+        self.store = store
+        self.encoder_model = encoder_model
+        self.run_blocking = run_blocking
+        self.ttl = ttl
+        self.computed = 0  # embeddings this process had to compute (not cached)
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    async def vector_for(self, title: str, text: str) -> np.ndarray:
+        """An article's vector: its title and lead."""
+        return (await self.vectors_for([embedding_text(title, text)]))[0]
+
+    async def vectors_for(self, contents: list[str]) -> np.ndarray:
+        """One unit vector per text, as the rows of a float32 matrix."""
+        keys = [self._key(content) for content in contents]
+        found: dict[str, np.ndarray] = {}
+        for key in dict.fromkeys(keys):
+            vector = self._recent.get(key)
+            if vector is None:
+                cached = await self.store.get(key)
+                vector = unpack_vector(cached) if cached is not None else None
+            if vector is not None:
+                found[key] = vector
+        missing = list(dict.fromkeys((key, content) for key, content in zip(keys, contents) if key not in found))
+        if missing:
+            computed = await self.run_blocking(lambda: self._embed([content for _, content in missing]))
+            self.computed += len(missing)
+            for (key, _), vector in zip(missing, computed):
+                vector = unpack_vector(pack_vector(vector))  # as a later cache hit will see it
+                found[key] = vector
+                await self.store.set(key, pack_vector(vector), ttl=self.ttl)
+        for key in keys:
+            self._recent[key] = found[key]
+            self._recent.move_to_end(key)
+        while len(self._recent) > self.RECENT:
+            self._recent.popitem(last=False)
+        return np.stack([found[key] for key in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
+
+    def _embed(self, contents: list[str]) -> np.ndarray:
+        from bot.encoder import load_encoder  # loads the model on first use only
+
+        return load_encoder(self.encoder_model).embed(contents)
+
+    def _key(self, content: str) -> str:
+        model = str(self.encoder_model or "packaged")
+        digest = hashlib.sha256(f"{model}\x00{content}".encode("utf-8", "surrogatepass")).hexdigest()
+        return f"related:vector:{digest}"
