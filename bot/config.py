@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     # chat behaviour
     user_rate_limit: int = Field(10, ge=0)  # summaries per user per minute; 0 = unlimited
     related_scope: Literal["chat", "workspace", "global"] = "workspace"
+    related_memory_size: int = Field(10_000, ge=1)  # articles remembered per scope, newest kept
 
     # HTTP server shared by webhooks (Telegram) and events (Slack)
     http_host: str = "0.0.0.0"

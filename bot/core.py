@@ -18,7 +18,7 @@ from bot.digest.service import DigestService
 from bot.extract import ExtractionError
 from bot.fetch import FetchError
 from bot.links import find_urls
-from bot.models import Incoming, Reply
+from bot.models import ChatRef, Incoming, Reply
 from bot.pipeline import SummaryPipeline
 from bot.sentences import word_count
 from bot.store import Store
@@ -111,15 +111,15 @@ class SummaryBot:
         limited = await self._over_rate_limit(message, len(urls))
         if limited:
             return [limited]
-        replies = list(await asyncio.gather(*(self._summarize_link(url, length) for url in urls)))
+        replies = list(await asyncio.gather(*(self._summarize_link(url, length, message.chat) for url in urls)))
         if record_history:  # what is shared in a chat makes its daily digest
             digests = [reply.digest for reply in replies if reply.digest]
             await self.digests.history.record(message.chat, digests, self.digests.clock())
         return replies
 
-    async def _summarize_link(self, url: str, length: str | None) -> Reply:
+    async def _summarize_link(self, url: str, length: str | None, chat: ChatRef) -> Reply:
         try:
-            return Reply(digest=await self.pipeline.digest_link(url, length))
+            return Reply(digest=await self.pipeline.digest_link(url, length, chat))
         except (FetchError, ExtractionError) as exc:
             return Reply(error=str(exc))
         except Exception:
@@ -131,7 +131,7 @@ class SummaryBot:
         if limited:
             return [limited]
         try:
-            return [Reply(digest=await self.pipeline.digest_text(text, length))]
+            return [Reply(digest=await self.pipeline.digest_text(text, length, message.chat))]
         except ExtractionError as exc:
             return [Reply(error=str(exc))]
 

@@ -13,6 +13,7 @@ import trafilatura
 
 from bot.links import host_of
 from bot.models import RelatedLink
+from bot.related.page_links import find_page_related
 from bot.sentences import word_count
 
 log = logging.getLogger(__name__)
@@ -78,8 +79,9 @@ def _extract(html: str, url: str, min_chars: int) -> Article:
     if len(text.strip()) < min_chars:
         raise ExtractionError("I couldn't find an article on that page (it may need JavaScript or a login).")
     title = _clean(doc.title) or _first_line(text)
+    shown_url = _display_url(doc.url, url)
     return Article(
-        url=_display_url(doc.url, url),
+        url=shown_url,
         title=title,
         text=text.strip(),
         site_name=_clean(doc.sitename) or host_of(url),
@@ -88,6 +90,7 @@ def _extract(html: str, url: str, min_chars: int) -> Article:
         image=doc.image or None,
         description=_clean(doc.description) or None,
         language=doc.language or None,
+        related=find_page_related(html, shown_url, page_urls=(url,)),
     )
 
 

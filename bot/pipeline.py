@@ -19,7 +19,8 @@ from bot.config import Settings
 from bot.extract import Article, article_from_text, extract_article
 from bot.fetch import Fetcher
 from bot.links import canonicalize
-from bot.models import Digest
+from bot.models import ChatRef, Digest, RelatedLink
+from bot.related.finder import RelatedFinder
 from bot.store import Store
 from bot.summarize import get_summarizer, summarizer_identity
 
@@ -46,20 +47,24 @@ class SummaryPipeline:
         self.fetcher = fetcher or Fetcher(settings)
         self._in_flight: dict[str, asyncio.Future] = {}
         self.model_runs = 0  # summaries computed (not served from cache) by this process
+        self.related = RelatedFinder(settings, store, self._run_model, title_lookup=self.cached_title)
 
     async def close(self) -> None:
         await self.fetcher.close()
 
     # -- public entry points ----------------------------------------------------------
-    async def digest_link(self, url: str, length: str | None = None) -> Digest:
+    async def digest_link(self, url: str, length: str | None = None, chat: ChatRef | None = None) -> Digest:
         article = await self.get_article(url)
-        return await self.digest_article(article, length)
+        return await self.digest_article(article, length, chat)
 
-    async def digest_text(self, text: str, length: str | None = None) -> Digest:
-        return await self.digest_article(article_from_text(text), length)
+    async def digest_text(self, text: str, length: str | None = None, chat: ChatRef | None = None) -> Digest:
+        return await self.digest_article(article_from_text(text), length, chat)
 
-    async def digest_article(self, article: Article, length: str | None = None) -> Digest:
+    async def digest_article(self, article: Article, length: str | None = None, chat: ChatRef | None = None) -> Digest:
+        """The digest of `article`; with a `chat`, its related articles include what the
+        chat's scope has seen, and the article is remembered there."""
         points, cached = await self.summarize(article.text, title=article.title, length=length)
+        related = await self._related(article, chat)
         return Digest(
             title=article.title,
             points=points,
@@ -68,9 +73,32 @@ class SummaryPipeline:
             date=article.date,
             author=article.author,
             reading_minutes=article.reading_minutes,
-            related=list(article.related[:3]),
+            related=related,
             cached=cached,
         )
+
+    async def _related(self, article: Article, chat: ChatRef | None) -> list[RelatedLink]:
+        # Related links are an extra: failing to find them must not cost the summary.
+        try:
+            return await self.related.find(
+                url=article.url,
+                title=article.title,
+                text=article.text,
+                page_links=article.related,
+                chat=chat,
+                remember=bool(article.url),
+            )
+        except Exception:
+            log.exception("finding related articles for %s failed", article.url or "pasted text")
+            return [link for link in article.related if link.title][:3]
+
+    async def cached_title(self, url: str) -> str | None:
+        """The title of the article at `url` if it is in the article cache."""
+        try:
+            cached = await self.store.get("article:" + _sha256(canonicalize(url)))
+        except ValueError:
+            return None
+        return json.loads(cached).get("title") if cached is not None else None
 
     # -- articles -----------------------------------------------------------------------
     async def get_article(self, url: str) -> Article:
@@ -118,6 +146,9 @@ class SummaryPipeline:
         self.model_runs += 1
         await self.store.set(key, json.dumps(points).encode(), ttl=self.settings.summary_cache_ttl)
         return points
+
+    async def _run_model(self, work: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(_model_pool, work)
 
     # -- single flight ------------------------------------------------------------------
     async def _once(self, key: str, work: Callable[[], Awaitable[T]]) -> T:
