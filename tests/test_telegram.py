@@ -10,7 +10,7 @@ import signal
 import socket
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
 import aiohttp
@@ -234,6 +234,7 @@ async def test_bad_telegram_settings_stop_start_up_with_one_line(api, tmp_path):
         with pytest.raises(ConfigError, match="Telegram refused SUMMARY_BOT_TELEGRAM_TOKEN") as refused:
             await TelegramService(settings, bot).start()
         assert "not-the-token" not in str(refused.value)
+        assert [(c.method, c.authorized) for c in api.calls] == [("getMe", False)]
         no_secret = telegram_settings(api, tmp_path, telegram_webhook_url="https://bot.example/hook")
         with pytest.raises(ConfigError, match="needs SUMMARY_BOT_TELEGRAM_WEBHOOK_SECRET"):
             TelegramService(no_secret, bot)
@@ -289,19 +290,26 @@ async def test_summary_bot_run_answers_a_link_end_to_end(api, site, tmp_path):
         SUMMARY_BOT_FETCH_ALLOW_PRIVATE="127.0.0.0/8",
         SUMMARY_BOT_SQLITE_PATH=str(tmp_path / "run.sqlite3"),
     )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
+    log_path = tmp_path / "run.log"
+    with log_path.open("wb") as log_file:  # a file, not a pipe: a full pipe would stall the bot
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", cwd=ROOT, env=env, stdout=log_file, stderr=log_file
+        )
     try:
         update = api.queue_message(site.url("/river"), chat_id=511)
-        (call,) = await api.wait_for("sendMessage", timeout=90)
-        process.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+        try:
+            (call,) = await api.wait_for("sendMessage", timeout=120)
+        finally:
+            with suppress(ProcessLookupError):  # it may have exited on its own
+                process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(process.wait(), 30)
+    except (AssertionError, asyncio.TimeoutError) as exc:
+        pytest.fail(f"{exc!r}\n--- summary-bot run's log ---\n{log_path.read_text()[-4000:]}")
     finally:
         if process.returncode is None:
             process.kill()
             await process.wait()
-    log = stderr.decode()
+    log = log_path.read_text()
     assert process.returncode == 0, log
     assert call.params["reply_parameters"]["message_id"] == update["message"]["message_id"]
     assert "River council cleans up the water" in call.params["text"]
