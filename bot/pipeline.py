@@ -86,7 +86,6 @@ class SummaryPipeline:
                 text=article.text,
                 page_links=article.related,
                 chat=chat,
-                remember=bool(article.url),
             )
         except Exception:
             log.exception("finding related articles for %s failed", article.url or "pasted text")
