@@ -70,6 +70,7 @@ class ScopeView:
         self.seqs: list[float] = []
         self._matrix = np.zeros((0, 0), dtype=np.float32)  # rows beyond len(keys) are headroom
         self.max_seq = 0.0
+        self.floor = float("-inf")  # rows at or below this sequence number are gone
 
     @classmethod
     def of(cls, keys: list[str], vectors: list[np.ndarray], links: list[RelatedLink], seqs: list[float]) -> ScopeView:
@@ -132,6 +133,9 @@ class ScopeView:
 
     def drop_up_to(self, floor: float) -> None:
         """Forget rows whose sequence number is at most `floor` (removed by the cap)."""
+        if floor <= self.floor:
+            return  # nothing trimmed since last time: no pass over every row
+        self.floor = floor
         keep = [i for i, seq in enumerate(self.seqs) if seq > floor]
         if len(keep) == len(self.keys):
             return
