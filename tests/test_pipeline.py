@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.core import SummaryBot
 from bot.models import ChatRef, Incoming
 from bot.store.sqlite_store import SQLiteStore
+from local_site import page, redirect, serve_site
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 SEED_PAGE = SEEDS / "news" / "russia-us-prisoner-exchange-talks-g20.html"
@@ -30,80 +31,43 @@ def article_page(title: str, sentences: int = 12) -> str:
     return ARTICLE_HTML.format(title=title, paragraphs=paragraphs)
 
 
-class Site:
-    """A local site whose pages misbehave on purpose; counts requests per path."""
-
-    def __init__(self):
-        self.hits: dict[str, int] = {}
-        self.base = ""
-
-    def app(self) -> web.Application:
-        app = web.Application()
-
-        async def count(request, handler):
-            self.hits[request.path] = self.hits.get(request.path, 0) + 1
-            return await handler(request)
-
-        app.middlewares.append(web.middleware(count))
-        html = lambda text: web.Response(text=text, content_type="text/html")  # noqa: E731
-        seed = SEED_PAGE.read_text(encoding="utf-8")
-
-        async def stall(request):
-            await asyncio.sleep(30)
-            return html(seed)
-
-        async def huge(request):
-            response = web.StreamResponse(headers={"Content-Type": "text/html"})
-            await response.prepare(request)
-            chunk = b"<p>" + b"x" * (1 << 20) + b"</p>"
-            for _ in range(50):
-                await response.write(chunk)
-            return response
-
-        routes = {
-            "/seed.html": lambda r: html(seed),
-            "/slow-article.html": self._slow_article,
-            "/missing": lambda r: web.Response(status=404, text="nope"),
-            "/stall": stall,
-            "/huge": huge,
-            "/binary": lambda r: web.Response(body=b"\x89PNG\r\n\x1a\n" + bytes(500), content_type="image/png"),
-            "/loop": lambda r: web.HTTPFound("/loop2"),
-            "/loop2": lambda r: web.HTTPFound("/loop"),
-            "/to-metadata": lambda r: web.HTTPFound("http://169.254.169.254/latest/meta-data/"),
-            "/empty": lambda r: html("<html><head><title>Nothing</title></head><body><nav>Home</nav></body></html>"),
-            "/tricky": lambda r: html(article_page("&lt;b&gt;Tom &amp; Jerry&lt;/b&gt; &lt;script&gt; 🚀 news")),
-        }
-        for path, handler in routes.items():
-            app.router.add_get(path, _async(handler))
-        return app
-
-    async def _slow_article(self, request):
-        await asyncio.sleep(0.3)  # long enough for concurrent requests to overlap
-        return web.Response(text=article_page("Slow but steady"), content_type="text/html")
+async def _stall(request):
+    await asyncio.sleep(30)
+    return web.Response(text="late")
 
 
-def _async(handler):
-    async def wrapper(request):
-        result = handler(request)
-        if asyncio.iscoroutine(result):
-            result = await result
-        if isinstance(result, web.HTTPException):
-            raise result
-        return result
+async def _huge(request):
+    response = web.StreamResponse(headers={"Content-Type": "text/html"})
+    await response.prepare(request)
+    chunk = b"<p>" + b"x" * (1 << 20) + b"</p>"
+    for _ in range(50):
+        await response.write(chunk)
+    return response
 
-    return wrapper
+
+async def _slow_article(request):
+    await asyncio.sleep(0.3)  # long enough for concurrent requests to overlap
+    return web.Response(text=article_page("Slow but steady"), content_type="text/html")
 
 
 @pytest.fixture
 async def site():
-    site = Site()
-    runner = web.AppRunner(site.app())
-    await runner.setup()
-    tcp = web.TCPSite(runner, "127.0.0.1", 0)
-    await tcp.start()
-    site.base = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    yield site
-    await runner.cleanup()
+    """A local site whose pages misbehave on purpose."""
+    routes = {
+        "/seed.html": page(SEED_PAGE.read_text(encoding="utf-8")),
+        "/slow-article.html": _slow_article,
+        "/missing": page("nope", status=404),
+        "/stall": _stall,
+        "/huge": _huge,
+        "/binary": page(b"\x89PNG\r\n\x1a\n" + bytes(500), content_type="image/png"),
+        "/loop": redirect("/loop2"),
+        "/loop2": redirect("/loop"),
+        "/to-metadata": redirect("http://169.254.169.254/latest/meta-data/"),
+        "/empty": page("<html><head><title>Nothing</title></head><body><nav>Home</nav></body></html>"),
+        "/tricky": page(article_page("&lt;b&gt;Tom &amp; Jerry&lt;/b&gt; &lt;script&gt; 🚀 news")),
+    }
+    async with serve_site(routes) as site:
+        yield site
 
 
 @pytest.fixture
@@ -124,7 +88,7 @@ def message(text: str, kind: str = "private", chat_id: str = "c1", **kw) -> Inco
 
 
 async def test_link_in_a_message_gets_a_digest_of_the_article(bot, site):
-    [reply] = await bot.handle(message(f"look at this {site.base}/seed.html?utm_source=x"))
+    [reply] = await bot.handle(message(f"look at this {site.base_url}/seed.html?utm_source=x"))
     digest = reply.digest
     assert reply.reply_to == "m1"
     assert digest.title == SEED_TITLE
@@ -138,9 +102,9 @@ async def test_link_in_a_message_gets_a_digest_of_the_article(bot, site):
 
 
 async def test_second_request_is_served_from_cache_without_the_model(bot, site):
-    first = (await bot.handle(message(f"{site.base}/seed.html")))[0].digest
+    first = (await bot.handle(message(f"{site.base_url}/seed.html")))[0].digest
     runs = bot.pipeline.model_runs
-    again = (await bot.handle(message(f"{site.base}/seed.html#comments")))[0].digest
+    again = (await bot.handle(message(f"{site.base_url}/seed.html#comments")))[0].digest
     assert again.cached and not first.cached
     assert again.points == first.points
     assert bot.pipeline.model_runs == runs
@@ -148,7 +112,7 @@ async def test_second_request_is_served_from_cache_without_the_model(bot, site):
 
 
 async def test_concurrent_requests_for_one_url_do_the_work_once(bot, site):
-    replies = await asyncio.gather(*(bot.handle(message(f"{site.base}/slow-article.html")) for _ in range(5)))
+    replies = await asyncio.gather(*(bot.handle(message(f"{site.base_url}/slow-article.html")) for _ in range(5)))
     assert all(r[0].digest and r[0].digest.title == "Slow but steady" for r in replies)
     assert site.hits["/slow-article.html"] == 1
     assert bot.pipeline.model_runs == 1
@@ -168,7 +132,7 @@ async def test_concurrent_requests_for_one_url_do_the_work_once(bot, site):
 )
 async def test_bad_pages_get_a_friendly_reply_and_change_nothing(bot, site, path, expected):
     await bot.store.hset("chat:test:c1", "autosummary", b"on")
-    [reply] = await bot.handle(message(f"{site.base}{path}"))
+    [reply] = await bot.handle(message(f"{site.base_url}{path}"))
     assert reply.digest is None
     assert expected in reply.error.lower()
     assert await bot.store.hgetall("chat:test:c1") == {"autosummary": b"on"}
@@ -176,12 +140,12 @@ async def test_bad_pages_get_a_friendly_reply_and_change_nothing(bot, site, path
 
 
 async def test_title_with_markup_and_emoji_is_kept_as_text(bot, site):
-    [reply] = await bot.handle(message(f"{site.base}/tricky"))
+    [reply] = await bot.handle(message(f"{site.base_url}/tricky"))
     assert reply.digest.title == "<b>Tom & Jerry</b> <script> 🚀 news"
 
 
 async def test_at_most_three_links_per_message(bot, site):
-    links = " ".join(f"{site.base}/missing?n={i}" for i in range(5))
+    links = " ".join(f"{site.base_url}/missing?n={i}" for i in range(5))
     assert len(await bot.handle(message(links))) == 3
 
 
@@ -195,13 +159,13 @@ async def test_pasted_text_is_summarized(bot):
 
 
 async def test_summary_command_forms(bot, site):
-    [short] = await bot.handle(message(f"/summary short {site.base}/seed.html"))
+    [short] = await bot.handle(message(f"/summary short {site.base_url}/seed.html"))
     assert len(short.digest.points) == 1
-    [replied] = await bot.handle(message("/summary", reply_to_text=f"see {site.base}/seed.html"))
+    [replied] = await bot.handle(message("/summary", reply_to_text=f"see {site.base_url}/seed.html"))
     assert replied.digest.title == SEED_TITLE
     [usage] = await bot.handle(message("/summary"))
     assert "Usage" in usage.error
-    [private] = await bot.handle(message(f"/summary private {site.base}/seed.html"))
+    [private] = await bot.handle(message(f"/summary private {site.base_url}/seed.html"))
     assert private.private and private.digest
 
 
@@ -210,8 +174,8 @@ async def test_groups_only_get_replies_to_links_and_commands(bot, site):
     assert await bot.handle(message("/othercommand@SomeOtherBot", kind="group")) == []
     [off] = await bot.handle(message("/autosummary off", kind="group", is_admin=True))
     assert "won't" in off.text
-    assert await bot.handle(message(f"{site.base}/seed.html", kind="group")) == []
-    [direct] = await bot.handle(message(f"/summary {site.base}/seed.html", kind="group"))
+    assert await bot.handle(message(f"{site.base_url}/seed.html", kind="group")) == []
+    [direct] = await bot.handle(message(f"/summary {site.base_url}/seed.html", kind="group"))
     assert direct.digest
 
 
@@ -234,8 +198,8 @@ async def test_rate_limit_answers_politely(tmp_path, site):
     bot = SummaryBot(settings, store)
     try:
         for _ in range(2):
-            assert (await bot.handle(message(f"{site.base}/seed.html")))[0].digest
-        [limited] = await bot.handle(message(f"{site.base}/seed.html"))
+            assert (await bot.handle(message(f"{site.base_url}/seed.html")))[0].digest
+        [limited] = await bot.handle(message(f"{site.base_url}/seed.html"))
         assert "wait a moment" in limited.error
     finally:
         await bot.close()
@@ -243,7 +207,7 @@ async def test_rate_limit_answers_politely(tmp_path, site):
 
 
 async def test_summary_cache_entry_is_json_points(bot, site):
-    await bot.handle(message(f"{site.base}/seed.html"))
-    digest = (await bot.handle(message(f"{site.base}/seed.html")))[0].digest
+    await bot.handle(message(f"{site.base_url}/seed.html"))
+    digest = (await bot.handle(message(f"{site.base_url}/seed.html")))[0].digest
     assert digest.cached
     assert json.loads(json.dumps(digest.to_json()))["points"] == digest.points
