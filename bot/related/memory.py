@@ -105,7 +105,9 @@ class ScopeView:
         count = len(self.keys)
         if not count or limit <= 0:
             return []
-        scores = self._matrix[:count] @ np.asarray(vector, dtype=np.float32)
+        # einsum runs on this thread: no BLAS thread hand-offs for a memory-bound pass,
+        # which measured steadier and faster here than `@` from 10k to 100k rows.
+        scores = np.einsum("ij,j->i", self._matrix[:count], np.asarray(vector, dtype=np.float32))
         for url in exclude:
             row = self.rows.get(_key(url))
             if row is not None:
