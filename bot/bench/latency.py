@@ -1,0 +1,265 @@
+"""`summary-bot bench latency`: what a summary costs, stage by stage, on the sample pages.
+
+The pages in `seeds/news/` are served by the sample site on 127.0.0.1 and go through the
+real stages: fetch (the guarded fetcher), extract (trafilatura in its worker pool),
+summarize (the configured summarizer) and render (the console's text rendering). Each
+stage is timed cold (the first page through it in this process) and warm (the median over
+every page, several rounds). Also: the model load, a summary of an 800-word article, a
+cache hit end to end (through `SummaryBot.handle`, the path a chat message takes, and
+through `SummaryPipeline.digest_link`), and the process's peak resident memory.
+
+`--abstractive-cost` adds what a distilbart-cnn-12-6-shaped model (random weights, beam 4,
+60 new tokens) costs per article on this machine: the price of the abstractive option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROUNDS = 5
+CACHE_HITS = 50
+TARGET_WORDS = 800
+
+
+def _ms(seconds: float) -> float:
+    return round(1000.0 * seconds, 2)
+
+
+def _summary(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return {"p50_ms": _ms(statistics.median(ordered)), "p95_ms": _ms(p95), "n": len(ordered)}
+
+
+def peak_rss_mb() -> float:
+    # ru_maxrss is in kilobytes on Linux (bytes on macOS).
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+
+
+def article_of_words(texts: list[str], words: int = TARGET_WORDS) -> str:
+    """About `words` words of whole sentences taken in turn from `texts`."""
+    from bot.sentences import split_sentences, word_count
+
+    chosen, count = [], 0
+    for text in texts:
+        for sentence in split_sentences(text):
+            if count >= words:
+                return " ".join(chosen)
+            chosen.append(sentence)
+            count += word_count(sentence)
+    return " ".join(chosen)
+
+
+async def measure(settings, seeds_dir: Path, rounds: int = ROUNDS) -> dict:
+    from adapters.console import render_digest
+    from adapters.seed_site import SeedSite, seed_pages
+    from bot.core import SummaryBot
+    from bot.extract import extract_article
+    from bot.fetch import Fetcher
+    from bot.models import ChatRef, Digest, Incoming
+    from bot.pipeline import SummaryPipeline
+    from bot.store import open_store
+    from bot.summarize import get_summarizer
+
+    result: dict = {"rss_mb_at_start": peak_rss_mb()}
+    pages = [p for p in seed_pages(seeds_dir) if p.parts[0] == "news"] or seed_pages(seeds_dir)
+    async with SeedSite(seeds_dir) as site:
+        urls = [f"{site.base_url}/{page.as_posix()}" for page in pages]
+
+        started = time.perf_counter()
+        summarizer = get_summarizer(settings)
+        load = {"seconds": round(time.perf_counter() - started, 3), "summarizer": f"{summarizer.name}:{summarizer.version}"}
+        encoder = getattr(summarizer, "encoder", None)
+        if encoder is not None:
+            load["encoder_seconds"] = round(encoder.load_seconds, 3)
+        result["model_load"] = load
+
+        stages: dict[str, list[float]] = {"fetch": [], "extract": [], "summarize": [], "render": []}
+        cold: dict[str, float] = {}
+        words = []
+        texts: list[str] = []
+        fetcher = Fetcher(settings)
+        try:
+            for round_number in range(rounds):
+                for url in urls:
+                    t0 = time.perf_counter()
+                    page = await fetcher.fetch(url)
+                    t1 = time.perf_counter()
+                    article = await extract_article(
+                        page.text, page.url, timeout=settings.extract_timeout, min_chars=settings.min_article_chars
+                    )
+                    t2 = time.perf_counter()
+                    points = summarizer.summarize(article.text, title=article.title, length=settings.summary_length)
+                    t3 = time.perf_counter()
+                    digest = Digest(title=article.title, points=points, source=article.site_name, url=article.url)
+                    render_digest(digest)
+                    t4 = time.perf_counter()
+                    timings = {"fetch": t1 - t0, "extract": t2 - t1, "summarize": t3 - t2, "render": t4 - t3}
+                    for stage, seconds in timings.items():
+                        if stage not in cold:
+                            cold[stage] = seconds
+                        else:
+                            stages[stage].append(seconds)
+                    if round_number == 0:
+                        words.append(len(article.text.split()))
+                        texts.append(article.text)
+        finally:
+            await fetcher.close()
+        result["pages"] = len(urls)
+        result["words_per_page"] = words
+        result["stages"] = {
+            stage: {"cold_ms": _ms(cold[stage]), **{"warm_" + k: v for k, v in _summary(stages[stage]).items()}}
+            for stage in stages
+        }
+
+        article = article_of_words(texts)
+        samples = []
+        for _ in range(max(10, 4 * rounds)):
+            t0 = time.perf_counter()
+            summarizer.summarize(article, length=settings.summary_length)
+            samples.append(time.perf_counter() - t0)
+        result["summarize_800_words"] = {"words": len(article.split()), **_summary(samples)}
+
+        with tempfile.TemporaryDirectory() as tmp:
+            store_settings = settings.model_copy(update={"sqlite_path": Path(tmp) / "bench.sqlite3", "redis_url": None})
+            store = await open_store(store_settings)
+            bot = SummaryBot(store_settings, store)
+            try:
+                chat = ChatRef(platform="console", chat_id="bench", kind="private")
+                message = Incoming(chat=chat, text=urls[0], user_id="", message_id="1", addressed_to_bot=True)
+                t0 = time.perf_counter()
+                first = await bot.handle(message)
+                miss = time.perf_counter() - t0
+                if not first or first[0].digest is None:
+                    raise RuntimeError(f"the bot did not summarize {urls[0]}: {first}")
+                hits, pipeline_hits = [], []
+                for _ in range(CACHE_HITS):
+                    t0 = time.perf_counter()
+                    replies = await bot.handle(message)
+                    hits.append(time.perf_counter() - t0)
+                    if not replies[0].digest or not replies[0].digest.cached:
+                        raise RuntimeError("the second request was not served from the cache")
+                pipeline: SummaryPipeline = bot.pipeline
+                for _ in range(CACHE_HITS):
+                    t0 = time.perf_counter()
+                    await pipeline.digest_link(urls[0])
+                    pipeline_hits.append(time.perf_counter() - t0)
+                result["end_to_end"] = {
+                    "store": "sqlite",
+                    "first_request_ms": _ms(miss),
+                    "cache_hit_handle": _summary(hits),
+                    "cache_hit_digest_link": _summary(pipeline_hits),
+                }
+            finally:
+                await bot.close()
+                await store.close()
+    result["peak_rss_mb"] = peak_rss_mb()
+    return result
+
+
+def abstractive_cost(words: int = 600, beams: int = 4, new_tokens: int = 60, runs: int = 2) -> dict:
+    """Seconds per article of a distilbart-cnn-12-6-shaped BART with random weights."""
+    import torch
+    from transformers import BartConfig, BartForConditionalGeneration
+
+    config = BartConfig(
+        vocab_size=50264, d_model=1024, encoder_layers=12, decoder_layers=6,
+        encoder_attention_heads=16, decoder_attention_heads=16,
+        encoder_ffn_dim=4096, decoder_ffn_dim=4096, max_position_embeddings=1024,
+    )  # fmt: skip
+    started = time.perf_counter()
+    torch.manual_seed(0)
+    model = BartForConditionalGeneration(config).eval()
+    build = time.perf_counter() - started
+    tokens = min(1024, int(words * 1.3))  # BPE tokens per English word, about
+    input_ids = torch.randint(4, config.vocab_size, (1, tokens))
+    samples = []
+    with torch.inference_mode():
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            model.generate(
+                input_ids, attention_mask=torch.ones_like(input_ids), num_beams=beams,
+                max_new_tokens=new_tokens, min_new_tokens=new_tokens, early_stopping=False,
+            )  # fmt: skip
+            samples.append(time.perf_counter() - t0)
+    return {
+        "model": "distilbart-cnn-12-6 shape (random weights)",
+        "parameters_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 1),
+        "input_tokens": tokens,
+        "beams": beams,
+        "new_tokens": new_tokens,
+        "build_s": round(build, 2),
+        "seconds_per_article": round(statistics.median(samples), 2),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def format_text(result: dict) -> str:
+    lines = []
+    load = result["model_load"]
+    lines.append(f"model load: {load['seconds']:.2f} s ({load['summarizer']})")
+    lines.append(f"pages: {result['pages']} seed pages, words {result['words_per_page']}")
+    lines.append(f"{'stage':<11} {'cold ms':>9} {'warm p50':>9} {'warm p95':>9}")
+    for stage, row in result["stages"].items():
+        lines.append(f"{stage:<11} {row['cold_ms']:>9.2f} {row['warm_p50_ms']:>9.2f} {row['warm_p95_ms']:>9.2f}")
+    s = result["summarize_800_words"]
+    lines.append(f"summarize an {s['words']}-word article (warm): p50 {s['p50_ms']:.1f} ms, p95 {s['p95_ms']:.1f} ms")
+    e = result["end_to_end"]
+    lines.append(f"end to end, first request (fetch, extract, summarize, store): {e['first_request_ms']:.1f} ms")
+    h, d = e["cache_hit_handle"], e["cache_hit_digest_link"]
+    lines.append(f"cache hit via SummaryBot.handle: p50 {h['p50_ms']:.2f} ms, p95 {h['p95_ms']:.2f} ms")
+    lines.append(f"cache hit via SummaryPipeline.digest_link: p50 {d['p50_ms']:.2f} ms, p95 {d['p95_ms']:.2f} ms")
+    lines.append(f"peak RSS: {result['peak_rss_mb']:.0f} MB")
+    if "abstractive" in result:
+        a = result["abstractive"]
+        lines.append(
+            f"abstractive ({a['model']}, {a['parameters_m']}M parameters, {a['input_tokens']} tokens in, "
+            f"beam {a['beams']}, {a['new_tokens']} new): {a['seconds_per_article']:.1f} s per article, "
+            f"peak RSS {a['peak_rss_mb']:.0f} MB"
+        )
+    return "\n".join(lines)
+
+
+# -- the sub-command ------------------------------------------------------------------------
+def add_parser(kinds: argparse._SubParsersAction) -> None:
+    bench = kinds.add_parser("latency", help="time per stage on the sample pages, cache hits, model load, memory")
+    bench.add_argument("--rounds", type=int, default=ROUNDS, help="passes over the pages for warm timings")
+    bench.add_argument("--seeds", type=Path, default=None, help="sample site folder (default: the project's seeds/)")
+    bench.add_argument(
+        "--abstractive-cost", action="store_true",
+        help="also time a distilbart-cnn-12-6-shaped model (random weights, beam 4, 60 new tokens)",
+    )  # fmt: skip
+    bench.add_argument("--format", choices=["text", "json"], default="text")
+    bench.set_defaults(func=cmd_latency)
+
+
+async def cmd_latency(args, settings) -> int:
+    import ipaddress
+
+    from adapters.seed_site import find_seeds_dir
+
+    seeds_dir = args.seeds or find_seeds_dir()
+    if seeds_dir is None or not Path(seeds_dir).is_dir():
+        print("summary-bot: no sample pages found (set SUMMARY_BOT_SEEDS_DIR or pass --seeds)", file=sys.stderr)
+        return 2
+    loopback = ipaddress.ip_network("127.0.0.1/32")
+    settings = settings.model_copy(
+        update={"fetch_allow_private": [*settings.fetch_allow_private, loopback], "user_rate_limit": 0}
+    )
+    result = await measure(settings, Path(seeds_dir), rounds=max(2, args.rounds))
+    if args.abstractive_cost:
+        words = result["summarize_800_words"]["words"]
+        result["abstractive"] = abstractive_cost(words=words)
+    if args.format == "json":
+        print(json.dumps(result, indent=2))
+    else:
+        print(format_text(result))
+    return 0
