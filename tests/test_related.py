@@ -306,6 +306,8 @@ async def test_workspace_scope_is_shared_by_its_chats_and_chat_scope_is_not(stor
     assert memory_scope(one, "workspace") == memory_scope(two, "workspace") != memory_scope(elsewhere, "workspace")
     assert memory_scope(one, "chat") != memory_scope(two, "chat")
     assert memory_scope(one, "global") == memory_scope(elsewhere, "global")
+    direct_message = ChatRef("slack", "D1", scope_id="T1", kind="private")
+    assert memory_scope(direct_message, "workspace") not in (memory_scope(one, "workspace"), memory_scope(two, "workspace"))
     assert Settings().related_scope == "workspace"  # the default: nothing crosses a workspace
 
     bot = make_bot(store, tmp_path)

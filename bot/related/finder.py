@@ -35,10 +35,11 @@ def memory_scope(chat: ChatRef, setting: str) -> str:
     """Where a chat's articles are remembered and searched, per SUMMARY_BOT_RELATED_SCOPE:
     "chat" (each chat apart), "workspace" (chats of one Slack workspace / Telegram group
     together, as the adapter sets `ChatRef.scope`; the chat itself when it sets none), or
-    "global" (every chat of the deployment)."""
+    "global" (every chat of the deployment). Private chats (DMs) stay apart unless the
+    deployment chose "global": what one person reads alone must not surface in a channel."""
     if setting == "global":
         return "global"
-    if setting == "chat":
+    if setting == "chat" or chat.kind == "private":
         return chat.key
     return chat.scope
 
