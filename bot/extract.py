@@ -70,7 +70,7 @@ async def extract_article(html: str, url: str, *, timeout: float, min_chars: int
 def _extract(html: str, url: str, min_chars: int) -> Article:
     try:
         doc = trafilatura.bare_extraction(
-            html, url=url, with_metadata=True, include_comments=False, favor_precision=False
+            html, url=url, with_metadata=True, include_comments=False, favor_precision=True
         )
     except Exception:  # trafilatura raises assorted errors on broken markup
         log.exception("trafilatura failed on %s", url)
