@@ -34,7 +34,7 @@ from bot.sentences import split_sentences, word_count
 from bot.summarize import POINTS_FOR_LENGTH, Length
 
 WEIGHTS_PATH = Path(__file__).with_name("scorer_weights.json")
-MAX_SENTENCES = 40  # the opening that is embedded and scored; bounds work on huge inputs
+MAX_SENTENCES = 20  # the opening that is embedded and scored: bounds the work (see the notes)
 MAX_WORDS = 60  # longer "sentences" are run-ons (captions glued to text, lists)
 FALLBACK_MIN_WORDS = 3  # when too few sentences are long enough
 
@@ -114,6 +114,10 @@ def choose(
     return sorted(chosen)
 
 
+def _same_text(a: str, b: str) -> bool:
+    return re.findall(r"\w+", a.lower()) == re.findall(r"\w+", b.lower())
+
+
 def candidates_of(counts: list[int], min_words: int, wanted: int) -> list[int]:
     """Sentences (by word counts) long enough to be a point and short enough not to be a
     run-on; shorter ones too when there are fewer than `wanted`."""
@@ -127,7 +131,7 @@ def candidates_of(counts: list[int], min_words: int, wanted: int) -> list[int]:
 
 class ExtractiveSummarizer:
     name = "extractive-minilm"
-    version = "2"
+    version = "3"
 
     def __init__(self, encoder_model=None, weights: Path | str | ScorerWeights | None = None):
         self.encoder = load_encoder(encoder_model)
@@ -141,7 +145,10 @@ class ExtractiveSummarizer:
         sentences = split_sentences(text)[:MAX_SENTENCES]
         if not sentences:
             return []
-        candidates = candidates_of([word_count(s) for s in sentences], self.weights.min_words, wanted)
+        counts = [word_count(s) for s in sentences]
+        if title:  # a line that only repeats the title (a pasted text's subject line) is no point
+            counts = [0 if _same_text(s, title) else c for s, c in zip(sentences, counts)]
+        candidates = candidates_of(counts, self.weights.min_words, wanted)
         if len(candidates) <= wanted:
             return [sentences[i] for i in candidates]
         embeddings = self.encoder.embed(sentences)
