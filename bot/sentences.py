@@ -26,7 +26,8 @@ _HARD_WRAP_MIN = 40  # a line this long that ends mid-sentence was wrapped, not 
 _PTB_BOUNDARY_RE = re.compile(r"(\s[.!?](?:\s+'')?)\s+(?=\S)")
 # A candidate boundary: terminal punctuation (optionally closing quotes/brackets), spaces,
 # then something that can start a sentence.
-_BOUNDARY_RE = re.compile(r"""([.!?…]+['"”’)\]]*)\s+(?=["“‘'(\[«„]?[A-Z0-9À-ÖØ-ÞΑ-ΩА-ЯЁ\u3040-\u30ff\u4e00-\u9fff])""")
+_SENTENCE_START = r"""["“‘'(\[«„]?[A-Z0-9À-ÖØ-ÞΑ-ΩА-ЯЁ\u3040-\u30ff\u4e00-\u9fff]"""
+_BOUNDARY_RE = re.compile(r"""([.!?…]+['"”’)\]]*)\s+(?=""" + _SENTENCE_START + ")")
 # Chinese and Japanese full stops end a sentence with or without a space after them.
 _CJK_BOUNDARY_RE = re.compile(r"([。！？]+[」』”’)]*)\s*(?=\S)")
 _LONE_QUOTE_RE = re.compile(r"""(['"’”])(?:\s+|$)""")
@@ -71,7 +72,7 @@ def _split_paragraph(paragraph: str) -> list[str]:
     out: list[str] = []
     start = 0
     boundaries = sorted(
-        [*_BOUNDARY_RE.finditer(paragraph), *_PTB_BOUNDARY_RE.finditer(paragraph), *_CJK_BOUNDARY_RE.finditer(paragraph)],
+        (m for pattern in (_BOUNDARY_RE, _PTB_BOUNDARY_RE, _CJK_BOUNDARY_RE) for m in pattern.finditer(paragraph)),
         key=lambda m: m.start(),
     )
     for match in boundaries:

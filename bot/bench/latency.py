@@ -76,7 +76,10 @@ async def measure(settings, seeds_dir: Path, rounds: int = ROUNDS) -> dict:
 
         started = time.perf_counter()
         summarizer = get_summarizer(settings)
-        load = {"seconds": round(time.perf_counter() - started, 3), "summarizer": f"{summarizer.name}:{summarizer.version}"}
+        load = {
+            "seconds": round(time.perf_counter() - started, 3),
+            "summarizer": f"{summarizer.name}:{summarizer.version}",
+        }
         encoder = getattr(summarizer, "encoder", None)
         if encoder is not None:
             load["encoder_seconds"] = round(encoder.load_seconds, 3)

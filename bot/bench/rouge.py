@@ -108,7 +108,8 @@ def format_table(results: list[dict], system_name: str) -> str:
         lines.append(f"{'':<32} {'':>4}  {'lead-3':<22} {b['rouge1']:>6.2f} {b['rouge2']:>6.2f} {b['rougeLsum']:>6.2f}")
         delta = {m: s[m] - b[m] for m in METRICS}
         lines.append(
-            f"{'':<32} {'':>4}  {'  difference':<22} {delta['rouge1']:>+6.2f} {delta['rouge2']:>+6.2f} {delta['rougeLsum']:>+6.2f}"
+            f"{'':<32} {'':>4}  {'  difference':<22} "
+            f"{delta['rouge1']:>+6.2f} {delta['rouge2']:>+6.2f} {delta['rougeLsum']:>+6.2f}"
         )
     return "\n".join(lines)
 
@@ -153,7 +154,10 @@ async def cmd_rouge(args, settings) -> int:
     results = []
     for path in args.data:
         examples = load_examples(path, args.limit)
-        result = evaluate(lambda ex: summarizer.summarize(ex.article, title=ex.title, length=args.length), examples, scorer)
+        def summarize(example: Example) -> list[str]:
+            return summarizer.summarize(example.article, title=example.title, length=args.length)
+
+        result = evaluate(summarize, examples, scorer)
         results.append({"data": str(path), **result})
     name = f"{summarizer.name}:{summarizer.version}"
     if args.format == "json":
