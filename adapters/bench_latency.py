@@ -23,6 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from adapters.console import render_digest
+from adapters.seed_site import SeedSite, find_seeds_dir, seed_pages
+
 ROUNDS = 5
 CACHE_HITS = 50
 TARGET_WORDS = 800
@@ -59,8 +62,6 @@ def article_of_words(texts: list[str], words: int = TARGET_WORDS) -> str:
 
 
 async def measure(settings, seeds_dir: Path, rounds: int = ROUNDS) -> dict:
-    from adapters.console import render_digest
-    from adapters.seed_site import SeedSite, seed_pages
     from bot.core import SummaryBot
     from bot.extract import extract_article
     from bot.fetch import Fetcher
@@ -247,7 +248,6 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
 async def cmd_latency(args, settings) -> int:
     import ipaddress
 
-    from adapters.seed_site import find_seeds_dir
 
     seeds_dir = args.seeds or find_seeds_dir()
     if seeds_dir is None or not Path(seeds_dir).is_dir():
