@@ -85,6 +85,26 @@ async def test_tracking_parameters_do_not_make_a_second_story(store, tmp_path):
     assert entry.shares == 2 and entry.summary.startswith("Chinese carmakers")
 
 
+async def test_a_repeat_share_reuses_the_stored_vector(store, tmp_path, monkeypatch):
+    """A link shared again (a cache hit for the summary) costs no model work here either."""
+    import bot.digest.history as history
+
+    embedded: list[str] = []
+    real_embed = history.embed_stories
+
+    async def counting_embed(texts, model):
+        embedded.extend(texts)
+        return await real_embed(texts, model)
+
+    monkeypatch.setattr(history, "embed_stories", counting_embed)
+    digests = service(store, tmp_path, FakeClock(utc(2024, 5, 6, 9)))
+    await share(digests, article("https://northline.example/a.html", *CARS[0]))
+    await share(digests, article("https://northline.example/a.html?utm_source=x", *CARS[0]))
+    await share(digests, article("https://northline.example/b.html", *CARS[1]))
+    assert len(embedded) == 2
+    assert [e.shares for e in (await compose_now(digests)).daily.entries] == [2, 1]
+
+
 async def test_many_stories_are_grouped_by_topic(store, tmp_path):
     digests = service(store, tmp_path, FakeClock(utc(2024, 5, 6, 9)))
     for number, (title, lead) in enumerate(CARS + SMART_HOME + OTHERS):

@@ -69,12 +69,28 @@ class ShareHistory:
             linked = [(digest, canonical) for digest, canonical in linked if canonical]
             if not linked:
                 return
-            texts = [story_text(digest.title, digest.points[0] if digest.points else "") for digest, _ in linked]
-            vectors = await embed_stories(texts, self.encoder_model)
+            vectors = await self._vectors(chat, linked)
             for (digest, canonical), vector in zip(linked, vectors):
                 await self._record_one(chat, digest, canonical, vector, at.timestamp())
         except Exception:
             log.exception("could not record shared articles in %s", chat.key)
+
+    async def _vectors(self, chat: ChatRef, linked: list[tuple[Digest, str]]) -> list[np.ndarray]:
+        """Title+lead vectors, reusing the one stored when the story was shared here before:
+        a repeat share (a cache hit) then costs no model work."""
+        vectors: list[np.ndarray | None] = []
+        for digest, canonical in linked:
+            raw = await self.store.get(f"digest:article:{chat.key}:{url_id(canonical)}")
+            known = json.loads(raw) if raw else {}
+            same = known.get("encoder") == self.encoder and known.get("title") == digest.title
+            same = same and known.get("points", [None])[:1] == digest.points[:1]
+            vectors.append(unpack_vector(known["vector"]) if same and known.get("vector") else None)
+        missing = [i for i, vector in enumerate(vectors) if vector is None]
+        if missing:
+            texts = [story_text(linked[i][0].title, (linked[i][0].points or [""])[0]) for i in missing]
+            for i, vector in zip(missing, await embed_stories(texts, self.encoder_model)):
+                vectors[i] = vector
+        return vectors
 
     async def _record_one(self, chat: ChatRef, digest: Digest, canonical: str, vector: np.ndarray, when: float) -> None:
         article_id = url_id(canonical)
