@@ -250,7 +250,9 @@ class SlackService:
                     log.error("Slack refused a slash command reply: %s %s", response.status_code, response.body)
 
     async def _unfurl(self, client: AsyncWebClient, event: dict, message: Incoming, urls: list[str]) -> None:
-        replies = await self.bot.summarize_links(message, urls)
+        # A link typed in the composer is not shared yet: it must not join the daily digest.
+        shared = event.get("source") != "composer"
+        replies = await self.bot.summarize_links(message, urls, record_history=shared)
         unfurls = {url: render_unfurl(reply.digest) for url, reply in zip(urls, replies) if reply.digest is not None}
         if not unfurls:
             return  # errors (a page we cannot read, a rate limit) leave Slack's own preview alone
