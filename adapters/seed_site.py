@@ -7,6 +7,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from adapters.local_server import LocalServer
+
 SEEDS_ENV = "SUMMARY_BOT_SEEDS_DIR"
 
 
@@ -24,16 +26,14 @@ def seed_pages(seeds_dir: Path) -> list[Path]:
     return sorted(p.relative_to(seeds_dir) for p in seeds_dir.rglob("*.html") if p.name != "index.html")
 
 
-class SeedSite:
-    """Serves `seeds_dir` on 127.0.0.1; `base_url` is set once started."""
+class SeedSite(LocalServer):
+    """Serves `seeds_dir` on 127.0.0.1."""
 
     def __init__(self, seeds_dir: Path, port: int = 0):
+        super().__init__(port)
         self.seeds_dir = seeds_dir
-        self.port = port
-        self.base_url = ""
-        self._runner: web.AppRunner | None = None
 
-    async def start(self) -> str:
+    def build_app(self) -> web.Application:
         app = web.Application()
 
         async def index(request: web.Request) -> web.FileResponse:
@@ -41,21 +41,35 @@ class SeedSite:
 
         app.router.add_get("/", index)
         app.router.add_static("/", self.seeds_dir, show_index=False)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}"
-        return self.base_url
+        return app
 
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
-    async def __aenter__(self) -> SeedSite:
-        await self.start()
-        return self
+class SeedEditions(LocalServer):
+    """The sample pages in numbered editions at /e{N}/{page}: the same article with
+    "Edition N." before its first paragraph, so every edition is new text to the article
+    and summary caches. For benchmarks of uncached work."""
 
-    async def __aexit__(self, *exc) -> None:
-        await self.stop()
+    def __init__(self, seeds_dir: Path):
+        super().__init__()
+        self.pages = {page.as_posix(): (seeds_dir / page).read_text(encoding="utf-8") for page in seed_pages(seeds_dir)}
+        self.paths = sorted(self.pages)
+
+    def url(self, edition: int, page: int) -> str:
+        return f"{self.base_url}/e{edition}/{self.paths[page % len(self.paths)]}"
+
+    def build_app(self) -> web.Application:
+        async def edition(request: web.Request) -> web.Response:
+            html = self.pages.get(request.match_info["page"])
+            if html is None:
+                raise web.HTTPNotFound()
+            return web.Response(text=with_edition(html, int(request.match_info["number"])), content_type="text/html")
+
+        app = web.Application()
+        app.router.add_get(r"/e{number:\d+}/{page:.+}", edition)
+        return app
+
+
+def with_edition(html: str, number: int) -> str:
+    article = html.find("<article")
+    paragraph = html.index("<p>", max(article, 0))
+    return f"{html[:paragraph]}<p>Edition {number}. {html[paragraph + 3:]}"

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from adapters.local_server import LocalServer
+
 BOT_USER_ID = "UBOTSTANDIN"
 BOT_ID = "BBOTSTANDIN"
 TEAM_ID = "TSTANDIN"
@@ -50,11 +52,10 @@ class RecordedCall:
     path: str = ""
 
 
-class SlackStandIn:
+class SlackStandIn(LocalServer):
     def __init__(self) -> None:
+        super().__init__()
         self.calls: list[RecordedCall] = []
-        self.base_url = ""
-        self._runner: web.AppRunner | None = None
         self._rate_limited: dict[str, list[int]] = {}  # method -> Retry-After for its next calls
         self._timestamps = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -93,26 +94,11 @@ class SlackStandIn:
         return self.calls_to(method)
 
     # -- server -----------------------------------------------------------------------
-    async def start(self) -> str:
+    def build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/response/{name}", self._response_url)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-        return self.base_url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def __aenter__(self) -> SlackStandIn:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        await self.stop()
+        return app
 
     async def _record(self, call: RecordedCall) -> None:
         async with self._changed:

@@ -27,6 +27,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from adapters.local_server import LocalServer
+
 DEFAULT_TOKEN = "123456:standin-token"
 MAX_TEXT_UNITS = 4096
 
@@ -96,8 +98,9 @@ class ApiCall:
     at: float = field(default_factory=time.monotonic)
 
 
-class BotApiStandIn:
+class BotApiStandIn(LocalServer):
     def __init__(self, token: str = DEFAULT_TOKEN, *, username: str = "summary_test_bot", long_poll_cap: float = 0.5):
+        super().__init__()
         self.token = token
         self.bot_user = {"id": int(token.split(":")[0]), "is_bot": True, "first_name": "Summary", "username": username}
         self.long_poll_cap = long_poll_cap  # answer an idle getUpdates within this, whatever its timeout
@@ -105,35 +108,18 @@ class BotApiStandIn:
         self.sent_messages: list[dict] = []  # what sendMessage accepted, as Telegram returned it
         self.chat_members: dict[tuple[int, int], str] = {}  # (chat_id, user_id) -> status
         self.webhook: dict[str, Any] | None = None  # what setWebhook registered
-        self.base_url = ""  # "http://127.0.0.1:PORT", set once started
         self._updates: list[dict] = []
         self._chats: dict[int, dict] = {}
         self._failures: dict[str, list[tuple[int, dict]]] = {}
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(100)
         self._changed = asyncio.Event()  # set, and replaced, whenever a call or update arrives
-        self._runner: web.AppRunner | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
-    async def start(self) -> str:
+    def build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-        return self.base_url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def __aenter__(self) -> BotApiStandIn:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info) -> None:
-        await self.stop()
+        return app
 
     # -- what users do ------------------------------------------------------------------
     def new_update(
