@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import ipaddress
 import json
-import re
 import secrets
 import statistics
 import sys
@@ -30,7 +29,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from adapters.seed_site import find_seeds_dir, seed_pages
+from adapters.seed_site import SeedEditions, find_seeds_dir
 from adapters.slack.service import SlackService
 from adapters.slack.standin import SlackStandIn, event_callback, signed_headers
 from bot.config import Settings
@@ -71,7 +70,7 @@ async def cmd_bench_slack(args, settings: Settings) -> int:
 
 async def measure(settings: Settings, seeds_dir: Path, events: int) -> dict:
     secret = secrets.token_hex(16)
-    async with SlackStandIn() as standin, ArticleVariants(seeds_dir) as site:
+    async with SlackStandIn() as standin, SeedEditions(seeds_dir) as site:
         with tempfile.TemporaryDirectory(prefix="summary-bot-bench-") as workdir:
             settings = settings.model_copy(update={
                 "slack_bot_token": "xoxb-bench", "slack_signing_secret": secret, "slack_api_url": standin.api_url,
@@ -90,7 +89,7 @@ async def measure(settings: Settings, seeds_dir: Path, events: int) -> dict:
             try:
                 sender = EventSender(events_url, secret, standin)
                 await sender.round([site.url(0, 0)])  # warm-up: loads the model
-                links = [site.url(1 + number // len(site.pages), number % len(site.pages)) for number in range(events)]
+                links = [site.url(1 + number // len(site.paths), number) for number in range(events)]
                 uncached = await sender.round(links)
                 cached = await sender.round(links)
             finally:
@@ -165,39 +164,3 @@ class EventSender:
 def _percentile(values: list[float], percent: int) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(percent / 100 * (len(ordered) - 1)))]
-
-
-class ArticleVariants:
-    """The sample articles, each servable under any number of new titles, so that every
-    link is a page the bot has never fetched or summarized: /v/{variant}/{page}."""
-
-    def __init__(self, seeds_dir: Path):
-        self.seeds_dir = seeds_dir
-        self.pages = seed_pages(seeds_dir)
-        self.base_url = ""
-        self._runner: web.AppRunner | None = None
-
-    def url(self, variant: int, page: int) -> str:
-        return f"{self.base_url}/v/{variant}/{self.pages[page].as_posix()}"
-
-    async def __aenter__(self) -> ArticleVariants:
-        app = web.Application()
-        app.router.add_get("/v/{variant:\\d+}/{page:.+}", self._page)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        await self._runner.cleanup()
-
-    async def _page(self, request: web.Request) -> web.Response:
-        relative = Path(request.match_info["page"])
-        if relative not in self.pages:
-            raise web.HTTPNotFound()
-        html = (self.seeds_dir / relative).read_text(encoding="utf-8")
-        title = re.search(r'<meta property="og:title" content="([^"]+)"', html)
-        if title:
-            html = html.replace(title.group(1), f"{title.group(1)} (edition {request.match_info['variant']})")
-        return web.Response(text=html, content_type="text/html")

@@ -24,13 +24,9 @@ import json
 import statistics
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
-from aiohttp import web
-
-from adapters.seed_site import find_seeds_dir, seed_pages
+from adapters.seed_site import SeedEditions, find_seeds_dir
 from bot.config import Settings
 from bot.core import SummaryBot
 from bot.store import open_store
@@ -60,7 +56,7 @@ async def cmd_bench_telegram(args, settings: Settings) -> int:
         return 2
     limits = {} if args.flood_limits else {"overall_max_rate": 0, "group_max_rate": 0}
     with tempfile.TemporaryDirectory(prefix="summary-bot-bench-") as workdir:
-        async with BotApiStandIn() as api, serve_editions(seeds_dir) as (site_url, pages):
+        async with BotApiStandIn() as api, SeedEditions(seeds_dir) as site:
             settings = settings.model_copy(
                 update={
                     "telegram_token": api.token,
@@ -76,8 +72,8 @@ async def cmd_bench_telegram(args, settings: Settings) -> int:
             service = TelegramService(settings, bot, rate_limiter=AIORateLimiter(max_retries=3, **limits))
             await service.start()
             try:
-                await run_round(api, [f"{site_url}/e0/{pages[0]}"], first_chat=1)  # loads the model
-                links = [f"{site_url}/e{n}/{pages[n % len(pages)]}" for n in range(1, args.updates + 1)]
+                await run_round(api, [site.url(0, 0)], first_chat=1)  # loads the model
+                links = [site.url(n, n) for n in range(1, args.updates + 1)]
                 uncached = await run_round(api, links, first_chat=1_000_000)
                 cached = await run_round(api, links, first_chat=2_000_000)
             finally:
@@ -120,33 +116,3 @@ async def run_round(api, links: list[str], *, first_chat: int) -> dict:
         "p95_latency_s": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 3),
         "failed": sum(call.params["text"].startswith("⚠") for call in replies),
     }
-
-
-@asynccontextmanager
-async def serve_editions(seeds_dir: Path) -> AsyncIterator[tuple[str, list[str]]]:
-    """The sample pages on 127.0.0.1, each in numbered editions at /e{N}/{page}: the
-    same article with "Edition N." before its first paragraph, so every edition is new
-    text to the summary cache. Yields the base URL and the pages' paths."""
-    pages = {page.as_posix(): (seeds_dir / page).read_text(encoding="utf-8") for page in seed_pages(seeds_dir)}
-
-    async def edition(request: web.Request) -> web.Response:
-        html = pages.get(request.match_info["page"])
-        if html is None:
-            raise web.HTTPNotFound()
-        return web.Response(text=with_edition(html, int(request.match_info["number"])), content_type="text/html")
-
-    app = web.Application()
-    app.router.add_get(r"/e{number:\d+}/{page:.+}", edition)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}", sorted(pages)
-    finally:
-        await runner.cleanup()
-
-
-def with_edition(html: str, number: int) -> str:
-    article = html.find("<article")
-    paragraph = html.index("<p>", max(article, 0))
-    return f"{html[:paragraph]}<p>Edition {number}. {html[paragraph + 3:]}"
