@@ -40,6 +40,11 @@ def _sha256(*parts: str) -> str:
     return digest.hexdigest()
 
 
+def _article_key(url: str) -> str:
+    """The article cache's key: the canonical URL (raises ValueError for a non-http URL)."""
+    return "article:" + _sha256(canonicalize(url))
+
+
 class SummaryPipeline:
     def __init__(self, settings: Settings, store: Store, fetcher: Fetcher | None = None):
         self.settings = settings
@@ -94,7 +99,7 @@ class SummaryPipeline:
     async def cached_title(self, url: str) -> str | None:
         """The title of the article at `url` if it is in the article cache."""
         try:
-            cached = await self.store.get("article:" + _sha256(canonicalize(url)))
+            cached = await self.store.get(_article_key(url))
         except ValueError:
             return None
         return json.loads(cached).get("title") if cached is not None else None
@@ -103,7 +108,7 @@ class SummaryPipeline:
     async def get_article(self, url: str) -> Article:
         """The article at `url`, from the cache when fresh. Raises FetchError or
         ExtractionError with a user-facing message."""
-        key = "article:" + _sha256(canonicalize(url))
+        key = _article_key(url)
         return await self._once(key, lambda: self._load_article(key, url))
 
     async def _load_article(self, key: str, url: str) -> Article:
@@ -135,13 +140,11 @@ class SummaryPipeline:
         return points, False
 
     async def _compute_summary(self, key: str, text: str, title: str | None, length: str) -> list[str]:
-        loop = asyncio.get_running_loop()
-
         def run() -> list[str]:
             summarizer = get_summarizer(self.settings)  # loads the model on first use
             return summarizer.summarize(text, title=title, length=length)
 
-        points = await loop.run_in_executor(_model_pool, run)
+        points = await self._run_model(run)
         self.model_runs += 1
         await self.store.set(key, json.dumps(points).encode(), ttl=self.settings.summary_cache_ttl)
         return points

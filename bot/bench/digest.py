@@ -16,7 +16,6 @@ composed and handed to a sender that accepts at once (digest_send_empty on, no h
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
