@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from bot.core import SummaryBot
-from bot.digest.feeds import recent_feed_items
+from bot.digest.feeds import FeedError, recent_feed_items
 from bot.digest.scheduler import DigestScheduler
 from bot.models import Incoming
 from digest_support import GROUP, FakeClock, RecordingSender, digest_settings, fresh_redis_store, utc
@@ -148,3 +148,29 @@ async def test_feeds_commands_and_their_errors(store, feed_site, tmp_path):
         assert removed.text.startswith("OK") and await bot.digests.feeds.followed(GROUP) == {}
     finally:
         await bot.close()
+
+
+INTERNAL_FEED = """<?xml version='1.0'?><rss version='2.0'><channel><title>Internal</title>
+<item><title>Secret payroll figures</title><link>http://intranet.example/payroll</link><guid>s1</guid></item>
+</channel></rss>"""
+
+
+@pytest.mark.parametrize("body_is", ["a URL", "a file path"])
+async def test_a_feed_whose_body_names_another_resource_is_not_followed_there(store, tmp_path, body_is):
+    """feedparser opens a str that looks like a URL or a path itself (urllib, open()): a
+    feed's body must never make it read an internal address or a local file."""
+    internal_file = tmp_path / "internal.xml"
+    internal_file.write_text(INTERNAL_FEED)
+    async with serve_site({"/internal.xml": page(INTERNAL_FEED, content_type="application/rss+xml")},
+                          host="127.0.0.2") as internal:  # fmt: skip
+        body = internal.url("/internal.xml") if body_is == "a URL" else str(internal_file)
+        async with serve_site({"/feed.xml": page(body, content_type="application/rss+xml")}) as public:
+            # Only 127.0.0.1 (the "public" site) may be fetched; 127.0.0.2 is internal.
+            bot = SummaryBot(digest_settings(tmp_path, fetch_allow_private=["127.0.0.1/32"]), store)
+            try:
+                with pytest.raises(FeedError, match="isn't an RSS or Atom feed"):
+                    await bot.digests.feeds.add(GROUP, public.url("/feed.xml"), utc(2024, 5, 6, 12))
+                assert await bot.digests.feeds.followed(GROUP) == {}
+            finally:
+                await bot.close()
+        assert internal.requests == []
