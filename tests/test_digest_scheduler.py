@@ -219,3 +219,94 @@ async def test_a_tick_reads_only_the_chats_that_are_due(store, tmp_path):
     clock.now = utc(2024, 5, 6, 13, 4, 30)
     report = await scheduler.tick()
     assert (report.due, report.sent) == (5, 5)
+
+
+# -- platforms this process does not serve ------------------------------------------------
+async def test_chats_of_an_unserved_platform_neither_crowd_out_served_ones_nor_make_it_spin(store, tmp_path):
+    """Five Telegram chats fill a batch of five in a Slack-only process; the Slack chat due
+    the same minute still goes out, at the first tick, and the loop then waits."""
+    clock = FakeClock(utc(2024, 5, 6, 12))
+    sender = RecordingSender(clock)
+    scheduler = scheduler_for(store, digest_settings(tmp_path, digest_send_empty=True), clock, sender, batch_size=5,
+                              poll_seconds=3600)  # fmt: skip
+    scheduler.senders = {"slack": sender}
+    zone = ZoneInfo("UTC")
+    for number in range(5):
+        chat = ChatRef(platform="telegram", chat_id=f"-{number}", kind="group")
+        await scheduler.digests.subscriptions.subscribe(chat, time(8, 0), zone, clock.now)
+    slack_chat = ChatRef(platform="slack", chat_id="C1", scope_id="T1", kind="group")
+    await scheduler.digests.subscriptions.subscribe(slack_chat, time(8, 0), zone, clock.now)
+    clock.now = utc(2024, 5, 7, 8, 0, 30)
+
+    stop = asyncio.Event()
+    ticks = []
+    tick = scheduler.tick
+
+    async def counted_tick(now=None):
+        report = await tick(now)
+        ticks.append(report)
+        if report.sent or len(ticks) >= 50:  # stop after the send, or when it spins
+            stop.set()
+        return report
+
+    scheduler.tick = counted_tick
+    await scheduler.run(stop)
+
+    assert [chat for chat, _, _ in sender.accepted] == [slack_chat]
+    assert len(ticks) == 1
+    assert (ticks[0].due, ticks[0].elsewhere, ticks[0].sent) == (1, 5, 1)
+    # The Telegram chats are still due, for a process that serves Telegram.
+    due = await scheduler.digests.subscriptions.due(clock.now, 10)
+    assert sorted(chat_key for chat_key, _ in due) == [f"telegram:-{number}" for number in range(5)]
+
+
+async def test_a_full_batch_that_only_waits_on_other_processes_does_not_make_it_tick_at_once(store, tmp_path):
+    clock = FakeClock(utc(2024, 5, 6, 12))
+    sender = RecordingSender(clock)
+    scheduler = scheduler_for(store, digest_settings(tmp_path, digest_send_empty=True), clock, sender, batch_size=2,
+                              poll_seconds=3600)  # fmt: skip
+    zone = ZoneInfo("UTC")
+    for number in range(2):
+        chat = ChatRef(platform="telegram", chat_id=f"-{number}", kind="group")
+        await scheduler.digests.subscriptions.subscribe(chat, time(8, 0), zone, clock.now)
+        await store.set(f"digest:claim:{chat.key}:2024-05-07", b"another process", ttl=300)
+    clock.now = utc(2024, 5, 7, 8, 0, 30)
+    stop = StopWhenWaitedFor()
+    ticks = []
+    tick = scheduler.tick
+
+    async def counted_tick(now=None):
+        ticks.append(await tick(now))
+        if len(ticks) >= 50:  # it spins
+            stop.set()
+        return ticks[-1]
+
+    scheduler.tick = counted_tick
+    await scheduler.run(stop)
+    assert len(ticks) == 1 and ticks[0].busy == 2
+    assert stop.waited  # it went to wait for the next poll
+
+
+class StopWhenWaitedFor(asyncio.Event):
+    """A stop event that is set as soon as the scheduler waits on it between ticks."""
+
+    waited = False
+
+    async def wait(self) -> bool:
+        self.waited = True
+        self.set()
+        return await super().wait()
+
+
+async def test_chats_of_a_platform_no_process_serves_are_skipped_once_past_the_grace_period(store, tmp_path):
+    clock = FakeClock(utc(2024, 5, 6, 12))
+    sender = RecordingSender(clock)
+    scheduler = scheduler_for(store, digest_settings(tmp_path, digest_send_empty=True), clock, sender)
+    scheduler.senders = {"slack": sender}
+    await subscribe(scheduler, time(8, 0), "UTC", clock.now)  # a Telegram chat
+    clock.now = utc(2024, 5, 7, 8, 1)
+    assert (await scheduler.tick()).elsewhere == 1  # left to a Telegram process
+    clock.now = utc(2024, 5, 7, 20, 0)  # none came
+    report = await scheduler.tick()
+    assert (report.skipped, report.moved) == (1, 1)
+    assert await scheduler.digests.subscriptions.due(clock.now, 10) == []

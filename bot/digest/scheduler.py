@@ -11,7 +11,11 @@ claimant re-reads the "sent" marker after claiming, so a digest finished in betw
 sent again.
 
 Each tick reads only the chats that are due (`digest:due`, by time), so its cost does not
-grow with the number of subscriptions. A digest missed during downtime is sent late if
+grow with the number of subscriptions. The due set is shared by all platforms: a process
+passes over the chats of platforms it does not serve (a chat key starts with its platform)
+and reads further, so they never crowd its own chats out of a batch, and it ticks again at
+once only when a full batch moved on (was sent, skipped or rescheduled), never for chats it
+can only leave to others. A digest missed during downtime is sent late if
 still within `digest_grace_hours` of its time, else skipped and logged.
 """
 
@@ -42,6 +46,8 @@ class TickReport:
     skipped: int = 0  # missed by more than the grace period
     failed: int = 0  # the sender (or composing) failed; retried later
     busy: int = 0  # another process holds the claim
+    elsewhere: int = 0  # due chats of platforms this process does not serve, left to others
+    moved: int = 0  # chats rescheduled or dropped: no longer due now
 
 
 class DigestScheduler:
@@ -69,7 +75,7 @@ class DigestScheduler:
         self.grace = timedelta(hours=digests.settings.digest_grace_hours)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Tick every `poll_seconds` (at once again while a tick finds a full batch) until
+        """Tick every `poll_seconds` (at once again while a tick moves a full batch on) until
         `stop` is set."""
         log.info("digest scheduler started")
         while not stop.is_set():
@@ -78,7 +84,7 @@ class DigestScheduler:
             except Exception:  # e.g. the store briefly unreachable: try again next time
                 log.exception("digest scheduler tick failed")
                 report = TickReport()
-            if report.due >= self.batch_size:
+            if report.moved >= self.batch_size:  # maybe more are waiting; each retick makes progress
                 continue
             try:
                 await asyncio.wait_for(stop.wait(), self.poll_seconds)
@@ -89,10 +95,31 @@ class DigestScheduler:
         """One pass over the chats that are due at `now` (default: the clock)."""
         now = now or self.clock()
         report = TickReport()
-        due = await self.digests.subscriptions.due(now, self.batch_size)
-        report.due = len(due)
-        await asyncio.gather(*(self._look_at(chat_key, score, now, report) for chat_key, score in due))
+        ours, theirs = await self._due_batch(now)
+        report.due, report.elsewhere = len(ours), len(theirs)
+        # Chats of other platforms are looked at only once overdue by more than the grace
+        # period, to be skipped to their next date like ours (so none stays due for ever
+        # when no process serves its platform); until then a process that serves it sends.
+        overdue = (now - self.grace).timestamp()
+        abandoned = [(chat_key, score) for chat_key, score in theirs if score < overdue][: self.batch_size]
+        await asyncio.gather(*(self._look_at(chat_key, score, now, report) for chat_key, score in ours + abandoned))
         return report
+
+    async def _due_batch(self, now: datetime) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        """Up to `batch_size` due chats of the platforms served here, earliest first, and the
+        due chats of other platforms read on the way to them."""
+        limit = self.batch_size
+        while True:
+            due = await self.digests.subscriptions.due(now, limit)
+            ours = [(chat_key, score) for chat_key, score in due if self._serves(chat_key)]
+            if len(ours) >= self.batch_size or len(due) < limit:  # a full batch, or all that is due
+                theirs = [(chat_key, score) for chat_key, score in due if not self._serves(chat_key)]
+                return ours[: self.batch_size], theirs
+            limit *= 2
+
+    def _serves(self, chat_key: str) -> bool:
+        platform, _, _ = chat_key.partition(":")  # ChatRef.key is "{platform}:{chat_id}"
+        return platform in self.senders
 
     async def _look_at(self, chat_key: str, score: float, now: datetime, report: TickReport) -> None:
         async with self._concurrency:
@@ -107,25 +134,28 @@ class DigestScheduler:
         subscription = await subscriptions.get(chat_key)
         if subscription is None:  # unsubscribed since it was scheduled
             await subscriptions.drop_from_schedule(chat_key)
+            report.moved += 1
             return
         day, due_at = latest_occurrence(now, subscription.at, subscription.zone)
         _, next_due = subscription.next_due(now)
-        if score < (due_at - EARLIER_DATE).timestamp():  # it was due for an earlier date
+        sender = self.senders.get(subscription.chat.platform)
+        if sender is not None and score < (due_at - EARLIER_DATE).timestamp():  # due for an earlier date
             log.warning("digest for %s due at %s was missed while no scheduler ran; skipped",
                         chat_key, datetime.fromtimestamp(score, now.tzinfo).isoformat())  # fmt: skip
         sent_key = f"digest:sent:{chat_key}:{day.isoformat()}"
         if due_at < subscription.since or await self.store.get(sent_key) is not None:
             await subscriptions.schedule(chat_key, next_due)
+            report.moved += 1
             return
         if now - due_at > self.grace:
             log.warning("digest for %s of %s skipped: due at %s, now %s is past the %s grace",
                         chat_key, day, due_at.isoformat(), now.isoformat(), self.grace)  # fmt: skip
             report.skipped += 1
             await subscriptions.schedule(chat_key, next_due)
+            report.moved += 1
             return
-        sender = self.senders.get(subscription.chat.platform)
         if sender is None:
-            return  # a process that runs that platform sends it
+            return  # a process that runs that platform sends it (not within the grace period yet)
         claim_key = f"digest:claim:{chat_key}:{day.isoformat()}"
         token = uuid.uuid4().hex.encode()
         if not await self.store.set_if_absent(claim_key, token, ttl=self.lease_seconds):
@@ -141,10 +171,12 @@ class DigestScheduler:
                 report.sent += sent
                 report.empty += not sent
                 await subscriptions.schedule(chat_key, next_due)
+            report.moved += 1
         except Exception:
             log.exception("digest for %s of %s failed; retrying in %s", chat_key, day, RETRY_AFTER)
             report.failed += 1
             await subscriptions.schedule(chat_key, now + RETRY_AFTER)
+            report.moved += 1
         await self.store.delete_if_equals(claim_key, token)
 
     async def _send(self, chat: ChatRef, now: datetime, sender: Sender, sent_key: str) -> bool:
