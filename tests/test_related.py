@@ -4,6 +4,7 @@ backends where the store matters."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from bot.config import Settings
 from bot.core import SummaryBot
 from bot.models import ChatRef, Incoming, RelatedLink
 from bot.related.finder import memory_scope
-from bot.related.memory import TRIM_EVERY, RelatedMemory
+from bot.related.memory import ROW_OVERHEAD, TRIM_EVERY, VIEW_OVERHEAD, RelatedMemory
 from bot.related.page_links import clean_title, find_page_related
 from bot.related.rank import merge_related
 from tests.local_site import page, serve_site
@@ -396,3 +397,38 @@ async def test_the_article_itself_is_never_its_own_relative_and_scopes_do_not_mi
     hits = await memory.search("one", a, limit=3, threshold=-1.0, exclude=["https://x.example/a#top"])
     assert [hit.link.title for hit in hits] == ["B"]
     assert await memory.search("two", a, limit=3, threshold=-1.0) == []
+
+
+async def test_views_kept_in_process_are_bounded_by_bytes_across_scopes_least_recently_used_first(store):
+    """Every private chat is a scope: many one-article scopes must neither each hold a block
+    of rows nor add up past the byte budget."""
+    dim = 384  # all-MiniLM-L6-v2
+    one_row = dim * 4 + ROW_OVERHEAD + VIEW_OVERHEAD
+    memory = RelatedMemory(store, cache_bytes=60 * one_row, max_views=1000)
+    vectors = unit(3, 200, dim)
+    for i, vector in enumerate(vectors):
+        await memory.remember(f"chat-{i}", f"https://x.example/{i}", f"A {i}", vector)
+        view = await memory.view(f"chat-{i}")
+        assert view.nbytes == one_row  # one article, one row: no pre-allocated block
+        if i == 10:
+            await memory.view("chat-0")  # used again: the most recently used
+    assert memory.cached_bytes <= 60 * one_row and memory.cached_scopes == 60
+    assert memory.cached_bytes == sum(view.nbytes for view in memory._views.values())
+    assert list(memory._views)[-1] == "chat-199" and "chat-1" not in memory._views
+    # an evicted scope is read again from the store, whole
+    hit = (await memory.search("chat-1", vectors[1], limit=1, threshold=0.9))[0]
+    assert hit.link.url == "https://x.example/1"
+    assert memory.cached_scopes == 60 and memory.refreshing_scopes == 0
+
+
+async def test_the_number_of_views_and_of_refresh_locks_is_bounded(store):
+    memory = RelatedMemory(store, max_views=5)
+    [vector] = unit(4, 1)
+    for i in range(20):
+        await memory.remember(f"dm-{i}", "https://x.example/a", "A", vector)
+    # many at once, some on the same scope, while its version moves
+    await asyncio.gather(*(memory.view(f"dm-{i % 10}") for i in range(40)),
+                         memory.remember("dm-3", "https://x.example/b", "B", vector))  # fmt: skip
+    assert memory.cached_scopes <= 5
+    assert memory.refreshing_scopes == 0  # no lock outlives its refresh
+    assert len(await memory.view("dm-3")) == 2

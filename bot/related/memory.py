@@ -14,6 +14,12 @@ vectors as one float32 matrix and, when `version` moves, reads only the entries 
 since (those with a sequence number above what it holds, less a window for writes that
 landed out of order) and drops the rows the cap removed. Sequence numbers come from the
 store, not from clocks, so processes on different machines agree on the order.
+
+The views a process keeps are bounded by bytes across all scopes (`cache_bytes`, counting
+each matrix as allocated plus an estimate for the Python objects of its rows) and in number
+(`max_views`): the least recently used are dropped and read again from the store when next
+needed. Every private chat is a scope of its own, so most views hold a handful of rows; a
+matrix is allocated for the rows it holds (plus headroom once it grows), not a fixed block.
 """
 
 from __future__ import annotations
@@ -31,7 +37,10 @@ from bot.models import RelatedLink
 from bot.related.vectors import DTYPE
 
 DEFAULT_MAX_PER_SCOPE = 10_000
-CACHE_ROWS = 200_000  # rows of all scopes' matrices a process keeps (about 300 MB at most)
+CACHE_BYTES = 300 * 1024 * 1024  # all scopes' views a process keeps, together
+MAX_VIEWS = 20_000  # scopes a process keeps a view of (most are small private chats)
+ROW_OVERHEAD = 700  # bytes per row besides its vector: canonical URL, title, link, seq, index
+VIEW_OVERHEAD = 2_048  # bytes of an empty view: the object, its lists and dict, the array header
 LANDING_WINDOW = 64  # writes that may land out of order: more concurrent writers than this in one scope is unlikely
 TRIM_EVERY = 32  # check the cap every this many rememberings, not on each
 REFRESH_RECENCY = 0.5  # an article re-shared this far down the recency order is remembered again
@@ -77,8 +86,10 @@ class ScopeView:
         """A view of these rows, built in one go (a cold load of a large scope)."""
         view = cls()
         if keys:
-            # Headroom, so the next few additions don't copy the whole matrix to grow it.
-            view._matrix = np.zeros((len(keys) + max(16, len(keys) // 8), len(vectors[0])), dtype=np.float32)
+            # Headroom, so the next few additions don't copy the whole matrix to grow it; none
+            # for a small scope (most are one person's private chat), where copying is cheap.
+            headroom = len(keys) // 8 if len(keys) >= 64 else 0
+            view._matrix = np.zeros((len(keys) + headroom, len(vectors[0])), dtype=np.float32)
             view._matrix[: len(keys)] = np.stack(vectors)
             view.keys, view.links, view.seqs = list(keys), list(links), list(seqs)
             view.rows = {key: i for i, key in enumerate(keys)}
@@ -87,6 +98,12 @@ class ScopeView:
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    @property
+    def nbytes(self) -> int:
+        """About how much memory the view holds: the matrix as allocated, headroom included,
+        and an estimate for each row's Python objects."""
+        return self._matrix.nbytes + len(self.keys) * ROW_OVERHEAD + VIEW_OVERHEAD
 
     def vector_of(self, url: str) -> np.ndarray | None:
         row = self.rows.get(_key(url))
@@ -153,8 +170,9 @@ class ScopeView:
                 raise ValueError(f"vector of {dimension} values in a scope of {self._matrix.shape[1]}")
             self._matrix = np.zeros((0, dimension), dtype=np.float32)
         if rows > self._matrix.shape[0]:
-            # Doubling keeps appends amortised O(1) as a scope grows one article at a time.
-            bigger = np.zeros((max(rows, 2 * self._matrix.shape[0], 16), dimension), dtype=np.float32)
+            # Doubling keeps appends amortised O(1) as a scope grows one article at a time;
+            # it starts from the rows needed, so a one-article scope holds one row.
+            bigger = np.zeros((max(rows, 2 * self._matrix.shape[0]), dimension), dtype=np.float32)
             bigger[: len(self.keys)] = self._matrix[: len(self.keys)]
             self._matrix = bigger
 
@@ -162,26 +180,48 @@ class ScopeView:
 class RelatedMemory:
     """Articles remembered per scope, in the store; searched through in-process views."""
 
-    def __init__(self, store, *, max_per_scope: int = DEFAULT_MAX_PER_SCOPE, cache_rows: int = CACHE_ROWS):
+    def __init__(
+        self,
+        store,
+        *,
+        max_per_scope: int = DEFAULT_MAX_PER_SCOPE,
+        cache_bytes: int = CACHE_BYTES,
+        max_views: int = MAX_VIEWS,
+    ):
         self.store = store
         self.max_per_scope = max_per_scope
-        self.cache_rows = cache_rows
+        self.cache_bytes = cache_bytes
+        self.max_views = max_views
         self._views: OrderedDict[str, ScopeView] = OrderedDict()  # least recently used first
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._sizes: dict[str, int] = {}  # scope -> its view's nbytes when last counted
+        self.cached_bytes = 0  # sum of _sizes
+        # Only while a scope is being refreshed: (lock, tasks using it); gone when none is.
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     async def view(self, scope: str) -> ScopeView:
         """The scope's articles, brought up to date with the store (one read if unchanged)."""
         version = int(await self.store.get(_k(scope, "version")) or 0)
         view = self._views.get(scope)
         if view is None or view.version != version:
-            lock = self._locks.setdefault(scope, asyncio.Lock())
-            async with lock:
-                view = self._views.get(scope)
-                if view is None or view.version != version:
-                    view = await self._refresh(scope, view, version)
-        self._views[scope] = view
-        self._views.move_to_end(scope)
-        self._evict()
+            lock, users = self._locks.get(scope) or (asyncio.Lock(), 0)
+            self._locks[scope] = (lock, users + 1)
+            try:
+                async with lock:
+                    view = self._views.get(scope)
+                    if view is None or view.version != version:
+                        view = await self._refresh(scope, view, version)
+                        self._keep(scope, view)
+            finally:
+                lock, users = self._locks[scope]
+                if users == 1:
+                    del self._locks[scope]
+                else:
+                    self._locks[scope] = (lock, users - 1)
+        if scope in self._views:
+            self._views.move_to_end(scope)
+        else:  # evicted while others used it: keep it again, it is in use
+            self._keep(scope, view)
+        self._evict(keep=scope)
         return view
 
     async def search(
@@ -254,12 +294,35 @@ class RelatedMemory:
         view.version = version
         return view
 
-    def _evict(self) -> None:
-        total = sum(len(v) for v in self._views.values())
-        while total > self.cache_rows and len(self._views) > 1:
-            scope, view = self._views.popitem(last=False)
-            self._locks.pop(scope, None)
-            total -= len(view)
+    # -- the in-process cache ------------------------------------------------------------------
+    @property
+    def cached_scopes(self) -> int:
+        return len(self._views)
+
+    @property
+    def refreshing_scopes(self) -> int:
+        return len(self._locks)
+
+    def _keep(self, scope: str, view: ScopeView) -> None:
+        """Hold `scope`'s view (new, or refreshed in place) as the most recently used."""
+        self._views[scope] = view
+        self._views.move_to_end(scope)
+        size = view.nbytes
+        self.cached_bytes += size - self._sizes.get(scope, 0)
+        self._sizes[scope] = size
+
+    def _evict(self, keep: str) -> None:
+        """Drop the least recently used views until the rest fit `cache_bytes` and
+        `max_views`; `keep` (the view just asked for) stays even if it alone is too big."""
+        while self._views and (self.cached_bytes > self.cache_bytes or len(self._views) > self.max_views):
+            scope = next(iter(self._views))
+            if scope == keep:
+                if len(self._views) == 1:
+                    break
+                self._views.move_to_end(scope)
+                continue
+            del self._views[scope]
+            self.cached_bytes -= self._sizes.pop(scope)
 
 
 def _k(scope: str, part: str) -> str:
