@@ -14,7 +14,7 @@ import logging
 import sys
 from pathlib import Path
 
-from bot.config import Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings
 from bot.core import SummaryBot
 from bot.extract import ExtractionError, article_from_text, extract_article
 from bot.fetch import FetchError
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-    except SystemExit as exc:  # one line naming the bad variable
+    except ConfigError as exc:  # one line naming the bad variable
         print(exc, file=sys.stderr)
         return 2
     logging.basicConfig(
@@ -73,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return asyncio.run(args.func(args, settings)) or 0
+    except ConfigError as exc:  # found on the way up (Redis not answering, a token refused): one line
+        print(exc, file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 
@@ -100,8 +103,8 @@ async def cmd_summarize(args, settings: Settings) -> int:
 
 async def summarize_target(bot: SummaryBot, target: str, length: str | None) -> Digest:
     pipeline = bot.pipeline
-    if target == "-":
-        return await pipeline.digest_text(sys.stdin.read(), length)
+    if target == "-":  # bytes, decoded leniently: Latin-1 or broken UTF-8 must not end in a traceback
+        return await pipeline.digest_text(sys.stdin.buffer.read().decode("utf-8", errors="replace"), length)
     if target.lower().startswith(("http://", "https://")):
         return await pipeline.digest_link(target, length)
     path = Path(target)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from platformdirs import user_data_dir
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "SUMMARY_BOT_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -34,6 +36,8 @@ class Settings(BaseSettings):
 
     # storage
     redis_url: str | None = None
+    redis_connect_timeout: float = Field(5.0, gt=0)  # seconds to open a connection to Redis
+    redis_socket_timeout: float = Field(10.0, gt=0)  # seconds a Redis command may wait for its answer
     sqlite_path: Path = Field(default_factory=_default_sqlite_path)
 
     # fetching
@@ -89,6 +93,34 @@ class Settings(BaseSettings):
     digest_grace_hours: float = Field(6.0, ge=0)
 
     log_level: str = "INFO"
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value):
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("expected redis://host:port/db, rediss://… or unix:///path/to/redis.sock")
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            raise ValueError("the port is not a number") from None
+        if parts.scheme == "unix" and not parts.path:
+            raise ValueError("unix:// needs the socket's path, e.g. unix:///run/redis.sock")
+        database = parts.path.strip("/")
+        if parts.scheme != "unix" and database and not database.isdigit():
+            raise ValueError(f"the database {database!r} is not a number")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value):
+        level = str(value).strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
+        return level
 
     @field_validator("fetch_allow_private", mode="before")
     @classmethod

@@ -133,3 +133,60 @@ def test_chat_answers_a_seed_link_through_the_console(tmp_path):
     assert "Russia and the US pursue private prisoner-exchange talks" in out
     assert "Northline News" in out and "min read" in out
     assert "privacy mode" in out  # /help
+
+
+# -- start-up errors: one line naming the setting or server, exit status 2 --------------
+@pytest.mark.parametrize(
+    "env, named",
+    [
+        ({"SUMMARY_BOT_REDIS_URL": "notaurl"}, "SUMMARY_BOT_REDIS_URL"),
+        ({"SUMMARY_BOT_REDIS_URL": "redis://127.0.0.1:1/0"}, "127.0.0.1:1"),  # nothing listens there
+        ({"SUMMARY_BOT_LOG_LEVEL": "bogus"}, "SUMMARY_BOT_LOG_LEVEL"),
+        ({"SUMMARY_BOT_REDIS_CONNECT_TIMEOUT": "0"}, "SUMMARY_BOT_REDIS_CONNECT_TIMEOUT"),
+    ],
+)
+@pytest.mark.parametrize("command", [["summarize", "-"], ["run"]])
+def test_bad_storage_or_logging_settings_stop_with_one_line(tmp_path, env, named, command):
+    result = run_cli(*command, tmp_path=tmp_path, env_extra=env, stdin="Some pasted text.")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert named in result.stderr and result.stderr.startswith("summary-bot:")
+
+
+def test_a_redis_password_is_not_shown_when_the_server_does_not_answer(tmp_path):
+    result = run_cli("summarize", "-", tmp_path=tmp_path, env_extra={"SUMMARY_BOT_REDIS_URL": "redis://:hunter2@127.0.0.1:1/0"})
+    assert result.returncode == 2 and "127.0.0.1:1" in result.stderr and "hunter2" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        b"\xed\xa0\x80",  # a lone surrogate, UTF-8 encoded (not valid UTF-8)
+        b"caf\xe9 cr\xe8me br\xfbl\xe9e",  # Latin-1
+    ],
+)
+def test_stdin_that_is_not_utf8_is_summarized_not_a_traceback(tmp_path, broken):
+    text = (ROOT / "seeds" / "pasted-text.txt").read_bytes()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUMMARY_BOT_")}
+    env["SUMMARY_BOT_SQLITE_PATH"] = str(tmp_path / "store.sqlite3")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "summarize", "-", "--length", "short", "--format", "json"],
+        input=broken + b" " + text, capture_output=True, env=env, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    assert b"Traceback" not in result.stderr
+    assert len(json.loads(result.stdout)["points"]) == 1
+
+
+def test_a_redis_server_that_never_answers_stops_start_up_after_the_socket_timeout(tmp_path):
+    import socket
+
+    with socket.socket() as silent:  # accepts connections (the kernel does), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        env = {"SUMMARY_BOT_REDIS_URL": f"redis://127.0.0.1:{port}/0", "SUMMARY_BOT_REDIS_SOCKET_TIMEOUT": "0.5"}
+        result = run_cli("summarize", "-", tmp_path=tmp_path, env_extra=env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and f"127.0.0.1:{port}" in result.stderr

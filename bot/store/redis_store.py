@@ -47,9 +47,16 @@ class RedisStore:
         self._incr_with_ttl = client.register_script(_INCR_WITH_TTL_ON_CREATE)
 
     @classmethod
-    async def connect(cls, url: str) -> RedisStore:
-        """Connect to `url` (redis://, rediss:// or unix://) and PING, so a bad URL fails now."""
-        client = redis.from_url(url, decode_responses=False)
+    async def connect(
+        cls, url: str, *, connect_timeout: float | None = 5.0, socket_timeout: float | None = 10.0
+    ) -> RedisStore:
+        """Connect to `url` (redis://, rediss:// or unix://) and PING, so a bad URL fails now.
+
+        No call waits for ever: opening a connection gives up after `connect_timeout`
+        seconds and a command after `socket_timeout` (redis.exceptions.TimeoutError)."""
+        client = redis.from_url(
+            url, decode_responses=False, socket_connect_timeout=connect_timeout, socket_timeout=socket_timeout
+        )
         try:
             await client.ping()
         except BaseException:
