@@ -1,7 +1,9 @@
 """The console adapter: a terminal chat with the bot, the embedded default.
 
 Reads lines from standard input (a terminal or a pipe), hands each to the core as a
-private-chat message, and prints the replies as plain text.
+private-chat message, and prints the replies as plain text. Digests are capped and cleaned
+(`bot.limits`) before printing, so a page can neither flood the terminal nor drive it with
+escape sequences.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ import sys
 from typing import TextIO
 
 from bot.core import SummaryBot
+from bot.limits import cap_daily_digest, cap_digest
 from bot.models import ChatRef, DailyDigest, Digest, Incoming, Reply
 
 CONSOLE_CHAT = ChatRef(platform="console", chat_id="local", kind="private")
 
 
 def render_digest(digest: Digest, *, bold: bool = False) -> str:
+    digest = cap_digest(digest)
     b, r = ("\033[1m", "\033[0m") if bold else ("", "")
     meta = " · ".join(x for x in (digest.source, digest.date, f"{digest.reading_minutes} min read") if x)
     lines = [f"{b}{digest.title}{r}", meta, ""]
@@ -29,6 +33,7 @@ def render_digest(digest: Digest, *, bold: bool = False) -> str:
 
 
 def render_daily(daily: DailyDigest, *, bold: bool = False) -> str:
+    daily = cap_daily_digest(daily)
     b, r = ("\033[1m", "\033[0m") if bold else ("", "")
     lines = [f"{b}{daily.title}{r}", daily.period]
     group: str | None = None

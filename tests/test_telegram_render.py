@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.telegram.render import MAX_MESSAGE_UNITS, Span, pack_messages, render_reply, utf16_units
+from adapters.telegram.render import MAX_MESSAGE_UNITS, Span, fit_lines, pack_messages, render_reply, utf16_units
 from adapters.telegram.standin import BadRequest, visible_text
 from bot.models import DailyDigest, Digest, DigestEntry, RelatedLink, Reply
 
@@ -83,15 +83,26 @@ def test_the_limit_is_on_text_after_entity_parsing():
 
 
 def test_a_long_formatted_line_is_cut_between_tags_never_inside_one():
+    # Digests are never split (see below); daily digests and long texts are, with this.
     title = " ".join(f"w{i:04d}" for i in range(1500))  # 8999 characters, one line
-    digest = Digest(title=title, points=["point one"], source="Site", url="https://news.example/long")
-    messages = render_reply(Reply(digest=digest))
+    line = [Span(title, bold=True, href="https://news.example/long")]
+    messages = pack_messages([line, [Span("point one")]])
     texts = shown(messages)
     assert len(messages) == 3
     for message in messages[:2]:
         assert message.startswith('<a href="https://news.example/long"><b>') and message.endswith("</b></a>")
     assert "".join(texts).replace("\n", "").startswith(title)
     assert all(not text.startswith(" ") for text in texts[1:])  # cut at a space, kept on the left
+
+
+def test_a_digest_with_an_overlong_title_is_one_message_with_the_title_cut():
+    title = " ".join(f"w{i:04d}" for i in range(1500))  # 8999 characters, one line
+    digest = Digest(title=title, points=["point one"], source="Site", url="https://news.example/long")
+    (message,) = render_reply(Reply(digest=digest))
+    (text,) = shown([message])
+    first = text.splitlines()[0]
+    assert first.endswith("…") and len(first) <= 200 and title.startswith(first[:-1])
+    assert message.startswith('<a href="https://news.example/long"><b>') and "• point one" in text
 
 
 @pytest.mark.parametrize(
@@ -139,3 +150,37 @@ def test_the_standin_refuses_what_telegram_refuses():
     for bad in ("<b>open", "a < b", "Tom & Jerry", "<script>x</script>", "<b><i>x</b></i>"):
         with pytest.raises(BadRequest):
             visible_text(bad)
+
+
+# -- one link, one message, whatever the page -------------------------------------------------
+
+EMOJI = "😀"  # two UTF-16 units
+
+
+@pytest.mark.parametrize(
+    "digest",
+    [
+        # a page that is one megabyte-long "word"
+        Digest(title="x" * 1_000_000, points=["x" * 1_000_000] * 3, source="y" * 100_000, date="1" * 10_000,
+               related=[RelatedLink("z" * 1_000_000, "https://a.example/" + "z" * 3000)] * 50),
+        # emoji count two units each: the caps in characters are not enough on their own
+        Digest(title=EMOJI * 10_000, points=[EMOJI * 10_000] * 20, source=EMOJI * 1000, author=EMOJI * 1000,
+               related=[RelatedLink(EMOJI * 1000, f"https://a.example/{i}") for i in range(20)]),
+        # markup-heavy text: 5 units of HTML per visible character
+        Digest(title="&" * 100_000, points=["<&>" * 100_000] * 10, source="&" * 1000,
+               related=[RelatedLink("&" * 1000, "https://a.example/&")] * 5),
+    ],
+    ids=["megabyte-word", "emoji", "entities"],
+)  # fmt: skip
+def test_any_digest_is_exactly_one_message(digest):
+    messages = render_reply(Reply(digest=digest))
+    assert len(messages) == 1
+    shown(messages)  # Telegram would accept it and it is within 4096 units
+
+
+def test_fitting_cuts_the_longest_text_first():
+    lines = [[Span("Title")], [Span("• " + "a" * 100)], [Span("• short point")]]
+    fitted = fit_lines(lines, 60)
+    assert sum(utf16_units(s.text) for line in fitted for s in line) + len(fitted) - 1 <= 60
+    assert fitted[0] == [Span("Title")] and fitted[2] == [Span("• short point")]
+    assert fitted[1][0].text.endswith("…")

@@ -1,12 +1,23 @@
 """The core's replies as Slack messages: Block Kit with a plain `text` fallback.
 
 Every piece of text that did not come from us (titles, points, source names, summaries)
-goes through `escape`, so mrkdwn control sequences in an article (`<!channel>`,
-`<@U123>`, `<https://evil|bank>`) show literally and ping no one. mrkdwn text objects
-are also sent `verbatim`, so Slack does not auto-link or auto-parse mentions in them.
+goes through `escape_page_text`, so mrkdwn control sequences in an article (`<!channel>`,
+`<@U123>`, `<https://evil|bank>`) show literally and ping no one, and its formatting
+characters cannot restyle the digest. mrkdwn text objects are also sent `verbatim`, so
+Slack does not auto-link or auto-parse mentions in them.
+
+Slack has no way to escape `*`, `_`, `~` or a backtick in mrkdwn (its formatting docs only
+escape `&`, `<` and `>`), so in text from a page they are replaced by look-alikes that
+mrkdwn does not read: `∗` (U+2217), `ˍ` (U+02CD), `∼` (U+223C) and `ˋ` (U+02CB). A title
+like `*URGENT* ~old~ ```code```` then shows as written instead of bold, struck or as a
+code block. (Zero-width spaces next to the markers also work in today's clients, but
+depend on how Slack decides word boundaries; look-alikes depend on nothing.) Our own text
+(help, errors, URLs) keeps its characters.
+
 Slack's limits are respected here, the one place that knows them: section text at most
-3000 characters, header text 150, at most 50 blocks per message (more become several
-messages).
+3000 characters, header text 150, at most 50 blocks per message. The digest of one link
+is capped in the core (`bot.limits.cap_digest`) and always renders to exactly one
+message; only a long daily digest becomes several messages.
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
+from bot.limits import cap_daily_digest, cap_digest
 from bot.models import DailyDigest, Digest, DigestEntry, Reply
 
 MAX_BLOCKS = 50
@@ -33,9 +45,23 @@ class SlackMessage:
     blocks: list[dict]
 
 
+_LOOKALIKES = str.maketrans({"*": "\u2217", "_": "\u02cd", "~": "\u223c", "`": "\u02cb"})
+
+
 def escape(text: str) -> str:
     """Text as mrkdwn shows it literally: Slack's three control characters escaped."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def neutralise_formatting(text: str) -> str:
+    """`text` with mrkdwn's formatting characters (`*` `_` `~` and backticks) replaced by
+    look-alikes, so that it cannot turn bold, italic, struck or into code."""
+    return text.translate(_LOOKALIKES)
+
+
+def escape_page_text(text: str) -> str:
+    """Text taken from a page, as mrkdwn shows it literally: escaped and neutralised."""
+    return escape(neutralise_formatting(text))
 
 
 # -- replies ----------------------------------------------------------------------------
@@ -56,68 +82,76 @@ def render_reply(reply: Reply) -> list[SlackMessage]:
 
 
 def render_digest(digest: Digest) -> list[SlackMessage]:
+    """Exactly one message: the capped digest (see bot.limits) in at most 50 blocks."""
+    digest = cap_digest(digest)
     blocks: list[dict] = [_header(digest.title)]
-    blocks += _sections([f"• {escape(point)}" for point in digest.points])
+    blocks += _sections([f"• {escape_page_text(point)}" for point in digest.points])
     blocks.append(_context(_digest_meta(digest)))
     if digest.related:
         lines = ["*Related*"] + [f"• {_link(link.url, link.title)}" for link in digest.related]
         blocks += _sections(lines)
-    fallback = "\n".join([f"{escape(digest.title)} – {_plain_meta(digest)}"] + [f"• {escape(p)}" for p in digest.points])
-    return _messages(blocks, fallback, escape(digest.title))
+    title = escape_page_text(digest.title)
+    fallback = "\n".join([f"{title} – {_plain_meta(digest)}"] + [f"• {escape_page_text(p)}" for p in digest.points])
+    return [SlackMessage(text=_truncate(fallback, MAX_FALLBACK_CHARS), blocks=blocks[:MAX_BLOCKS])]
 
 
 def render_unfurl(digest: Digest) -> dict:
     """The attachment chat.unfurl shows under a shared link: title, points, source."""
-    title = escape(_truncate(digest.title, MAX_LINK_TITLE_CHARS))
-    blocks = _sections([f"*{title}*"] + [f"• {escape(point)}" for point in digest.points])
+    digest = cap_digest(digest)
+    title = escape_page_text(_truncate(digest.title, MAX_LINK_TITLE_CHARS))
+    blocks = _sections([f"*{title}*"] + [f"• {escape_page_text(point)}" for point in digest.points])
     blocks.append(_context(_digest_meta(digest, with_link=False)))
     return {"blocks": blocks[:MAX_BLOCKS]}
 
 
 def render_daily_digest(daily: DailyDigest) -> list[SlackMessage]:
+    daily = cap_daily_digest(daily)
     blocks: list[dict] = [_header(daily.title)]
     if daily.period:
-        blocks.append(_context(escape(daily.period)))
+        blocks.append(_context(escape_page_text(daily.period)))
     if not daily.entries:
         blocks += _sections(["Nothing was shared in this period."])
     group: str | None = None
     for entry in daily.entries:
         if entry.group and entry.group != group:
-            blocks += _sections([f"*{escape(_truncate(entry.group, MAX_LINK_TITLE_CHARS))}*"])
+            blocks += _sections([f"*{escape_page_text(_truncate(entry.group, MAX_LINK_TITLE_CHARS))}*"])
         group = entry.group
         blocks.append(_entry_section(entry))
-    fallback = "\n".join([escape(daily.title)] + [f"• {escape(entry.title)}" for entry in daily.entries])
-    return _messages(blocks, fallback, escape(daily.title))
+    title = escape_page_text(daily.title)
+    fallback = "\n".join([title] + [f"• {escape_page_text(entry.title)}" for entry in daily.entries])
+    return _messages(blocks, fallback, title)
 
 
 def _entry_section(entry: DigestEntry) -> dict:
     title = f"*{_link(entry.url, entry.title)}*"
-    details = [escape(entry.source)] if entry.source else []
+    details = [escape_page_text(entry.source)] if entry.source else []
     if entry.shares > 1:
         details.append(f"shared {entry.shares} times")
     footer = f"\n_{' · '.join(details)}_" if details else ""
     room = MAX_SECTION_CHARS - len(title) - len(footer) - 1
-    return _section(f"{title}\n{_escape_within(entry.summary, room)}{footer}")
+    return _section(f"{title}\n{_escape_within(neutralise_formatting(entry.summary), room)}{footer}")
 
 
 # -- pieces -----------------------------------------------------------------------------
 
 
 def _digest_meta(digest: Digest, *, with_link: bool = True) -> str:
-    parts = [escape(part) for part in (digest.source, digest.date) if part]
+    parts = [escape_page_text(part) for part in (digest.source, digest.date) if part]
     parts.append(f"{digest.reading_minutes} min read")
     if with_link and digest.url and _linkable(digest.url):
-        parts.append(f"<{_link_target(digest.url)}|Read the article>")
+        link = f"<{_link_target(digest.url)}|Read the article>"
+        if len(" · ".join(parts + [link])) <= MAX_CONTEXT_CHARS:  # a link cut in two would show as junk
+            parts.append(link)
     return " · ".join(parts)
 
 
 def _plain_meta(digest: Digest) -> str:
-    return " · ".join(escape(part) for part in (digest.source, digest.date, f"{digest.reading_minutes} min read") if part)
+    return " · ".join(escape_page_text(part) for part in (digest.source, digest.date, f"{digest.reading_minutes} min read") if part)
 
 
 def _link(url: str, title: str) -> str:
     """`<url|title>` with the title escaped; a URL Slack could misread becomes plain text."""
-    label = escape(_truncate(title.strip() or url, MAX_LINK_TITLE_CHARS))
+    label = escape_page_text(_truncate(title.strip() or url, MAX_LINK_TITLE_CHARS))
     if not _linkable(url):
         return label
     return f"<{_link_target(url)}|{label}>"
@@ -128,7 +162,7 @@ def _linkable(url: str) -> bool:
         scheme = urlsplit(url).scheme.lower()
     except ValueError:  # e.g. a malformed IPv6 host
         return False
-    return scheme in ("http", "https") and len(url) <= MAX_URL_CHARS
+    return scheme in ("http", "https") and len(_link_target(url)) <= MAX_URL_CHARS
 
 
 def _link_target(url: str) -> str:
@@ -177,13 +211,18 @@ def _sections(lines: list[str]) -> list[dict]:
     """Lines of mrkdwn packed into as few sections as fit within the 3000-character limit."""
     blocks, current = [], ""
     for line in (piece for line in lines for piece in _split_line(line)):
-        if current and len(current) + 1 + len(line) > MAX_SECTION_CHARS:
+        # Measured in UTF-16 units as well, in case Slack counts an emoji as two.
+        if current and _utf16_len(current) + 1 + _utf16_len(line) > MAX_SECTION_CHARS:
             blocks.append(_section(current))
             current = ""
         current = f"{current}\n{line}" if current else line
     if current:
         blocks.append(_section(current))
     return blocks
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
 
 
 def _split_line(line: str) -> list[str]:

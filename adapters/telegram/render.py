@@ -1,5 +1,10 @@
 """The core's replies as Telegram HTML messages: escaped, and split to fit.
 
+The digest of one link is always exactly one message: it is capped in the core
+(`bot.limits.cap_digest`) and then, if its visible text is still over the limit (emoji
+count two units each), its longest texts are shortened until it fits. Only daily digests
+and the bot's own long texts are split into several messages.
+
 A reply is first laid out as lines of plain-text spans (bold, italic, link). Splitting
 happens on those lines, before any markup exists, so a tag can never be cut in two; only
 then is each span escaped and wrapped in its tags. Telegram limits a message to 4096
@@ -13,6 +18,7 @@ import html
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
+from bot.limits import ELLIPSIS, cap_daily_digest, cap_digest, shorten
 from bot.models import DailyDigest, Digest, Reply
 
 MAX_MESSAGE_UNITS = 4096
@@ -51,15 +57,24 @@ def utf16_units(text: str) -> int:
 
 
 def render_reply(reply: Reply, limit: int = MAX_MESSAGE_UNITS) -> list[str]:
-    """The HTML messages that show `reply`, each within `limit` visible UTF-16 units."""
+    """The HTML messages that show `reply`, each within `limit` visible UTF-16 units; a
+    digest is always exactly one message."""
+    if reply.digest is not None:
+        return [render_digest(reply.digest, limit)]
     return pack_messages(reply_lines(reply), limit)
+
+
+def render_digest(digest: Digest, limit: int = MAX_MESSAGE_UNITS) -> str:
+    """The one HTML message that shows `digest`: capped, then shortened to fit `limit`."""
+    lines = fit_lines(digest_lines(cap_digest(digest)), limit)
+    return pack_messages(lines, limit)[0]  # fit_lines made it one message
 
 
 def reply_lines(reply: Reply) -> list[Line]:
     if reply.digest is not None:
-        return digest_lines(reply.digest)
+        return digest_lines(cap_digest(reply.digest))
     if reply.daily is not None:
-        return daily_digest_lines(reply.daily)
+        return daily_digest_lines(cap_daily_digest(reply.daily))
     if reply.error is not None:
         return text_lines("⚠️ " + reply.error)
     return text_lines(reply.text or "")
@@ -98,6 +113,38 @@ def daily_digest_lines(daily: DailyDigest) -> list[Line]:
         if entry.summary:
             lines.append([Span(_one_line(entry.summary))])
     return lines
+
+
+def fit_lines(lines: list[Line], limit: int) -> list[Line]:
+    """`lines` shortened to fit one message of `limit` units: the longest text is cut
+    (at a word where it can be, ending in "…") until the whole fits. Lines that still do
+    not fit once every text is down to a few characters are dropped from the end."""
+    lines = [list(line) for line in lines]
+    while (excess := _message_units(lines) - limit) > 0:
+        spans = [(utf16_units(span.text), i, j) for i, line in enumerate(lines) for j, span in enumerate(line)]
+        units, i, j = max(spans, default=(0, 0, 0))
+        if units <= 8:  # nothing left worth cutting: drop the last line instead
+            lines.pop()
+            continue
+        span = lines[i][j]
+        keep = max(units - excess - utf16_units(ELLIPSIS), 4)  # a long text may go down to a word
+        lines[i][j] = replace(span, text=_shorten_units(span.text, keep))
+    return lines
+
+
+def _message_units(lines: list[Line]) -> int:
+    return sum(_line_units(line) for line in lines) + max(len(lines) - 1, 0)
+
+
+def _shorten_units(text: str, units: int) -> str:
+    """`text` cut to at most `units` UTF-16 units plus an ellipsis (`bot.limits.shorten`)."""
+    used = chars = 0
+    for ch in text:
+        used += 2 if ord(ch) > 0xFFFF else 1
+        if used > units:
+            break
+        chars += 1
+    return shorten(text, chars + len(ELLIPSIS)) if chars < len(text) else text
 
 
 def safe_link(url: str | None) -> str | None:
