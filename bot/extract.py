@@ -15,6 +15,7 @@ from bot.links import host_of
 from bot.models import RelatedLink
 from bot.related.page_links import find_page_related
 from bot.sentences import word_count
+from bot.text import clean_body, clean_line
 
 log = logging.getLogger(__name__)
 
@@ -83,23 +84,26 @@ def _extract(html: str, url: str, min_chars: int) -> Article:
     return Article(
         url=shown_url,
         title=title,
-        text=text.strip(),
+        text=clean_body(text).strip(),
         site_name=_clean(doc.sitename) or host_of(url),
-        date=doc.date or None,
+        date=_clean(doc.date) or None,
         author=_clean(doc.author) or None,
         image=doc.image or None,
         description=_clean(doc.description) or None,
-        language=doc.language or None,
-        related=find_page_related(html, shown_url, page_urls=(url,)),
+        language=_clean(doc.language) or None,
+        related=[
+            RelatedLink(title=_clean(link.title), url=link.url)
+            for link in find_page_related(html, shown_url, page_urls=(url,))
+        ],
     )
 
 
 def article_from_text(text: str, *, url: str = "", title: str | None = None) -> Article:
     """A plain-text page or pasted text, taken as it is."""
-    text = text.strip()
+    text = clean_body(text).strip()
     if not text:
         raise ExtractionError("There is no text there to summarize.")
-    return Article(url=url, title=title or _first_line(text), text=text, site_name=host_of(url) if url else "")
+    return Article(url=url, title=_clean(title) or _first_line(text), text=text, site_name=host_of(url) if url else "")
 
 
 def _display_url(declared: str | None, fetched: str) -> str:
@@ -112,10 +116,12 @@ def _display_url(declared: str | None, fetched: str) -> str:
 
 
 def _clean(value: str | None) -> str:
-    return " ".join((value or "").split())
+    """A one-line field: no control characters or bidi overrides, whitespace collapsed."""
+    return clean_line(value)
 
 
 def _first_line(text: str, limit: int = 90) -> str:
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    line = re.sub(r"\s+", " ", line)
+    # Only the opening is looked at: the first line of a megabyte without line breaks is
+    # still just the start of a title.
+    line = next((ln for ln in map(clean_line, text.lstrip()[: limit * 20].splitlines()) if ln), "")
     return line if len(line) <= limit else line[: limit - 1].rsplit(" ", 1)[0] + "…"
