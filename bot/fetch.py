@@ -41,6 +41,7 @@ FEED_TYPES = frozenset(
     {"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml", "text/xml"}
 )
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+DECODE_ON_LOOP_BYTES = 64 * 1024  # larger bodies are decoded in a worker thread
 
 # `*/*` at a low weight: some servers answer 406 without it; we still refuse binaries.
 PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,text/plain;q=0.8,*/*;q=0.1"
@@ -209,32 +210,114 @@ def _guarded_socket_factory(allow: Iterable[Network]):
 
 
 # -- decoding -----------------------------------------------------------------------------
+#
+# Charsets are read as browsers read them (the WHATWG Encoding Standard): only the labels
+# listed there count, each mapped to its encoding there. Anything else Python happens to
+# know is refused, because a page could otherwise choose a decoder that turns harmless
+# bytes into markup: UTF-7 ("+ADw-script+AD4-" is "<script>"), unicode_escape ("\x3c"),
+# or a bytes codec (base64) that does not even return text. A refused label is ignored,
+# as browsers ignore it, and the next source decides. The "replacement" labels (ISO-2022-KR,
+# HZ, ISO-2022-CN) decode, as in browsers, to a single U+FFFD.
+
+REPLACEMENT = "replacement"
+USER_DEFINED = "x-user-defined"
+# WHATWG encoding labels -> Python codec (https://encoding.spec.whatwg.org/#names-and-labels).
+_WHATWG_ENCODINGS: dict[str, tuple[str, ...]] = {
+    "utf-8": ("unicode-1-1-utf-8", "unicode11utf8", "unicode20utf8", "utf-8", "utf8", "x-unicode20utf8"),
+    "cp866": ("866", "cp866", "csibm866", "ibm866"),
+    "iso8859_2": ("csisolatin2", "iso-8859-2", "iso-ir-101", "iso8859-2", "iso88592", "iso_8859-2", "iso_8859-2:1987", "l2", "latin2"),
+    "iso8859_3": ("csisolatin3", "iso-8859-3", "iso-ir-109", "iso8859-3", "iso88593", "iso_8859-3", "iso_8859-3:1988", "l3", "latin3"),
+    "iso8859_4": ("csisolatin4", "iso-8859-4", "iso-ir-110", "iso8859-4", "iso88594", "iso_8859-4", "iso_8859-4:1988", "l4", "latin4"),
+    "iso8859_5": ("csisolatincyrillic", "cyrillic", "iso-8859-5", "iso-ir-144", "iso8859-5", "iso88595", "iso_8859-5", "iso_8859-5:1988"),
+    "iso8859_6": ("arabic", "asmo-708", "csiso88596e", "csiso88596i", "csisolatinarabic", "ecma-114", "iso-8859-6", "iso-8859-6-e",
+                  "iso-8859-6-i", "iso-ir-127", "iso8859-6", "iso88596", "iso_8859-6", "iso_8859-6:1987"),
+    "iso8859_7": ("csisolatingreek", "ecma-118", "elot_928", "greek", "greek8", "iso-8859-7", "iso-ir-126", "iso8859-7", "iso88597",
+                  "iso_8859-7", "iso_8859-7:1987", "sun_eu_greek"),
+    "iso8859_8": ("csiso88598e", "csisolatinhebrew", "hebrew", "iso-8859-8", "iso-8859-8-e", "iso-ir-138", "iso8859-8", "iso88598",
+                  "iso_8859-8", "iso_8859-8:1988", "visual", "csiso88598i", "iso-8859-8-i", "logical"),
+    "iso8859_10": ("csisolatin6", "iso-8859-10", "iso-ir-157", "iso8859-10", "iso885910", "l6", "latin6"),
+    "iso8859_13": ("iso-8859-13", "iso8859-13", "iso885913"),
+    "iso8859_14": ("iso-8859-14", "iso8859-14", "iso885914"),
+    "iso8859_15": ("csisolatin9", "iso-8859-15", "iso8859-15", "iso885915", "iso_8859-15", "l9"),
+    "iso8859_16": ("iso-8859-16",),
+    "koi8_r": ("cskoi8r", "koi", "koi8", "koi8-r", "koi8_r"),
+    "koi8_u": ("koi8-ru", "koi8-u"),
+    "mac_roman": ("csmacintosh", "mac", "macintosh", "x-mac-roman"),
+    "cp874": ("dos-874", "iso-8859-11", "iso8859-11", "iso885911", "tis-620", "windows-874"),
+    "cp1250": ("cp1250", "windows-1250", "x-cp1250"),
+    "cp1251": ("cp1251", "windows-1251", "x-cp1251"),
+    "cp1252": ("ansi_x3.4-1968", "ascii", "cp1252", "cp819", "csisolatin1", "ibm819", "iso-8859-1", "iso-ir-100", "iso8859-1",
+               "iso88591", "iso_8859-1", "iso_8859-1:1987", "l1", "latin1", "us-ascii", "windows-1252", "x-cp1252"),
+    "cp1253": ("cp1253", "windows-1253", "x-cp1253"),
+    "cp1254": ("cp1254", "csisolatin5", "iso-8859-9", "iso-ir-148", "iso8859-9", "iso88599", "iso_8859-9", "iso_8859-9:1989", "l5",
+               "latin5", "windows-1254", "x-cp1254"),
+    "cp1255": ("cp1255", "windows-1255", "x-cp1255"),
+    "cp1256": ("cp1256", "windows-1256", "x-cp1256"),
+    "cp1257": ("cp1257", "windows-1257", "x-cp1257"),
+    "cp1258": ("cp1258", "windows-1258", "x-cp1258"),
+    "mac_cyrillic": ("x-mac-cyrillic", "x-mac-ukrainian"),
+    # WHATWG's GBK decoder is its gb18030 decoder; its Big5 includes HKSCS; its EUC-KR is
+    # Windows' code page 949; its Shift_JIS is Windows' code page 932.
+    "gb18030": ("chinese", "csgb2312", "csiso58gb231280", "gb2312", "gb_2312", "gb_2312-80", "gbk", "iso-ir-58", "x-gbk", "gb18030"),
+    "big5hkscs": ("big5", "big5-hkscs", "cn-big5", "csbig5", "x-x-big5"),
+    "euc_jp": ("cseucpkdfmtjapanese", "euc-jp", "x-euc-jp"),
+    "iso2022_jp": ("csiso2022jp", "iso-2022-jp"),
+    "cp932": ("csshiftjis", "ms932", "ms_kanji", "shift-jis", "shift_jis", "sjis", "windows-31j", "x-sjis"),
+    "cp949": ("cseuckr", "csksc56011987", "euc-kr", "iso-ir-149", "korean", "ks_c_5601-1987", "ks_c_5601-1989", "ksc5601",
+              "ksc_5601", "windows-949"),
+    REPLACEMENT: ("csiso2022kr", "hz-gb-2312", "iso-2022-cn", "iso-2022-cn-ext", "iso-2022-kr", "replacement"),
+    "utf-16-be": ("unicodefffe", "utf-16be"),
+    "utf-16-le": ("csunicode", "iso-10646-ucs-2", "ucs-2", "unicode", "unicodefeff", "utf-16", "utf-16le"),
+    USER_DEFINED: ("x-user-defined",),
+}  # fmt: skip
+WHATWG_LABELS: dict[str, str] = {label: codec for codec, labels in _WHATWG_ENCODINGS.items() for label in labels}
+_ALLOWED_CODECS = frozenset(codecs.lookup(c).name for c in _WHATWG_ENCODINGS if c not in (REPLACEMENT, USER_DEFINED))
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 _META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([a-zA-Z0-9_.:-]+)""", re.I)
+GUESS_PREFIX_BYTES = 64 * 1024  # an undeclared charset is guessed from this much of the body
+_USER_DEFINED_TABLE = {i: 0xF700 + i for i in range(0x80, 0x100)}
 
 
 def _codec(label: str | None, *, from_markup: bool = False) -> str | None:
-    """A Python codec for a charset label, as browsers read labels; None when unknown."""
+    """The codec for a charset label as browsers read labels (WHATWG); None when the
+    label is not one of theirs (utf-7, utf-32, ebcdic, unicode_escape, base64, ...)."""
     if not label:
         return None
-    try:
-        name = codecs.lookup(label.strip().strip("\"'")).name
-    except LookupError:
-        return None
-    # Browsers (WHATWG Encoding) read latin-1 and ASCII labels as windows-1252.
-    if name in ("latin-1", "iso8859-1", "ascii"):
-        return "cp1252"
-    # A page that can declare UTF-16 inside itself in ASCII is not UTF-16.
-    if from_markup and name.startswith(("utf-16", "utf-32")):
+    codec = WHATWG_LABELS.get(label.strip("\t\n\f\r \"'").lower())
+    # A page that can declare UTF-16 inside itself in ASCII is not UTF-16 (HTML prescan).
+    if from_markup and codec in ("utf-16-le", "utf-16-be"):
         return "utf-8"
-    return name
+    if from_markup and codec == USER_DEFINED:
+        return "cp1252"
+    return codec
+
+
+def _decode(body: bytes, codec: str) -> str:
+    if codec == REPLACEMENT:
+        return "\ufffd" if body else ""
+    if codec == USER_DEFINED:
+        return body.decode("latin-1").translate(_USER_DEFINED_TABLE)
+    return body.decode(codec, "replace")
+
+
+def _guess(body: bytes) -> str:
+    """A codec for undeclared, non-UTF-8 bytes, guessed from the opening of the body only
+    (the guess is the slow part), and only among the encodings browsers know."""
+    guess = charset_normalizer.from_bytes(body[:GUESS_PREFIX_BYTES]).best()
+    if guess is not None:
+        with contextlib.suppress(LookupError):
+            name = codecs.lookup(guess.encoding).name
+            if name in _ALLOWED_CODECS:
+                return name
+    return "cp1252"  # what browsers fall back to for Western pages
 
 
 def decode_body(body: bytes, declared_charset: str | None = None) -> str:
     """Text of a body: BOM, else the Content-Type charset, else <meta charset> or the XML
-    declaration in the first 4 KB, else UTF-8, else a guess. Never raises."""
+    declaration in the first 4 KB, else UTF-8, else a guess from the first 64 KB. Only
+    charset labels that browsers accept count (see above). Never raises."""
     for bom, encoding in _BOMS:
         if body.startswith(bom):
             return body[len(bom):].decode(encoding, "replace")
@@ -244,13 +327,12 @@ def decode_body(body: bytes, declared_charset: str | None = None) -> str:
         match = _META_CHARSET.search(head) or _XML_ENCODING.search(head)
         codec = _codec(match.group(1).decode("ascii"), from_markup=True) if match else None
     if codec is not None:
-        return body.decode(codec, "replace")
+        return _decode(body, codec)
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    guess = charset_normalizer.from_bytes(body).best()
-    return body.decode(guess.encoding if guess else "utf-8", "replace")
+    return body.decode(_guess(body), "replace")
 
 
 def _sniff_type(body: bytes, accept_feeds: bool) -> str | None:
@@ -449,7 +531,11 @@ class Fetcher:
             if media_type is None:
                 raise UnsupportedContent("That link is not a web page (no content type).")
 
-        text = decode_body(body, response.charset if declared else None)
+        charset = response.charset if declared else None
+        if len(body) > DECODE_ON_LOOP_BYTES:  # decoding (and any guess) is CPU work: off the loop
+            text = await asyncio.to_thread(decode_body, body, charset)
+        else:
+            text = decode_body(body, charset)
         return FetchedPage(str(url), response.status, media_type, text, etag, last_modified)
 
     async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:

@@ -164,6 +164,9 @@ CP1251_META = (
 )
 
 
+UTF7_BODY = b"<body><p>Hello</p>+ADw-script+AD4-alert(1)+ADw-/script+AD4-</body></html>"
+
+
 @pytest.fixture
 async def site():
     routes = {
@@ -173,6 +176,12 @@ async def site():
         "/cp1251-header": page("<html><body>Привет, мир</body></html>".encode("cp1251"), "text/html; charset=windows-1251"),
         "/cp1251-meta": page(CP1251_META.encode("cp1251"), "text/html"),
         "/plain": page(b"just text", "text/plain"),
+        "/utf7-header": page(UTF7_BODY, "text/html; charset=utf-7"),
+        "/utf7-meta": page(b'<html><head><meta charset="UTF-7"></head>' + UTF7_BODY, "text/html"),
+        "/utf7-http-equiv": page(b'<meta http-equiv="Content-Type" content="text/html; charset=utf-7">' + UTF7_BODY, "text/html"),
+        "/utf7-header-cp1251-meta": page(CP1251_META.encode("cp1251") + UTF7_BODY, "text/html; charset=utf-7"),
+        "/iso-2022-kr": page(b"<html><body>\x1b$)C hello</body></html>", "text/html; charset=iso-2022-kr"),
+        "/big-cp1251": page(("<p>Съешь же ещё этих мягких французских булок.</p>" * 8_000).encode("cp1251"), "text/html"),
         "/feed": page(b"<?xml version='1.0'?><rss></rss>", "application/rss+xml"),
         "/atom": page(b"<?xml version='1.0'?><feed></feed>", "application/atom+xml; charset=utf-8"),
         "/png": page(b"\x89PNG\r\n\x1a\n" + bytes(500), "image/png"),
@@ -241,6 +250,72 @@ def test_decoding_never_fails():
     guessed = decode_body(("Съешь же ещё этих мягких французских булок. " * 20).encode("cp1251"))
     assert "французских" in guessed
     assert isinstance(decode_body(bytes(range(256)) * 4), str)
+
+
+@pytest.mark.parametrize("path", ["/utf7-header", "/utf7-meta", "/utf7-http-equiv"])
+async def test_utf7_is_refused_as_browsers_refuse_it(site, fetcher, path):
+    text = (await fetcher.fetch(site.url(path))).text
+    assert "<script>" not in text and "+ADw-script+AD4-" in text  # read as UTF-8, like a browser
+
+
+async def test_a_refused_header_charset_falls_back_to_the_meta_charset(site, fetcher):
+    text = (await fetcher.fetch(site.url("/utf7-header-cp1251-meta"))).text
+    assert "Привет, мир" in text and "<script>" not in text
+
+
+async def test_replacement_encodings_decode_to_one_replacement_character(site, fetcher):
+    assert (await fetcher.fetch(site.url("/iso-2022-kr"))).text == "\ufffd"
+
+
+async def test_large_bodies_are_decoded_off_the_event_loop(site, fetcher, monkeypatch):
+    import threading
+
+    threads = []
+    real = bot.fetch.decode_body
+
+    def recording(body, charset=None):
+        threads.append(threading.current_thread())
+        return real(body, charset)
+
+    monkeypatch.setattr(bot.fetch, "decode_body", recording)
+    big = Fetcher(settings(fetch_max_bytes=2_000_000))
+    try:
+        assert "французских" in (await big.fetch(site.url("/big-cp1251"))).text  # 400 KB, no charset: guessed
+        assert (await big.fetch(site.url("/"))).text  # small: decoded in place
+    finally:
+        await big.close()
+    assert threads[0] is not threading.main_thread() and threads[1] is threading.main_thread()
+
+
+@pytest.mark.parametrize(
+    "label",
+    ["utf-7", "UTF-7", "utf-7-imap", "utf-32", "unicode_escape", "raw_unicode_escape", "base64", "hex", "rot13",
+     "punycode", "idna", "cp037", "zlib", "utf_8_sig"],
+)  # fmt: skip
+def test_labels_browsers_do_not_know_are_ignored(label):
+    body = b"+ADw-script+AD4- \\x3cscript\\x3e PHNjcmlwdD4= caf\xc3\xa9"
+    assert decode_body(body, label) == decode_body(body) == body.decode("utf-8")
+    meta = b'<meta charset="' + label.encode() + b'">' + body
+    assert decode_body(meta) == meta.decode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("label", "raw", "text"),
+    [
+        ("latin1", b"\x80", "€"), ("US-ASCII", b"\x93hi\x94", "“hi”"), ("iso-8859-9", b"\xfd", "ı"),  # windows-1252, -1254
+        ("gb2312", "汉字".encode("gb18030"), "汉字"), ("big5", "香港".encode("big5hkscs"), "香港"),
+        ("shift_jis", "①".encode("cp932"), "①"), ("euc-kr", "똠".encode("cp949"), "똠"),
+        ("tis-620", "ไทย".encode("cp874"), "ไทย"), (" KOI8-R ", "мир".encode("koi8_r"), "мир"),
+        ("x-user-defined", b"a\x80", "a\uf780"),
+    ],
+)  # fmt: skip
+def test_labels_mean_what_they_mean_to_browsers(label, raw, text):
+    assert decode_body(raw, label) == text
+
+
+def test_a_page_cannot_declare_utf16_inside_itself():
+    body = b'<meta charset="utf-16"><p>caf\xc3\xa9</p>'
+    assert decode_body(body).endswith("café</p>")
 
 
 async def test_plain_text_is_accepted(site, fetcher):
