@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.encoder import load_encoder
+from bot.limits import MAX_POINT_CHARS, shorten
 from bot.sentences import split_sentences, word_count
 from bot.summarize import POINTS_FOR_LENGTH, Length
 
@@ -142,7 +143,7 @@ class ExtractiveSummarizer:
 
     def summarize(self, text: str, *, title: str | None = None, length: Length = "medium") -> list[str]:
         wanted = POINTS_FOR_LENGTH[length]
-        sentences = split_sentences(text)[:MAX_SENTENCES]
+        sentences = split_sentences(text, limit=MAX_SENTENCES)  # the rest of the text is never split
         if not sentences:
             return []
         counts = [word_count(s) for s in sentences]
@@ -150,11 +151,11 @@ class ExtractiveSummarizer:
             counts = [0 if _same_text(s, title) else c for s, c in zip(sentences, counts)]
         candidates = candidates_of(counts, self.weights.min_words, wanted)
         if len(candidates) <= wanted:
-            return [sentences[i] for i in candidates]
+            return [shorten(sentences[i], MAX_POINT_CHARS) for i in candidates]
         embeddings = self.encoder.embed(sentences)
         score = self.score(sentences, embeddings)
         chosen = choose(score, embeddings, candidates, wanted, self.weights.max_similarity)
-        return [sentences[i] for i in chosen]
+        return [shorten(sentences[i], MAX_POINT_CHARS) for i in chosen]  # a point is one safe line
 
     def score(self, sentences: list[str], embeddings: np.ndarray) -> np.ndarray:
         features = sentence_features(sentences, embeddings)
