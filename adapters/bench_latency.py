@@ -63,12 +63,12 @@ def article_of_words(texts: list[str], words: int = TARGET_WORDS) -> str:
 
 async def measure(settings, seeds_dir: Path, rounds: int = ROUNDS) -> dict:
     from bot.core import SummaryBot
-    from bot.extract import extract_article
+    from bot.extract import extract_page
+    from bot.inference import LocalInference, Models
     from bot.fetch import Fetcher
     from bot.models import ChatRef, Digest, Incoming
     from bot.pipeline import SummaryPipeline
     from bot.store import open_store
-    from bot.summarize import get_summarizer
 
     result: dict = {"rss_mb_at_start": peak_rss_mb()}
     pages = [p for p in seed_pages(seeds_dir) if p.parts[0] == "news"] or seed_pages(seeds_dir)
@@ -76,7 +76,8 @@ async def measure(settings, seeds_dir: Path, rounds: int = ROUNDS) -> dict:
         urls = [f"{site.base_url}/{page.as_posix()}" for page in pages]
 
         started = time.perf_counter()
-        summarizer = get_summarizer(settings)
+        models = Models(settings)
+        summarizer = models.summarizer
         load = {
             "seconds": round(time.perf_counter() - started, 3),
             "summarizer": f"{summarizer.name}:{summarizer.version}",
@@ -97,9 +98,7 @@ async def measure(settings, seeds_dir: Path, rounds: int = ROUNDS) -> dict:
                     t0 = time.perf_counter()
                     page = await fetcher.fetch(url)
                     t1 = time.perf_counter()
-                    article = await extract_article(
-                        page.text, page.url, timeout=settings.extract_timeout, min_chars=settings.min_article_chars
-                    )
+                    article = extract_page(page.text, page.url, settings.min_article_chars)
                     t2 = time.perf_counter()
                     points = summarizer.summarize(article.text, title=article.title, length=settings.summary_length)
                     t3 = time.perf_counter()
@@ -135,7 +134,7 @@ async def measure(settings, seeds_dir: Path, rounds: int = ROUNDS) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             store_settings = settings.model_copy(update={"sqlite_path": Path(tmp) / "bench.sqlite3", "redis_url": None})
             store = await open_store(store_settings)
-            bot = SummaryBot(store_settings, store)
+            bot = SummaryBot(store_settings, store, LocalInference(store_settings, load_models=lambda _: models))
             try:
                 chat = ChatRef(platform="console", chat_id="bench", kind="private")
                 message = Incoming(chat=chat, text=urls[0], user_id="", message_id="1", addressed_to_bot=True)
@@ -164,6 +163,7 @@ async def measure(settings, seeds_dir: Path, rounds: int = ROUNDS) -> dict:
                 }
             finally:
                 await bot.close()
+                bot.inference.close()
                 await store.close()
     result["peak_rss_mb"] = peak_rss_mb()
     return result

@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
-from bot.core import SummaryBot
-from bot.extract import ExtractionError, article_from_text, extract_article
-from bot.fetch import FetchError
+from adapters.assembly import assemble_bot, close_bot
+from bot.core import FRIENDLY_ERRORS, SummaryBot
+from bot.extract import article_from_text
 from bot.models import Digest
 from bot.store import open_store
 
@@ -40,6 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run every chat platform whose credentials are set")
     run.set_defaults(func=cmd_run)
+
+    worker = commands.add_parser(
+        "worker",
+        help="do the work fronts enqueue (SUMMARY_BOT_WORKERS=external): fetch, summarize, reply",
+        description="A worker of a scaled-out deployment: loads the model, takes chat messages and links "
+        "from the job queue on SUMMARY_BOT_REDIS_URL, answers them on their platform, and sends the daily "
+        "digests. Run as many as the load needs; /healthz on SUMMARY_BOT_HTTP_PORT says when the model is loaded.",
+    )
+    worker.set_defaults(func=cmd_worker)
 
     from adapters.digest_cli import add_digest_parser
 
@@ -67,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     logging.basicConfig(
-        level=settings.log_level.upper() if args.command == "run" else logging.WARNING,
+        level=settings.log_level.upper() if args.command in ("run", "worker") else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
@@ -83,14 +92,14 @@ def main(argv: list[str] | None = None) -> int:
 # -- summarize ------------------------------------------------------------------------------
 async def cmd_summarize(args, settings: Settings) -> int:
     store = await open_store(settings)
-    bot = SummaryBot(settings, store)
+    bot = assemble_bot(settings, store)
     try:
         digest = await summarize_target(bot, args.target, args.length)
-    except (FetchError, ExtractionError, OSError, ValueError) as exc:
+    except (*FRIENDLY_ERRORS, OSError, ValueError) as exc:
         print(f"summary-bot: {exc}", file=sys.stderr)
         return 1
     finally:
-        await bot.close()
+        await close_bot(bot)
         await store.close()
     if args.format == "json":
         print(json.dumps(digest.to_json(), ensure_ascii=False, indent=2))
@@ -109,12 +118,7 @@ async def summarize_target(bot: SummaryBot, target: str, length: str | None) -> 
         return await pipeline.digest_link(target, length)
     path = Path(target)
     if path.suffix.lower() in (".html", ".htm"):
-        article = await extract_article(
-            path.read_text(encoding="utf-8", errors="replace"),
-            path.resolve().as_uri(),
-            timeout=bot.settings.extract_timeout,
-            min_chars=bot.settings.min_article_chars,
-        )
+        article = await pipeline.extractor.extract(path.read_text(encoding="utf-8", errors="replace"), path.resolve().as_uri())
         return await pipeline.digest_article(article, length)
     if path.suffix.lower() == ".txt" or path.is_file():
         return await pipeline.digest_article(article_from_text(path.read_text(encoding="utf-8", errors="replace")), length)
@@ -137,11 +141,11 @@ async def cmd_chat(args, settings: Settings) -> int:
         banner.append(f"Sample articles, served from {seeds_dir} at {base_url}:")
         banner += [f"  {base_url}/{page.as_posix()}" for page in seed_pages(seeds_dir)]
     store = await open_store(settings)
-    bot = SummaryBot(settings, store)
+    bot = assemble_bot(settings, store)
     try:
         await run_console(bot, banner="\n".join(banner))
     finally:
-        await bot.close()
+        await close_bot(bot)
         await store.close()
         if site:
             await site.stop()
@@ -149,22 +153,57 @@ async def cmd_chat(args, settings: Settings) -> int:
 
 
 # -- run ------------------------------------------------------------------------------------
+NO_PLATFORM = (
+    "summary-bot: no chat platform is configured (set SUMMARY_BOT_TELEGRAM_TOKEN or the "
+    "SUMMARY_BOT_SLACK_* variables). To try the bot in this terminal, run `summary-bot chat`."
+)
+NEEDS_REDIS = "summary-bot: SUMMARY_BOT_WORKERS=external needs SUMMARY_BOT_REDIS_URL (the job queue lives in Redis)"
+
+
 async def cmd_run(args, settings: Settings) -> int:
     from adapters.runner import configured_services, run_services
 
+    external = settings.workers == "external"
+    if external and not settings.redis_url:
+        print(NEEDS_REDIS, file=sys.stderr)
+        return 2
     store = await open_store(settings)
-    bot = SummaryBot(settings, store)
+    bot = assemble_bot(settings, store)
+    queue = None
     try:
-        services = configured_services(settings, bot)
+        if external:  # a front: receive, enqueue, acknowledge; workers do the rest
+            from adapters.queue import MessageQueue, open_queue_pool
+
+            queue = MessageQueue(await open_queue_pool(settings.redis_url))
+        services = configured_services(settings, bot, queue=queue)
         if not services:
-            print(
-                "summary-bot: no chat platform is configured (set SUMMARY_BOT_TELEGRAM_TOKEN or the "
-                "SUMMARY_BOT_SLACK_* variables). To try the bot in this terminal, run `summary-bot chat`.",
-                file=sys.stderr,
-            )
+            print(NO_PLATFORM, file=sys.stderr)
             return 2
-        await run_services(settings, bot, services)
+        if external:
+            await run_services(settings, bot, services, ready=queue.healthy, schedule_digests=False)
+        else:
+            warming = asyncio.create_task(bot.inference.warm_up())  # the first reply need not wait for it
+
+            async def model_loaded() -> bool:
+                return bot.inference.model_loaded
+
+            try:
+                await run_services(settings, bot, services, ready=model_loaded)
+            finally:
+                warming.cancel()
     finally:
-        await bot.close()
+        if queue is not None:
+            await queue.pool.close(close_connection_pool=True)
+        await close_bot(bot)
         await store.close()
     return 0
+
+
+# -- worker ---------------------------------------------------------------------------------
+async def cmd_worker(args, settings: Settings) -> int:
+    if not settings.redis_url:
+        print(NEEDS_REDIS.replace("SUMMARY_BOT_WORKERS=external", "summary-bot worker"), file=sys.stderr)
+        return 2
+    from adapters.worker import run_worker
+
+    return await run_worker(settings)

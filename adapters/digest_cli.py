@@ -11,7 +11,7 @@ import sys
 
 from adapters.console import render_daily
 from bot.config import Settings
-from bot.core import SummaryBot
+from adapters.assembly import assemble_bot, close_bot
 from bot.models import ChatRef
 from bot.store import open_store
 
@@ -30,13 +30,13 @@ async def cmd_digest_preview(args, settings: Settings) -> int:
         print(f"summary-bot: CHAT must be platform:chat_id (e.g. telegram:-1001234), not {args.chat!r}", file=sys.stderr)
         return 2
     store = await open_store(settings)
-    bot = SummaryBot(settings, store)
+    bot = assemble_bot(settings, store)
     try:
         subscription = await bot.digests.subscriptions.get(f"{platform}:{chat_id}")
         chat = subscription.chat if subscription else ChatRef(platform=platform, chat_id=chat_id)
         pending = await bot.digests.digest_until(chat, bot.digests.clock(), daily=True)
     finally:
-        await bot.close()
+        await close_bot(bot)
         await store.close()
     if subscription is None:
         print(f"({chat.key} is not subscribed; this is what it would get.)")

@@ -1,7 +1,9 @@
 """`summary-bot run`: every chat platform whose credentials are set, in one process.
 
 Each platform is a `ChatService`. Services that receive HTTP (Telegram webhooks, Slack
-events) add routes to one shared aiohttp application, served on SUMMARY_BOT_HTTP_PORT.
+events) add routes to one shared aiohttp application, served on SUMMARY_BOT_HTTP_PORT,
+with `/healthz`: 200 once the process can do its job (the model loaded; on a front of a
+scaled-out deployment, Redis reachable), 503 before.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from aiohttp import web
@@ -35,25 +38,25 @@ class ChatService(Protocol):
         """Post replies to a chat unprompted (daily digests); raise if not accepted."""
 
 
-def configured_services(settings: Settings, bot: SummaryBot) -> list[ChatService]:
+Readiness = Callable[[], Awaitable[bool]]
+
+
+def configured_services(settings: Settings, bot: SummaryBot, *, queue=None) -> list[ChatService]:
+    """The platforms whose credentials are set. With a `queue` (a front of a scaled-out
+    deployment) they enqueue what they receive instead of answering it."""
     services: list[ChatService] = []
     if settings.telegram_token:
         from adapters.telegram import TelegramService
 
-        services.append(TelegramService(settings, bot))
+        services.append(TelegramService(settings, bot, queue=queue))
     if settings.slack_bot_token or (settings.slack_client_id and settings.slack_client_secret):
         from adapters.slack import SlackService
 
-        services.append(SlackService(settings, bot))
+        services.append(SlackService(settings, bot, queue=queue))
     return services
 
 
-async def run_services(
-    settings: Settings, bot: SummaryBot, services: list[ChatService], stop: asyncio.Event | None = None
-) -> None:
-    """Start the services (and the HTTP server if any of them needs it), run until `stop`
-    is set or the process gets SIGINT/SIGTERM, then shut everything down."""
-    stop = stop or asyncio.Event()
+def stop_on_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -61,8 +64,33 @@ async def run_services(
         except (NotImplementedError, RuntimeError):  # not the main thread, or Windows
             pass
 
+
+def health_route(ready: Readiness | None) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def healthz(request: web.Request) -> web.Response:
+        if ready is not None and not await ready():
+            return web.Response(status=503, text="starting")
+        return web.Response(text="ok")
+
+    return healthz
+
+
+async def run_services(
+    settings: Settings,
+    bot: SummaryBot,
+    services: list[ChatService],
+    stop: asyncio.Event | None = None,
+    *,
+    ready: Readiness | None = None,
+    schedule_digests: bool = True,
+) -> None:
+    """Start the services (and the HTTP server if any of them needs it), run until `stop`
+    is set or the process gets SIGINT/SIGTERM, then shut everything down. `ready` answers
+    /healthz; `schedule_digests` False where workers send the daily digests."""
+    stop = stop or asyncio.Event()
+    stop_on_signals(stop)
+
     app = web.Application()
-    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/healthz", health_route(ready))
     for service in services:
         service.add_routes(app)
     runner = web.AppRunner(app, access_log=None)
@@ -72,14 +100,15 @@ async def run_services(
     scheduler = DigestScheduler(bot.digests, {service.platform: service.send for service in services})
     scheduler_task: asyncio.Task | None = None
     try:
-        if len(app.router.routes()) > 1:  # more than the health check
-            await web.TCPSite(runner, settings.http_host, settings.http_port).start()
-            log.info("listening on %s:%s", settings.http_host, settings.http_port)
+        site = web.TCPSite(runner, settings.http_host, settings.http_port)
+        await site.start()
+        log.info("listening on %s", site.name)
         for service in services:
             await service.start()
             started.append(service)
             log.info("%s adapter started", service.platform)
-        scheduler_task = asyncio.create_task(scheduler.run(stop))
+        if schedule_digests:
+            scheduler_task = asyncio.create_task(scheduler.run(stop))
         await stop.wait()
     finally:
         if scheduler_task is not None:
@@ -91,7 +120,3 @@ async def run_services(
             except Exception:
                 log.exception("stopping the %s adapter failed", service.platform)
         await runner.cleanup()
-
-
-async def _healthz(request: web.Request) -> web.Response:
-    return web.Response(text="ok")

@@ -48,13 +48,17 @@ class Settings(BaseSettings):
     fetch_user_agent: str = "summary-bot/0.1 (+https://github.com/summary-bot/summary-bot)"
 
     # extraction and summarizing
-    extract_timeout: float = Field(10.0, gt=0)
+    extract_timeout: float = Field(10.0, gt=0)  # seconds of extraction work per page
+    extract_workers: int = Field(2, ge=1, le=32)  # extraction processes
     min_article_chars: int = Field(200, ge=0)
     max_links_per_message: int = Field(3, ge=1, le=10)
     summary_length: Literal["short", "medium", "long"] = "medium"
     summarizer: Literal["extractive", "abstractive"] = "extractive"
     summarizer_model: Path | None = None  # local seq2seq folder, for "abstractive"
     encoder_model: Path | None = None  # local sentence-encoder folder; default: packaged MiniLM
+    encoder_float32: bool = False  # run the encoder in float32 even where bfloat16 is native
+    model_queue_size: int = Field(64, ge=1)  # model jobs waiting at most; beyond: "busy, try again"
+    model_job_budget: float = Field(30.0, gt=0)  # seconds one model job may run
     article_cache_ttl: int = Field(24 * 3600, gt=0)
     summary_cache_ttl: int = Field(30 * 24 * 3600, gt=0)
 
@@ -62,6 +66,12 @@ class Settings(BaseSettings):
     user_rate_limit: int = Field(10, ge=0)  # summaries per user per minute; 0 = unlimited
     related_scope: Literal["chat", "workspace", "global"] = "workspace"
     related_memory_size: int = Field(10_000, ge=1)  # articles remembered per scope, newest kept
+
+    # scaling out: "inprocess" (the default) or "external" (`summary-bot worker` processes
+    # on SUMMARY_BOT_REDIS_URL do the work; `summary-bot run` only receives and enqueues)
+    workers: Literal["inprocess", "external"] = "inprocess"
+    job_timeout: float = Field(120.0, gt=0)  # a job a dead worker held is retried after this + 10 s
+    worker_concurrency: int = Field(50, ge=1)  # messages one worker handles at once (mostly waiting)
 
     # HTTP server shared by webhooks (Telegram) and events (Slack)
     http_host: str = "0.0.0.0"

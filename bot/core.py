@@ -11,12 +11,14 @@ import logging
 import time
 from typing import Awaitable, Callable
 
+from bot.acl import Decision, Permissions
 from bot.commands import Command, parse_command
 from bot.config import Settings
 from bot.digest.commands import DigestCommands
 from bot.digest.service import DigestService
 from bot.extract import ExtractionError
 from bot.fetch import FetchError
+from bot.inference import InferenceService, ModelBusy, ModelTimeout
 from bot.links import find_urls
 from bot.models import ChatRef, Incoming, Reply
 from bot.pipeline import SummaryPipeline
@@ -25,8 +27,12 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 
+# Failures whose message is written for the chat: the page, the extraction or the model queue.
+FRIENDLY_ERRORS = (FetchError, ExtractionError, ModelBusy, ModelTimeout)
 MIN_PASTED_WORDS = 40  # shorter plain text in a private chat is chatter, not an article
 LENGTHS = ("short", "medium", "long")
+ADMINS_ONLY = "Only chat admins can change that."
+ADMIN_CHECK_FAILED = "I couldn't check that you're an admin of this chat, so I changed nothing. Please try again later."
 
 HELP_TEXT = """\
 I summarize articles. Send me a link (or several, up to {max_links}) or paste a long text, \
@@ -37,10 +43,10 @@ Commands:
 /summary short|medium|long <link> – 1, 3 or 5 key points
 /summary private <link> – only you see the answer (Slack)
 /autosummary on|off – summarize every shared link in this chat (admins, in groups)
-/subscribe [HH:MM] [Area/City] – a daily digest of the links shared here (default 08:00, UTC)
-/unsubscribe – stop the daily digest
+/subscribe [HH:MM] [Area/City] – a daily digest of the links shared here (default 08:00, UTC; admins, in groups)
+/unsubscribe – stop the daily digest (admins, in groups)
 /digest – the digest of what was shared since the last one, now
-/feeds add|remove|list <feed URL> – RSS/Atom feeds whose new items join the daily digest
+/feeds add|remove|list <feed URL> – RSS/Atom feeds whose new items join the daily digest (add and remove: admins, in groups)
 /help – this message
 
 In groups: with privacy mode on (the default for Telegram bots) I only see commands, \
@@ -51,11 +57,14 @@ Handler = Callable[[Incoming, Command], Awaitable[list[Reply]]]
 
 
 class SummaryBot:
-    def __init__(self, settings: Settings, store: Store, pipeline: SummaryPipeline | None = None):
+    def __init__(
+        self, settings: Settings, store: Store, inference: InferenceService, pipeline: SummaryPipeline | None = None
+    ):
         self.settings = settings
         self.store = store
-        self.pipeline = pipeline or SummaryPipeline(settings, store)
-        self.digests = DigestService(settings, store, self.pipeline.fetcher)
+        self.inference = inference
+        self.pipeline = pipeline or SummaryPipeline(settings, store, inference)
+        self.digests = DigestService(settings, store, self.pipeline.fetcher, inference)
         self.commands: dict[str, Handler] = {
             "summary": self._summary_command,
             "start": self._help_command,
@@ -63,6 +72,8 @@ class SummaryBot:
             "autosummary": self._autosummary_command,
             **DigestCommands(self.digests).handlers(),
         }
+        # Who may run which command; each platform adapter registers its admin check here.
+        self.permissions = Permissions()
 
     async def close(self) -> None:
         await self.pipeline.close()
@@ -84,7 +95,8 @@ class SummaryBot:
         if command is not None:
             handler = self.commands.get(command.name)
             if handler is not None:
-                return await handler(message, command)
+                refusal = await self._refusal(message, command)
+                return [refusal] if refusal else await handler(message, command)
             if self._is_direct(message):
                 return [Reply(error=f"I don't know /{command.name}. Send /help to see what I can do.")]
             return []  # another bot's command in a group
@@ -103,6 +115,15 @@ class SummaryBot:
     def _is_direct(message: Incoming) -> bool:
         return message.addressed_to_bot or message.chat.kind == "private"
 
+    async def _refusal(self, message: Incoming, command: Command) -> Reply | None:
+        """Why the sender may not run `command` here (settings need a chat admin), if so."""
+        decision = await self.permissions.decide(message, command)
+        if decision is Decision.ALLOWED:
+            return None
+        if decision is Decision.NOT_ADMIN:
+            return Reply(error=ADMINS_ONLY)
+        return Reply(error=ADMIN_CHECK_FAILED)
+
     # -- summarizing ----------------------------------------------------------------------
     async def summarize_links(
         self, message: Incoming, urls: list[str], length: str | None = None, record_history: bool = True
@@ -120,7 +141,7 @@ class SummaryBot:
     async def _summarize_link(self, url: str, length: str | None, chat: ChatRef) -> Reply:
         try:
             return Reply(digest=await self.pipeline.digest_link(url, length, chat))
-        except (FetchError, ExtractionError) as exc:
+        except FRIENDLY_ERRORS as exc:
             return Reply(error=str(exc))
         except Exception:
             log.exception("failed to summarize %s", url)
@@ -132,7 +153,7 @@ class SummaryBot:
             return [limited]
         try:
             return [Reply(digest=await self.pipeline.digest_text(text, length, message.chat))]
-        except ExtractionError as exc:
+        except FRIENDLY_ERRORS as exc:
             return [Reply(error=str(exc))]
 
     async def _over_rate_limit(self, message: Incoming, summaries: int) -> Reply | None:
@@ -179,8 +200,6 @@ class SummaryBot:
         if choice not in ("on", "off"):
             state = "on" if await self.autosummary_enabled(message) else "off"
             return [Reply(error=f"Usage: /autosummary on|off (now {state}).")]
-        if message.chat.kind != "private" and not message.is_admin:
-            return [Reply(error="Only chat admins can change that.")]
         await self.store.hset(f"chat:{message.chat.key}", "autosummary", choice.encode())
         verb = "will" if choice == "on" else "won't"
         return [Reply(text=f"OK, I {verb} summarize links shared in this chat automatically.")]

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
+
+from bot.inference import check_deadline
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +48,7 @@ def verify_sha256(path: Path, expected: str) -> None:
 class SentenceEncoder:
     """Texts in, L2-normalised embeddings out (numpy float32, one row per text)."""
 
-    def __init__(self, model_dir: Path, *, verify: str | None = None):
-        # Offline by design: never reach for a model hub.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    def __init__(self, model_dir: Path, *, verify: str | None = None, float32: bool = False):
         import torch
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -62,11 +59,12 @@ class SentenceEncoder:
         if verify:
             verify_sha256(model_dir / "model.safetensors", verify)
         self._torch = torch
-        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        self.model = AutoModel.from_pretrained(model_dir).eval()
+        # Offline by design: local files only, never a model hub.
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+        self.model = AutoModel.from_pretrained(model_dir, local_files_only=True).eval()
         # bfloat16 halves the cost on CPUs that compute it natively (AVX512-BF16, AMX);
         # embeddings stay within 0.997 cosine of float32 (0.99995 on average).
-        self.dtype = "bfloat16" if _native_bfloat16(torch) else "float32"
+        self.dtype = "bfloat16" if not float32 and _native_bfloat16(torch) else "float32"
         if self.dtype == "bfloat16":
             self.model = self.model.to(torch.bfloat16)
         self.name = model_dir.name if model_dir.name != "model" else "all-MiniLM-L6-v2"
@@ -83,6 +81,7 @@ class SentenceEncoder:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
+                check_deadline()  # a job over its budget stops between batches
                 idx = order[start : start + batch_size]
                 batch = self.tokenizer(
                     [texts[i] for i in idx],
@@ -100,26 +99,15 @@ class SentenceEncoder:
 
 
 def _native_bfloat16(torch) -> bool:
-    if os.environ.get("SUMMARY_BOT_ENCODER_FLOAT32"):  # an escape hatch, e.g. to compare
-        return False
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
 
 
-_lock = threading.Lock()
-_encoders: dict[str, SentenceEncoder] = {}
-
-
-def load_encoder(model_dir: Path | str | None = None) -> SentenceEncoder:
-    """The process-wide encoder for `model_dir` (default: the packaged MiniLM), loaded on
-    first use and then reused."""
-    key = str(model_dir or "")
-    with _lock:
-        if key not in _encoders:
-            if model_dir:
-                _encoders[key] = SentenceEncoder(Path(model_dir))
-            else:
-                _encoders[key] = SentenceEncoder(packaged_model_dir(), verify=PACKAGED_MODEL_SHA256)
-        return _encoders[key]
+def load_sentence_encoder(model_dir: Path | str | None = None, *, float32: bool = False) -> SentenceEncoder:
+    """The encoder in `model_dir` (default: the packaged MiniLM, its weights verified).
+    Each call loads a new one: the program loads it once, in its inference service."""
+    if model_dir:
+        return SentenceEncoder(Path(model_dir), float32=float32)
+    return SentenceEncoder(packaged_model_dir(), verify=PACKAGED_MODEL_SHA256, float32=float32)

@@ -1,11 +1,21 @@
-"""Pulling the article out of a fetched page (trafilatura), off the event loop."""
+"""Pulling the article out of a fetched page (trafilatura), in worker processes that can
+really be stopped.
+
+trafilatura has no timeout of its own, and some pages (hundreds of thousands of unclosed
+tags, a tag with 100k attributes) keep it busy for minutes; a thread cannot be stopped.
+So `Extractor` runs `extract_page` in a small pool of processes (pebble): a page that runs
+past its time limit has its process killed and replaced, and the limit counts from when
+the page's extraction starts, not while it waits for a free process.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import re
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import CancelledError as FutureCancelled
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
@@ -20,12 +30,6 @@ from bot.text import clean_body, clean_line
 log = logging.getLogger(__name__)
 
 WORDS_PER_MINUTE = 230
-
-# trafilatura has no timeout of its own and a thread cannot be killed, so extraction gets
-# a small pool of its own: a pathological page can tie up a worker, never the event loop
-# or the pool that runs the model.
-_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="extract")
-
 
 class ExtractionError(Exception):
     """No article could be read; str(exc) is a friendly sentence for the chat."""
@@ -58,17 +62,57 @@ class Article:
         return cls(**data)
 
 
-async def extract_article(html: str, url: str, *, timeout: float, min_chars: int) -> Article:
-    loop = asyncio.get_running_loop()
-    job = loop.run_in_executor(_pool, _extract, html, url, min_chars)
-    try:
-        return await asyncio.wait_for(job, timeout)
-    except asyncio.TimeoutError:
-        log.warning("extraction of %s took longer than %ss", url, timeout)
-        raise ExtractionError("Reading that page took too long, so I gave up on it.") from None
+class Extractor:
+    """Extraction in `workers` processes, each page limited to `timeout` seconds of work.
+    Built once where the program is assembled; `close()` kills the processes."""
+
+    def __init__(self, *, workers: int, timeout: float, min_chars: int):
+        self.workers = workers
+        self.timeout = timeout
+        self.min_chars = min_chars
+        self._pool = None
+        self.pages_killed = 0  # pages whose extraction ran out of time
+
+    def _ensure_pool(self):
+        if self._pool is None:
+            from pebble import ProcessPool
+
+            # forkserver: the processes start from a clean server that has imported
+            # trafilatura once, not from a copy of this process and its threads.
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["bot.extract"])
+            self._pool = ProcessPool(max_workers=self.workers, context=context)
+        return self._pool
+
+    async def extract(self, html: str, url: str) -> Article:
+        """The article in `html`. Raises ExtractionError with a friendly sentence."""
+        job = self._ensure_pool().schedule(extract_page, args=(html, url, self.min_chars), timeout=self.timeout)
+        try:
+            return await asyncio.wrap_future(job)
+        except FutureTimeout:
+            self.pages_killed += 1
+            log.warning("extraction of %s took longer than %ss; its process was stopped", url, self.timeout)
+            raise ExtractionError("Reading that page took too long, so I gave up on it.") from None
+        except asyncio.CancelledError:
+            job.cancel()  # pebble stops the process working on it
+            raise
+        except FutureCancelled:
+            raise ExtractionError("Reading that page was cancelled.") from None
+        except ExtractionError:
+            raise
+        except Exception:  # the process died (out of memory, a crash in lxml)
+            log.exception("extraction of %s failed", url)
+            raise ExtractionError("I couldn't read that page.") from None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.stop()
+            self._pool.join(timeout=5)
+            self._pool = None
 
 
-def _extract(html: str, url: str, min_chars: int) -> Article:
+def extract_page(html: str, url: str, min_chars: int) -> Article:
+    """The article in `html` (blocking; run it through `Extractor` for untrusted pages)."""
     try:
         doc = trafilatura.bare_extraction(
             html, url=url, with_metadata=True, include_comments=False, favor_precision=True

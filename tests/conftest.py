@@ -78,3 +78,15 @@ async def store(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Store
         opened = await RedisStore.connect(url)
     yield opened
     await opened.close()
+
+
+# -- the model: one inference service (and one loaded encoder) for the whole session ------
+
+
+@pytest.fixture(scope="session")
+def inference():
+    """The default in-process inference service, shared by every test that needs the model:
+    it is thread-based, so it serves each test's event loop, and the model loads once."""
+    from model_support import shared_inference
+
+    return shared_inference()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.config import Settings
-from bot.summarize import get_summarizer, summarizer_identity
+from bot.summarize import build_summarizer, summarizer_identity
 
 ARTICLE = (
     "The river council measured water quality in every district this spring. "
@@ -70,10 +70,9 @@ def tiny_bart(tmp_path_factory) -> str:
     return str(folder)
 
 
-def test_loads_through_get_summarizer_and_returns_points(tiny_bart):
+def test_loads_through_build_summarizer_and_returns_points(tiny_bart):
     settings = Settings(summarizer="abstractive", summarizer_model=tiny_bart)
-    summarizer = get_summarizer(settings)
-    assert summarizer is get_summarizer(settings)  # one instance per process
+    summarizer = build_summarizer(settings, encoder=None)
     assert summarizer.name == "abstractive" and summarizer.version
     for length, most in (("short", 1), ("medium", 3), ("long", 5)):
         points = summarizer.summarize(ARTICLE, title="Water quality", length=length)
@@ -85,7 +84,7 @@ def test_loads_through_get_summarizer_and_returns_points(tiny_bart):
 def test_long_articles_are_cut_into_chunks_that_fit(tiny_bart):
     from bot.sentences import split_sentences
 
-    summarizer = get_summarizer(Settings(summarizer="abstractive", summarizer_model=tiny_bart))
+    summarizer = build_summarizer(Settings(summarizer="abstractive", summarizer_model=tiny_bart), encoder=None)
     chunks = summarizer.chunks(split_sentences(ARTICLE))
     assert len(chunks) > 1
     assert " ".join(chunks) == " ".join(split_sentences(ARTICLE))  # nothing lost, order kept
@@ -94,7 +93,7 @@ def test_long_articles_are_cut_into_chunks_that_fit(tiny_bart):
 
 
 def test_odd_input(tiny_bart):
-    summarizer = get_summarizer(Settings(summarizer="abstractive", summarizer_model=tiny_bart))
+    summarizer = build_summarizer(Settings(summarizer="abstractive", summarizer_model=tiny_bart), encoder=None)
     assert summarizer.summarize("") == []
     assert summarizer.summarize("   \n ") == []
     assert summarizer.summarize("just one line without an ending")  # something, not a crash
@@ -107,21 +106,24 @@ def test_identity_names_the_model_without_loading_it(tiny_bart):
 
 def test_missing_model_folder_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="SUMMARY_BOT_SUMMARIZER_MODEL"):
-        get_summarizer(Settings(summarizer="abstractive", summarizer_model=tmp_path / "nowhere"))
+        build_summarizer(Settings(summarizer="abstractive", summarizer_model=tmp_path / "nowhere"), encoder=None)
 
 
 async def test_pipeline_uses_the_cache_on_the_second_call(tiny_bart, tmp_path):
+    from bot.inference import LocalInference
     from bot.pipeline import SummaryPipeline
     from bot.store.sqlite_store import SQLiteStore
 
     settings = Settings(summarizer="abstractive", summarizer_model=tiny_bart, sqlite_path=tmp_path / "s.sqlite3")
     store = await SQLiteStore.open(settings.sqlite_path)
-    pipeline = SummaryPipeline(settings, store)
+    inference = LocalInference(settings)
+    pipeline = SummaryPipeline(settings, store, inference)
     try:
         first = await pipeline.digest_text(ARTICLE)
         second = await pipeline.digest_text(ARTICLE)
     finally:
         await pipeline.close()
+        inference.close()
         await store.close()
     assert first.points and all(isinstance(p, str) for p in first.points)
     assert first.title and first.reading_minutes >= 1

@@ -10,6 +10,7 @@ import pytest
 from adapters.cli import main
 from bot.bench.extraction import page_tp_fp_fn, score_pages
 from bot.bench.rouge import lead, reference_lines
+from model_support import shared_models
 
 ARTICLES = [
     {
@@ -151,4 +152,4 @@ def test_bench_train_writes_weights_naming_their_data(capsys, tmp_path, data_fil
     weights = ScorerWeights.load(out)
     assert weights.trained_on == ["tiny.jsonl"] and weights.excluded == ["held_out.jsonl"]
     assert weights.notes["left_out_overlapping"] == 1 and weights.notes["articles"] == 2
-    assert len(ExtractiveSummarizer(weights=out).summarize(ARTICLES[0]["article"])) == 3
+    assert len(ExtractiveSummarizer(shared_models().encoder, weights=out).summarize(ARTICLES[0]["article"])) == 3

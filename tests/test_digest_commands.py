@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from bot.commands import parse_command
 from bot.core import SummaryBot
 from bot.models import ChatRef, Incoming
 from digest_support import GROUP, FakeClock, digest_settings, utc
+from model_support import make_summary_bot
 
 CHANNEL = ChatRef(platform="telegram", chat_id="-100777", kind="channel")
 PRIVATE = ChatRef(platform="slack", chat_id="D0123", kind="private")
@@ -15,14 +17,20 @@ PRIVATE = ChatRef(platform="slack", chat_id="D0123", kind="private")
 
 @pytest.fixture
 async def bot(store, tmp_path):
-    summary_bot = SummaryBot(digest_settings(tmp_path), store)
+    summary_bot = make_summary_bot(digest_settings(tmp_path), store)
     summary_bot.digests.clock = FakeClock(utc(2024, 5, 6, 12, 0))  # a Monday
     yield summary_bot
     await summary_bot.close()
 
 
+async def only_u1_is_an_admin(chat: ChatRef, user_id: str, message: Incoming) -> bool:
+    return user_id == "u1"
+
+
 async def say(bot: SummaryBot, text: str, chat: ChatRef = GROUP, is_admin: bool = True):
-    (reply,) = await bot.handle(Incoming(chat=chat, text=text, user_id="u1", addressed_to_bot=True, is_admin=is_admin))
+    """`text` from u1, the chat's admin (as the bot's Telegram admin check answers), or u2."""
+    bot.permissions.register("telegram", only_u1_is_an_admin)
+    (reply,) = await bot.handle(Incoming(chat=chat, text=text, user_id="u1" if is_admin else "u2", addressed_to_bot=True))
     return reply
 
 
@@ -97,3 +105,60 @@ async def test_help_lists_the_digest_commands(bot):
     help_text = (await say(bot, "/help")).text
     for command in ("/subscribe [HH:MM] [Area/City]", "/unsubscribe", "/digest", "/feeds add|remove|list"):
         assert command in help_text
+
+
+# -- who may change settings: the core asks the platform, and fails closed ------------------
+SLACK_CHANNEL = ChatRef(platform="slack", chat_id="C0456", scope_id="T1", kind="group")
+SLACK_PRIVATE_CHANNEL = ChatRef(platform="slack", chat_id="C0789", scope_id="T1", kind="private_group")
+
+
+async def from_member(bot: SummaryBot, text: str, chat: ChatRef):
+    (reply,) = await bot.handle(Incoming(chat=chat, text=text, user_id="U2", addressed_to_bot=True))
+    return reply
+
+
+@pytest.mark.parametrize("chat", [SLACK_CHANNEL, SLACK_PRIVATE_CHANNEL, GROUP])
+async def test_without_an_admin_check_for_the_platform_no_settings_change_is_accepted(bot, chat):
+    """No checker registered for the chat's platform: every settings command is refused."""
+    for text in ("/autosummary off", "/subscribe 09:00", "/unsubscribe", "/feeds add https://feeds.example/rss"):
+        reply = await from_member(bot, text, chat)
+        assert reply.error and "couldn't check that you're an admin" in reply.error, text
+    assert await stored_state(bot, chat) == ({}, [], {})
+    assert await bot.digests.feeds.followed(chat) == {}
+
+
+async def test_an_admin_check_that_fails_or_does_not_say_yes_refuses(bot):
+    async def broken(chat, user_id, message):
+        raise ConnectionError("the platform is down")
+
+    async def vague(chat, user_id, message):
+        return "yes"  # anything but True is a no
+
+    bot.permissions.register("slack", broken)
+    assert "couldn't check" in (await from_member(bot, "/subscribe 09:00", SLACK_CHANNEL)).error
+    bot.permissions.register("slack", vague)
+    assert "Only chat admins" in (await from_member(bot, "/subscribe 09:00", SLACK_CHANNEL)).error
+    assert await stored_state(bot, SLACK_CHANNEL) == ({}, [], {})
+
+
+async def test_a_group_member_may_read_but_not_change_and_is_asked_about_only_for_changes(bot):
+    asked = []
+
+    async def nobody_is_an_admin(chat, user_id, message):
+        asked.append(message.text)
+        return False
+
+    bot.permissions.register("slack", nobody_is_an_admin)
+    assert (await from_member(bot, "/feeds list", SLACK_CHANNEL)).text.startswith("This chat follows no feeds")
+    assert (await from_member(bot, "/digest", SLACK_CHANNEL)).text.startswith("Nothing new")
+    assert "Usage: /autosummary on|off (now on)" in (await from_member(bot, "/autosummary", SLACK_CHANNEL)).error
+    assert "/unsubscribe" in (await from_member(bot, "/help", SLACK_CHANNEL)).text
+    assert asked == []
+    assert "Only chat admins" in (await from_member(bot, "/autosummary off", SLACK_PRIVATE_CHANNEL)).error
+    assert "Only chat admins" in (await from_member(bot, "/feeds remove https://feeds.example/rss", SLACK_CHANNEL)).error
+    assert asked == ["/autosummary off", "/feeds remove https://feeds.example/rss"]
+
+
+def test_every_command_has_an_access_rule(bot):
+    assert bot.permissions.unruled(bot.commands) == []
+    assert bot.permissions.needs_admin(parse_command("/somethingnew"))  # none given: admins only

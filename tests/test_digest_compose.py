@@ -14,6 +14,7 @@ from bot.fetch import Fetcher
 from bot.links import canonicalize
 from bot.models import Digest
 from digest_support import GROUP, FakeClock, digest_settings, utc
+from model_support import shared_inference
 
 UTC = ZoneInfo("UTC")
 
@@ -45,12 +46,31 @@ OTHERS = [
 ]  # fmt: skip
 
 
+
+class CountingInference:
+    """The session's inference service, recording every text it is asked to embed."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.encoder_identity = inner.encoder_identity
+        self.summarizer_identity = inner.summarizer_identity
+        self.embedded: list[str] = []
+
+    async def embed(self, texts):
+        self.embedded.extend(texts)
+        return await self.inner.embed(texts)
+
+    async def summarize(self, text, *, title, length):
+        return await self.inner.summarize(text, title=title, length=length)
+
+
 def article(url: str, title: str, lead: str) -> Digest:
     return Digest(title=title, points=[lead, "A second point with more detail."], source="Example News", url=url)
 
 
 def service(store, tmp_path, clock, **settings) -> DigestService:
-    return DigestService(digest_settings(tmp_path, **settings), store, Fetcher(digest_settings(tmp_path)), clock)
+    settings = digest_settings(tmp_path, **settings)
+    return DigestService(settings, store, Fetcher(settings), CountingInference(shared_inference()), clock)
 
 
 async def share(digests: DigestService, *items: Digest) -> None:
@@ -85,19 +105,10 @@ async def test_tracking_parameters_do_not_make_a_second_story(store, tmp_path):
     assert entry.shares == 2 and entry.summary.startswith("Chinese carmakers")
 
 
-async def test_a_repeat_share_reuses_the_stored_vector(store, tmp_path, monkeypatch):
+async def test_a_repeat_share_reuses_the_stored_vector(store, tmp_path):
     """A link shared again (a cache hit for the summary) costs no model work here either."""
-    import bot.digest.history as history
-
-    embedded: list[str] = []
-    real_embed = history.embed_stories
-
-    async def counting_embed(texts, model):
-        embedded.extend(texts)
-        return await real_embed(texts, model)
-
-    monkeypatch.setattr(history, "embed_stories", counting_embed)
     digests = service(store, tmp_path, FakeClock(utc(2024, 5, 6, 9)))
+    embedded = digests.history.vectors.inference.embedded
     await share(digests, article("https://northline.example/a.html", *CARS[0]))
     await share(digests, article("https://northline.example/a.html?utm_source=x", *CARS[0]))
     await share(digests, article("https://northline.example/b.html", *CARS[1]))

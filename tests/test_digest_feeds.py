@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiohttp import web
 
-from bot.core import SummaryBot
 from bot.digest.feeds import FeedError, recent_feed_items
 from bot.digest.scheduler import DigestScheduler
 from bot.models import Incoming
 from digest_support import GROUP, FakeClock, RecordingSender, digest_settings, fresh_redis_store, utc
 from local_site import page, serve_site
+from model_support import make_summary_bot
 
 
 class GrowingFeed:
@@ -56,16 +56,22 @@ async def feed_site():
         yield site
 
 
-def command(text: str, **options) -> Incoming:
-    return Incoming(chat=GROUP, text=text, user_id="admin", addressed_to_bot=True, **options)
+def command(text: str, user_id: str = "admin") -> Incoming:
+    return Incoming(chat=GROUP, text=text, user_id=user_id, addressed_to_bot=True)
+
+
+async def only_admin_is_an_admin(chat, user_id: str, message) -> bool:
+    """The group's admin check, as the Telegram adapter would register it."""
+    return user_id == "admin"
 
 
 async def test_new_feed_items_appear_once_and_an_unchanged_feed_costs_a_304(redis_url, feed_site, tmp_path):
     feed = feed_site.feed
     feed.add("Ferry timetable changes for the summer", "The harbour ferry runs every twenty minutes from June.")
     store = await fresh_redis_store(redis_url)
-    bot = SummaryBot(digest_settings(tmp_path), store)
+    bot = make_summary_bot(digest_settings(tmp_path), store)
     clock = bot.digests.clock = FakeClock(utc(2024, 5, 6, 12))
+    bot.permissions.register(GROUP.platform, only_admin_is_an_admin)
     sender = RecordingSender(clock)
     scheduler = DigestScheduler(bot.digests, {"telegram": sender})
     try:
@@ -102,8 +108,9 @@ async def test_new_feed_items_appear_once_and_an_unchanged_feed_costs_a_304(redi
 async def test_a_feed_that_fails_to_load_does_not_stop_the_digest(redis_url, feed_site, tmp_path):
     feed_site.feed.add("Ferry timetable changes for the summer", "The ferry runs every twenty minutes.")
     store = await fresh_redis_store(redis_url)
-    bot = SummaryBot(digest_settings(tmp_path, digest_send_empty=True), store)
+    bot = make_summary_bot(digest_settings(tmp_path, digest_send_empty=True), store)
     clock = bot.digests.clock = FakeClock(utc(2024, 5, 6, 12))
+    bot.permissions.register(GROUP.platform, only_admin_is_an_admin)
     sender = RecordingSender(clock)
     try:
         await bot.handle(command(f"/feeds add {feed_site.url('/feed.xml')}"))
@@ -119,8 +126,9 @@ async def test_a_feed_that_fails_to_load_does_not_stop_the_digest(redis_url, fee
 
 async def test_feeds_commands_and_their_errors(store, feed_site, tmp_path):
     feed_site.feed.add("Ferry timetable changes for the summer", "The ferry runs every twenty minutes.")
-    bot = SummaryBot(digest_settings(tmp_path), store)
+    bot = make_summary_bot(digest_settings(tmp_path), store)
     feed_url = feed_site.url("/feed.xml")
+    bot.permissions.register(GROUP.platform, only_admin_is_an_admin)
     try:
         (empty,) = await bot.handle(command("/feeds"))
         assert empty.text.startswith("This chat follows no feeds")
@@ -130,8 +138,10 @@ async def test_feeds_commands_and_their_errors(store, feed_site, tmp_path):
         assert "couldn't load that feed" in missing.error and "404" in missing.error
         (not_a_link,) = await bot.handle(command("/feeds add harbour-news"))
         assert "not a web address" in not_a_link.error
-        (refused,) = await bot.handle(command(f"/feeds add {feed_url}", is_admin=False))
+        (refused,) = await bot.handle(command(f"/feeds add {feed_url}", user_id="member"))
         assert "admins" in refused.error
+        (listed_by_member,) = await bot.handle(command("/feeds list", user_id="member"))
+        assert listed_by_member.text.startswith("This chat follows no feeds")  # reading is open
         assert await bot.digests.feeds.followed(GROUP) == {}
 
         (added,) = await bot.handle(command(f"/feeds add {feed_url}"))
@@ -166,7 +176,7 @@ async def test_a_feed_whose_body_names_another_resource_is_not_followed_there(st
         body = internal.url("/internal.xml") if body_is == "a URL" else str(internal_file)
         async with serve_site({"/feed.xml": page(body, content_type="application/rss+xml")}) as public:
             # Only 127.0.0.1 (the "public" site) may be fetched; 127.0.0.2 is internal.
-            bot = SummaryBot(digest_settings(tmp_path, fetch_allow_private=["127.0.0.1/32"]), store)
+            bot = make_summary_bot(digest_settings(tmp_path, fetch_allow_private=["127.0.0.1/32"]), store)
             try:
                 with pytest.raises(FeedError, match="isn't an RSS or Atom feed"):
                     await bot.digests.feeds.add(GROUP, public.url("/feed.xml"), utc(2024, 5, 6, 12))

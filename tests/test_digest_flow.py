@@ -14,11 +14,11 @@ import pytest
 from adapters import cli
 from adapters.console import render_reply
 from adapters.seed_site import SeedSite
-from bot.core import SummaryBot
 from bot.digest.scheduler import DigestScheduler
 from bot.models import Incoming, Reply
 from bot.store.sqlite_store import SQLiteStore
 from digest_support import GROUP, FakeClock, RecordingSender, digest_settings, fresh_redis_store, utc
+from model_support import make_summary_bot
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 PRISONER_SWAP = "Russia and the US pursue private prisoner-exchange talks amid G20 discussions"
@@ -38,12 +38,15 @@ def shared(text: str, number: int) -> Incoming:
 
 async def test_subscribe_share_three_links_and_one_digest_with_two_entries_arrives(redis_url, site, tmp_path):
     store = await fresh_redis_store(redis_url)
-    bot = SummaryBot(digest_settings(tmp_path), store)
+    bot = make_summary_bot(digest_settings(tmp_path), store)
     clock = bot.digests.clock = FakeClock(utc(2024, 5, 6, 12, 0))
     sender = RecordingSender(clock)
     scheduler = DigestScheduler(bot.digests, {"telegram": sender})
     try:
-        (confirmation,) = await bot.handle(Incoming(chat=GROUP, text="/subscribe 08:00 Europe/Berlin", addressed_to_bot=True))
+        bot.permissions.register(GROUP.platform, lambda chat, user_id, message: asyncio.sleep(0, result=True))  # all admins
+        (confirmation,) = await bot.handle(
+            Incoming(chat=GROUP, text="/subscribe 08:00 Europe/Berlin", user_id="u1", addressed_to_bot=True)
+        )
         assert "08:00 (Europe/Berlin)" in confirmation.text and "Tuesday 7 May" in confirmation.text
 
         swap = f"{site.base_url}/news/russia-us-prisoner-exchange-talks-g20.html"
@@ -79,7 +82,7 @@ async def test_subscribe_share_three_links_and_one_digest_with_two_entries_arriv
 
 async def test_digest_command_shows_the_period_so_far_and_marks_nothing_sent(redis_url, site, tmp_path):
     store = await fresh_redis_store(redis_url)
-    bot = SummaryBot(digest_settings(tmp_path), store)
+    bot = make_summary_bot(digest_settings(tmp_path), store)
     clock = bot.digests.clock = FakeClock(utc(2024, 5, 6, 12, 0))
     try:
         (nothing,) = await bot.handle(Incoming(chat=GROUP, text="/digest", addressed_to_bot=True))
@@ -98,7 +101,7 @@ async def test_digest_command_shows_the_period_so_far_and_marks_nothing_sent(red
 
 async def test_a_summary_asked_for_privately_stays_out_of_the_chats_digest(redis_url, site, tmp_path):
     store = await fresh_redis_store(redis_url)
-    bot = SummaryBot(digest_settings(tmp_path), store)
+    bot = make_summary_bot(digest_settings(tmp_path), store)
     try:
         url = f"{site.base_url}/news/google-nest-hub-matter-update.html"
         (reply,) = await bot.handle(Incoming(chat=GROUP, text=f"/summary private {url}", addressed_to_bot=True))
@@ -116,7 +119,7 @@ def test_digest_preview_prints_a_chats_digest_as_it_would_be_sent_now(tmp_path, 
     async def share_two_articles() -> None:
         async with SeedSite(SEEDS) as served:
             store = await SQLiteStore.open(database)
-            bot = SummaryBot(digest_settings(tmp_path, sqlite_path=database), store)
+            bot = make_summary_bot(digest_settings(tmp_path, sqlite_path=database), store)
             try:
                 await bot.digests.subscriptions.subscribe(GROUP, time(8, 0), ZoneInfo("UTC"), bot.digests.clock())
                 for number, page in enumerate(["google-nest-hub-matter-update", "russia-us-prisoner-exchange-talks-g20"]):

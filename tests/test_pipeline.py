@@ -9,10 +9,10 @@ import pytest
 from aiohttp import web
 
 from bot.config import Settings
-from bot.core import SummaryBot
 from bot.models import ChatRef, Incoming
 from bot.store.sqlite_store import SQLiteStore
 from local_site import page, redirect, serve_site
+from model_support import make_summary_bot
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 SEED_PAGE = SEEDS / "news" / "russia-us-prisoner-exchange-talks-g20.html"
@@ -77,14 +77,14 @@ async def bot(tmp_path):
         sqlite_path=tmp_path / "store.sqlite3", user_rate_limit=0,
     )
     store = await SQLiteStore.open(settings.sqlite_path)
-    bot = SummaryBot(settings, store)
+    bot = make_summary_bot(settings, store)
     yield bot
     await bot.close()
     await store.close()
 
 
-def message(text: str, kind: str = "private", chat_id: str = "c1", **kw) -> Incoming:
-    return Incoming(chat=ChatRef("test", chat_id, kind=kind), text=text, user_id="u1", message_id="m1", **kw)
+def message(text: str, kind: str = "private", chat_id: str = "c1", user_id: str = "u1", **kw) -> Incoming:
+    return Incoming(chat=ChatRef("test", chat_id, kind=kind), text=text, user_id=user_id, message_id="m1", **kw)
 
 
 async def test_link_in_a_message_gets_a_digest_of_the_article(bot, site):
@@ -172,15 +172,21 @@ async def test_summary_command_forms(bot, site):
 async def test_groups_only_get_replies_to_links_and_commands(bot, site):
     assert await bot.handle(message("just chatting about things", kind="group")) == []
     assert await bot.handle(message("/othercommand@SomeOtherBot", kind="group")) == []
-    [off] = await bot.handle(message("/autosummary off", kind="group", is_admin=True))
+    bot.permissions.register("test", admin_is_u1)
+    [off] = await bot.handle(message("/autosummary off", kind="group"))
     assert "won't" in off.text
     assert await bot.handle(message(f"{site.base_url}/seed.html", kind="group")) == []
     [direct] = await bot.handle(message(f"/summary {site.base_url}/seed.html", kind="group"))
     assert direct.digest
 
 
+async def admin_is_u1(chat: ChatRef, user_id: str, message: Incoming) -> bool:
+    return user_id == "u1"
+
+
 async def test_autosummary_needs_an_admin_in_groups(bot):
-    [reply] = await bot.handle(message("/autosummary off", kind="group", is_admin=False))
+    bot.permissions.register("test", admin_is_u1)
+    [reply] = await bot.handle(message("/autosummary off", kind="group", user_id="u2"))
     assert "admins" in reply.error
     assert await bot.store.hget("chat:test:c1", "autosummary") is None
     [usage] = await bot.handle(message("/autosummary maybe", kind="group"))
@@ -195,7 +201,7 @@ async def test_unknown_command_in_private_chat(bot):
 async def test_rate_limit_answers_politely(tmp_path, site):
     settings = Settings(fetch_allow_private=["127.0.0.0/8"], sqlite_path=tmp_path / "s.sqlite3", user_rate_limit=2)
     store = await SQLiteStore.open(settings.sqlite_path)
-    bot = SummaryBot(settings, store)
+    bot = make_summary_bot(settings, store)
     try:
         for _ in range(2):
             assert (await bot.handle(message(f"{site.base_url}/seed.html")))[0].digest

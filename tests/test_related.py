@@ -20,6 +20,7 @@ from bot.related.memory import ROW_OVERHEAD, TRIM_EVERY, VIEW_OVERHEAD, RelatedM
 from bot.related.page_links import clean_title, find_page_related
 from bot.related.rank import merge_related
 from tests.local_site import page, serve_site
+from model_support import make_summary_bot
 
 SEED_PAGE = Path(__file__).resolve().parents[1] / "seeds" / "news" / "russia-us-prisoner-exchange-talks-g20.html"
 BASE = "https://news.example.com/world/2023/03/03/prisoner-talks-continue"
@@ -245,7 +246,7 @@ async def topic_site():
 
 def make_bot(store, tmp_path, **settings) -> SummaryBot:
     options = dict(fetch_allow_private=["127.0.0.0/8"], sqlite_path=tmp_path / "unused.sqlite3", user_rate_limit=0)
-    return SummaryBot(Settings(**{**options, **settings}), store)
+    return make_summary_bot(Settings(**{**options, **settings}), store)
 
 
 def shared(chat: ChatRef, text: str) -> Incoming:

@@ -32,11 +32,11 @@ from adapters.slack.render import MAX_BLOCKS, MAX_HEADER_CHARS, MAX_SECTION_CHAR
 from adapters.slack.standin import BOT_ID, BOT_USER_ID, SlackStandIn, event_callback
 from adapters.slack.standin import signed_headers as standin_signed_headers
 from bot.config import ConfigError, Settings
-from bot.core import SummaryBot
 from bot.models import ChatRef, DailyDigest, Digest, DigestEntry, RelatedLink, Reply
 from bot.store import Store
 from bot.store.sqlite_store import SQLiteStore
 from slack_sdk.oauth.installation_store.models.installation import Installation
+from model_support import make_summary_bot
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_PAGE = ROOT / "seeds" / "news" / "russia-us-prisoner-exchange-talks-g20.html"
@@ -107,7 +107,7 @@ async def running_slack(standin: SlackStandIn, store: Store, **settings):
         "slack_bot_token": BOT_TOKEN, "slack_signing_secret": SECRET, "slack_api_url": standin.api_url,
         "fetch_allow_private": ["127.0.0.0/8"], **settings,
     })  # fmt: skip
-    bot = SummaryBot(settings, store)
+    bot = make_summary_bot(settings, store)
     service = SlackService(settings, bot)
     app = web.Application()
     service.add_routes(app)
@@ -485,7 +485,7 @@ async def test_oauth_install_then_events_use_that_workspaces_token(standin, sqli
 def test_http_mode_without_signing_secret_refuses_to_start(tmp_path):
     settings = Settings(slack_bot_token=BOT_TOKEN, sqlite_path=tmp_path / "s.sqlite3")
     with pytest.raises(ConfigError, match="SIGNING_SECRET"):
-        SlackService(settings, SummaryBot(settings, store=None))
+        SlackService(settings, make_summary_bot(settings, None))
 
 
 # -- `summary-bot run` as a separate process -------------------------------------------------
@@ -553,3 +553,89 @@ async def test_bench_measures_cached_and_uncached_rounds():
     results = await measure(Settings(), find_seeds_dir(), events=2)
     assert results["uncached"]["events_per_second"] > 0 and results["cached"]["events_per_second"] > 0
     assert results["model_runs"] == 3  # the warm-up and two new pages; the cached round runs no model
+
+
+# -- who may change a channel's settings --------------------------------------------------------
+async def post_slash(slack: RunningSlack, command: str, text: str, *, user_id: str, response_name: str,
+                     channel_id: str = "C1", channel_name: str = "general"):  # fmt: skip
+    body = urlencode({
+        "token": "unused", "team_id": "T1", "team_domain": "test", "channel_id": channel_id,
+        "channel_name": channel_name, "user_id": user_id, "user_name": user_id.lower(), "command": command,
+        "text": text, "response_url": slack.standin.response_url(response_name), "trigger_id": "1.2.3",
+    })  # fmt: skip
+    return await slack.http.post("/slack/events", data=body, headers=signed_headers(body, content_type="application/x-www-form-urlencoded"))
+
+
+async def test_only_workspace_admins_and_the_channels_creator_change_its_settings(slack):
+    standin = slack.standin
+    standin.add_user("UMEMBER", team_id="T1")
+    standin.add_user("UADMIN", team_id="T1", admin=True)
+    standin.add_user("UOTHERORG", team_id="T9", admin=True)  # an admin elsewhere, in a shared channel
+    standin.add_user("UCREATOR", team_id="T1")
+    standin.add_channel("C1", creator="UCREATOR")
+    attempts = [
+        ("UMEMBER", "/autosummary", "off", "Only chat admins can change that."),
+        ("UMEMBER", "/subscribe", "09:00", "Only chat admins can change that."),
+        ("UOTHERORG", "/autosummary", "off", "Only chat admins can change that."),
+        ("UNKNOWN", "/unsubscribe", "", "I couldn't check that you're an admin"),  # users.info fails: denied
+        ("UMEMBER", "/feeds", "list", "This chat follows no feeds"),  # reading is open to all
+        ("UADMIN", "/autosummary", "off", "OK, I won't summarize"),
+        ("UCREATOR", "/subscribe", "09:00", "OK, every day at 09:00"),
+    ]
+    for number, (user, command, text, expected) in enumerate(attempts, start=1):
+        response = await post_slash(slack, command, text, user_id=user, response_name=f"r{number}")
+        assert response.status == 200
+        answers = await standin.wait_for("response_url", count=number)
+        assert expected in answers[-1].params["text"], (user, command, answers[-1].params["text"])
+    assert await slack.store.hget("chat:slack:C1", "autosummary") == b"off"  # set by the admin only
+    # Slack is asked only for settings changes (not /feeds list), and the channel only when
+    # the user is no workspace admin.
+    asked = [call.params["user"] for call in standin.calls_to("users.info", status=None)]
+    assert asked == ["UMEMBER", "UMEMBER", "UOTHERORG", "UNKNOWN", "UADMIN", "UCREATOR"]
+    assert len(standin.calls_to("conversations.info")) == 4
+
+
+# -- what is shared in private conversations stays there ------------------------------------
+BEE_ARTICLES = {
+    "/bees/winter-losses": ("Beekeepers report heavy winter losses in honeybee colonies", [
+        "Beekeepers across the region lost nearly half of their honeybee colonies over the winter, according to a survey of hive owners.",
+        "Many blamed the varroa mite, a parasite that weakens bees and spreads viruses through the hive.",
+        "Commercial beekeepers said they would split surviving colonies and buy new queens to rebuild before the almond pollination season.",
+        "Researchers at the state university urged hobbyists to test their hives for mites every month."]),
+    "/bees/new-treatment": ("New treatment protects honeybee hives from varroa mites", [
+        "Beekeepers testing a new treatment against varroa mites lost far fewer honeybee colonies this winter.",
+        "The treatment, made from a natural acid, is applied to the hive in late summer when the mites are most numerous.",
+        "Bee researchers say healthy colonies going into winter are the best defence against colony collapse.",
+        "The product still needs approval before beekeepers can buy it."]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("channel, channel_type", [("C0PRIVATE", "group"), ("G0GROUPDM", "mpim"), ("G0LEGACY", None)])
+async def test_articles_shared_in_private_channels_and_group_dms_are_not_related_in_public_ones(
+    slack, channel, channel_type
+):
+    from tests.local_site import page, serve_site
+
+    routes = {
+        path: page(f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1>"
+                   + "".join(f"<p>{p}</p>" for p in paragraphs) + "</article></body></html>")
+        for path, (title, paragraphs) in BEE_ARTICLES.items()
+    }  # fmt: skip
+    async with serve_site(routes) as bees:
+        losses, treatment = bees.url("/bees/winter-losses"), bees.url("/bees/new-treatment")
+        shares = [
+            (channel, channel_type, losses),  # private: must stay there
+            ("C0PUBLIC1", "channel", treatment),  # public: nothing related may come from the private share
+            ("C0PUBLIC2", "channel", losses),  # public: shared with the workspace...
+            ("C0PUBLIC3", "channel", treatment),  # ...so related here (the memory does work)
+        ]
+        for number, (where, kind, url) in enumerate(shares, start=1):
+            event = {**message_event(f"<{url}>", ts=f"1700000{number}00.000001", channel=where), "channel_type": kind}
+            if kind is None:
+                del event["channel_type"]
+            await slack.post_event(event, event_id=f"EvShare{number}")
+            await slack.standin.wait_for("chat.postMessage", count=number)
+        await slack.finish()
+    posts = {call.params["channel"]: json.dumps(call.params["blocks"]) for call in slack.standin.calls_to("chat.postMessage")}
+    assert "Related" not in posts["C0PUBLIC1"] and losses not in posts["C0PUBLIC1"]
+    assert losses in posts["C0PUBLIC3"]

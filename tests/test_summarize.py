@@ -3,14 +3,14 @@ as many as asked for; odd input never crashes; the same input gives the same poi
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
 from bot.config import Settings
 from bot.sentences import split_sentences
-from bot.summarize import get_summarizer, summarizer_identity
+from bot.summarize import summarizer_identity
+from model_support import shared_models
 from bot.summarize.extractive import WEIGHTS_PATH, ExtractiveSummarizer, ScorerWeights
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
@@ -31,7 +31,7 @@ A similar scheme in a neighbouring town cut nitrate levels by a third within thr
 
 @pytest.fixture(scope="module")
 def summarizer() -> ExtractiveSummarizer:
-    return get_summarizer(Settings())  # the process-wide instance: the encoder loads once
+    return shared_models().summarizer  # the session's: the encoder loads once
 
 
 def _in_order(points: list[str], text: str) -> bool:
@@ -123,18 +123,17 @@ def test_odd_input_never_crashes_and_gives_sentences_of_it(summarizer, text):
             assert points, "text with words in it gets at least one point"
 
 
-def test_huge_input_is_bounded(summarizer):
+def test_huge_input_is_summarized_from_its_opening(summarizer):
     text = " ".join(f"Sentence number {i} talks about topic {i % 17} at some length today." for i in range(10_000))
-    started = time.perf_counter()
     points = summarizer.summarize(text)  # 110k words
     assert len(points) == 3
-    assert time.perf_counter() - started < 15
+    assert all(int(point.split()[2]) < 40 for point in points)  # only the opening is scored
 
 
 def test_other_weights_can_be_given(summarizer, tmp_path):
     path = tmp_path / "w.json"
     ScorerWeights(position_decay=0.0, min_words=1, weights={"centrality": 1.0}).save(path)
-    other = ExtractiveSummarizer(weights=path)
+    other = ExtractiveSummarizer(summarizer.encoder, weights=path)
     assert other.encoder is summarizer.encoder  # the encoder is shared, not reloaded
     assert len(other.summarize(ARTICLE)) == 3
     with pytest.raises(ValueError, match="unknown features"):

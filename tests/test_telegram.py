@@ -21,10 +21,10 @@ from telegram.error import Forbidden
 from adapters.telegram import TelegramService
 from adapters.telegram.standin import BotApiStandIn, utf16_units, visible_text
 from bot.config import ConfigError, Settings
-from bot.core import SummaryBot
 from bot.models import ChatRef, DailyDigest, DigestEntry, Reply
 from bot.store import open_store
 from tests.local_site import page, serve_site
+from model_support import make_summary_bot
 
 ROOT = Path(__file__).resolve().parents[1]
 MARKUP_TITLE = "<b>Tom & Jerry</b> <script>"
@@ -83,7 +83,7 @@ async def running_service(settings: Settings, app: web.Application | None = None
     """The adapter started as `summary-bot run` starts it; on exit it is stopped, which
     first finishes every update in progress, so calls can then be counted exactly."""
     store = await open_store(settings)
-    bot = SummaryBot(settings, store)
+    bot = make_summary_bot(settings, store)
     service = TelegramService(settings, bot)
     if app is not None:
         service.add_routes(app)
@@ -229,7 +229,7 @@ async def test_groups_commands_mentions_admins_and_channels(api, site, tmp_path)
 async def test_bad_telegram_settings_stop_start_up_with_one_line(api, tmp_path):
     settings = telegram_settings(api, tmp_path, telegram_token="1:not-the-token")
     store = await open_store(settings)
-    bot = SummaryBot(settings, store)
+    bot = make_summary_bot(settings, store)
     try:
         with pytest.raises(ConfigError, match="Telegram refused SUMMARY_BOT_TELEGRAM_TOKEN") as refused:
             await TelegramService(settings, bot).start()
@@ -289,6 +289,7 @@ async def test_summary_bot_run_answers_a_link_end_to_end(api, site, tmp_path):
         SUMMARY_BOT_TELEGRAM_API_URL=api.base_url,
         SUMMARY_BOT_FETCH_ALLOW_PRIVATE="127.0.0.0/8",
         SUMMARY_BOT_SQLITE_PATH=str(tmp_path / "run.sqlite3"),
+        SUMMARY_BOT_HTTP_PORT="0",  # /healthz on any free port
     )
     log_path = tmp_path / "run.log"
     with log_path.open("wb") as log_file:  # a file, not a pipe: a full pipe would stall the bot

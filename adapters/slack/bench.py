@@ -33,7 +33,7 @@ from adapters.seed_site import SeedEditions, find_seeds_dir
 from adapters.slack.service import SlackService
 from adapters.slack.standin import SlackStandIn, event_callback, signed_headers
 from bot.config import Settings
-from bot.core import SummaryBot
+from adapters.assembly import assemble_bot, close_bot
 from bot.store.sqlite_store import SQLiteStore
 
 CONCURRENCY = 8  # events in flight at once
@@ -78,7 +78,7 @@ async def measure(settings: Settings, seeds_dir: Path, events: int) -> dict:
                 "fetch_allow_private": [ipaddress.ip_network("127.0.0.1/32")], "user_rate_limit": 0,
             })  # fmt: skip
             store = await SQLiteStore.open(Path(workdir) / "bench.sqlite3")
-            bot = SummaryBot(settings, store)
+            bot = assemble_bot(settings, store)
             service = SlackService(settings, bot)
             app = web.Application()
             service.add_routes(app)
@@ -95,7 +95,7 @@ async def measure(settings: Settings, seeds_dir: Path, events: int) -> dict:
             finally:
                 await service.stop()
                 await runner.cleanup()
-                await bot.close()
+                await close_bot(bot)
                 await store.close()
             return {
                 "events": events,

@@ -1,15 +1,23 @@
 """The Slack adapter: slack-bolt's AsyncApp on the shared aiohttp server (or Socket Mode).
 
-A message's journey: Slack POSTs to /slack/events -> Bolt's middleware chain verifies the
-signature (401 otherwise), answers url_verification, ignores our own events, and
-`_skip_retried_events` drops a delivery we have already seen -> a listener below acks at
-once and starts the work as a task -> `SummaryBot.handle` -> `render` -> chat.postMessage
-(or the slash command's response_url, or chat.unfurl).
+A message's journey: Slack POSTs to /slack/events -> `_dispatch` refuses what is not a
+well-formed, signed Slack request (401/400) -> Bolt's middleware chain verifies the
+signature, answers url_verification, ignores our own events, and `_claim_event` drops a
+delivery that is being or has been answered -> a listener below hands the work off and
+acks -> `answer_job`: `SummaryBot.handle` -> `render` -> chat.postMessage (or the slash
+command's response_url, or chat.unfurl).
+
+Handing off is starting a task in this process, or, scaled out (SUMMARY_BOT_WORKERS=
+external), enqueueing a job that a worker answers through the same `answer_job`. The ack
+goes out only after the hand-off: a front that cannot enqueue answers 500 and Slack
+delivers the event again. In-process, an event's claim in the store is a lease: marked
+done after the reply, so a process that died mid-reply does not swallow Slack's retry.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
@@ -21,6 +29,7 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -32,6 +41,8 @@ from adapters.slack.incoming import (
     incoming_from_event,
     is_from_a_person,
 )
+from adapters.delivery import Delivery, untracked
+from adapters.slack.admins import is_admin_or_channel_creator
 from adapters.slack.installation_store import StoreInstallationStore, StoreOAuthStateStore
 from adapters.slack.render import SlackMessage, render_replies, render_unfurl
 from bot.config import ConfigError, Settings
@@ -45,6 +56,7 @@ EVENTS_PATH = "/slack/events"
 INSTALL_PATH = "/slack/install"
 OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"
 EVENT_DEDUPE_TTL = 3600  # Slack retries an event for about an hour at most
+EVENT_CLAIM_LEASE = 120  # an answer in progress holds its event this long; then a retry may answer
 RATE_LIMIT_RETRIES = 3  # 429s waited out (Retry-After) before a post is given up
 STOP_GRACE_SECONDS = 30  # how long stop() lets replies in progress finish
 
@@ -52,9 +64,11 @@ STOP_GRACE_SECONDS = 30  # how long stop() lets replies in progress finish
 class SlackService:
     platform = "slack"
 
-    def __init__(self, settings: Settings, bot: SummaryBot):
+    def __init__(self, settings: Settings, bot: SummaryBot, *, queue=None):
         self.settings = settings
         self.bot = bot
+        bot.permissions.register(self.platform, self._may_change_settings)  # the core asks it (bot.acl)
+        self.queue = queue  # a MessageQueue on a front; None where this process answers itself
         self.oauth = bool(settings.slack_client_id and settings.slack_client_secret)
         if not settings.slack_signing_secret and not settings.slack_app_token:
             raise ConfigError(
@@ -75,7 +89,7 @@ class SlackService:
             # and every task is started (and tracked) before Slack hears back.
             process_before_response=True,
         )
-        self.app.use(self._skip_retried_events)
+        self.app.use(self._claim_event)
         self.app.event("message")(self._on_message)
         self.app.event("app_mention")(self._on_app_mention)
         self.app.event("link_shared")(self._on_link_shared)
@@ -119,6 +133,9 @@ class SlackService:
             await self._socket_mode.connect_async()
             log.info("connected to Slack in Socket Mode")
 
+    async def start_sending(self) -> None:
+        """On a worker: nothing to start; Web API clients are made per workspace as needed."""
+
     async def stop(self) -> None:
         if self._socket_mode is not None:
             await self._socket_mode.close_async()
@@ -148,10 +165,39 @@ class SlackService:
             raise LookupError(f"summary-bot is not installed in the Slack workspace {team_id}")
         return self._web_client(bot.bot_token)
 
+    async def _may_change_settings(self, chat: ChatRef, user_id: str, message: Incoming) -> bool:
+        """Workspace admins and owners, and the channel's creator (a failed call raises: denied)."""
+        return await is_admin_or_channel_creator(await self._client_for_workspace(chat.scope_id), chat, user_id)
+
     # -- HTTP -----------------------------------------------------------------------------
     async def _dispatch(self, request: web.Request) -> web.Response:
+        body = await request.text()
+        refusal = self._refusal(body, request.headers)
+        if refusal is not None:
+            return refusal
         response = await self.app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
+
+    def _refusal(self, body: str, headers) -> web.Response | None:
+        """401 for a request not signed by Slack in the last 5 minutes, 400 for a signed one
+        that is not what Slack sends; None for a request Bolt may handle."""
+        timestamp = headers.get("X-Slack-Request-Timestamp", "")
+        if not timestamp.isdigit():
+            return web.Response(status=401, text="invalid request")
+        verifier = SignatureVerifier(self.settings.slack_signing_secret or "")
+        if not verifier.is_valid(body, timestamp, headers.get("X-Slack-Signature", "")):
+            return web.Response(status=401, text="invalid request")
+        if headers.get("Content-Type", "").startswith("application/json"):
+            try:
+                payload = json.loads(body)
+            except ValueError:
+                return web.Response(status=400, text="the body is not JSON")
+            if not isinstance(payload, dict):
+                return web.Response(status=400, text="the body is not a JSON object")
+            event = payload.get("event")
+            if payload.get("type") == "event_callback" and not _well_formed(event):
+                return web.Response(status=400, text="the event is not one Slack sends")
+        return None
 
     async def _install_page(self, request: web.Request) -> web.Response:
         response = await self.app.oauth_flow.handle_installation(await to_bolt_request(request))
@@ -162,17 +208,24 @@ class SlackService:
         return await to_aiohttp_response(response)
 
     # -- middleware and listeners (each returns at once; the work runs as a task) ---------
-    async def _skip_retried_events(self, body: dict, next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
+    async def _claim_event(
+        self, body: dict, context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
         """One reply per event however often Slack delivers it (it retries when an ack is
-        slow or lost): the first delivery claims the event id in the store for an hour."""
+        slow or lost). In-process, the first delivery claims the event id for a lease, and
+        the answer marks it done for an hour. Scaled out, the job queue does this: the job's
+        id is the event's."""
         event_id = body.get("event_id")
-        if event_id and not await self.bot.store.set_if_absent(f"slack:event:{event_id}", b"1", ttl=EVENT_DEDUPE_TTL):
-            log.info("event %s was already handled; skipping this retry", event_id)
-            return BoltResponse(status=200, body="")
+        if event_id and self.queue is None:
+            key = f"slack:event:{event_id}"
+            if not await self.bot.store.set_if_absent(key, b"pending", ttl=EVENT_CLAIM_LEASE):
+                log.info("event %s is being or was answered; skipping this delivery", event_id)
+                return BoltResponse(status=200, body="")
+            context["event_claim"] = key
         await next()
         return None
 
-    async def _on_message(self, event: dict, context: AsyncBoltContext, client: AsyncWebClient) -> None:
+    async def _on_message(self, body: dict, event: dict, context: AsyncBoltContext) -> None:
         if not is_from_a_person(event):
             return  # edits, deletions, joins, bots (ours included)
         if context.bot_user_id and f"<@{context.bot_user_id}>" in event.get("text", ""):
@@ -181,51 +234,85 @@ class SlackService:
         urls = find_urls(message.text)
         if urls and all(host_matches(url, self.settings.slack_unfurl_domains) for url in urls):
             return  # link_shared answers these with unfurls
-        self._start(self._answer_in_thread(client, message))
+        await self._hand_off(body, context, {"kind": "thread", "event": event, "addressed_to_bot": False})
 
-    async def _on_app_mention(self, event: dict, context: AsyncBoltContext, client: AsyncWebClient) -> None:
+    async def _on_app_mention(self, body: dict, event: dict, context: AsyncBoltContext) -> None:
         if event.get("bot_id") or event.get("subtype"):
             return
-        message = incoming_from_event(event, team_id=context.team_id, bot_user_id=context.bot_user_id, addressed_to_bot=True)
-        self._start(self._answer_in_thread(client, message))
+        await self._hand_off(body, context, {"kind": "thread", "event": event, "addressed_to_bot": True})
 
-    async def _on_command(self, ack, command: dict) -> None:
-        await ack()
-        message = incoming_from_command(command, self.bot.commands)
-        self._start(self._answer_command(command["response_url"], message))
+    async def _on_command(self, ack, command: dict, context: AsyncBoltContext) -> None:
+        job_id = f"slack:command:{command.get('trigger_id') or command.get('response_url')}"
+        await self._hand_off({"event_id": job_id}, context, {"kind": "command", "command": command})
+        await ack()  # only once the work is handed off: scaled out, a failed enqueue is a 500
 
-    async def _on_link_shared(self, event: dict, context: AsyncBoltContext, client: AsyncWebClient) -> None:
+    async def _on_link_shared(self, body: dict, event: dict, context: AsyncBoltContext) -> None:
         domains = self.settings.slack_unfurl_domains
         urls = [link["url"] for link in event.get("links", []) if host_matches(link.get("url", ""), domains)]
         if not urls:
             return
-        channel = event.get("channel", "")
-        chat = ChatRef(platform="slack", chat_id=channel, thread_id=event.get("thread_ts"), scope_id=context.team_id,
-                       kind=chat_kind(channel))  # fmt: skip
-        message = Incoming(chat=chat, text=" ".join(urls), user_id=event.get("user", ""), addressed_to_bot=True)
-        self._start(self._unfurl(client, event, message, urls))
+        await self._hand_off(body, context, {"kind": "unfurl", "event": event, "urls": urls})
 
     # -- the work -------------------------------------------------------------------------
-    def _start(self, work: Coroutine) -> None:
-        task = asyncio.create_task(work)
+    async def _hand_off(self, body: dict, context: AsyncBoltContext, payload: dict) -> None:
+        """Start answering: here, or on a worker through the job queue."""
+        payload = {**payload, "team_id": context.team_id, "bot_user_id": context.bot_user_id}
+        if self.queue is None:
+            self._start(self.answer_job(payload, untracked()), claim=context.get("event_claim"))
+            return
+        event_id = body.get("event_id") or f"slack:ts:{payload.get('event', {}).get('ts')}"
+        job_id = event_id if event_id.startswith("slack:") else f"slack:{event_id}"
+        if not await self.queue.submit(job_id, self.platform, payload):
+            log.info("Slack delivered %s again; it is already queued or answered", job_id)
+
+    async def answer_job(self, payload: dict, delivery: Delivery) -> None:
+        """Answer one handed-off event or command (in this process, or on a worker)."""
+        kind = payload["kind"]
+        if kind == "command":
+            message = incoming_from_command(payload["command"], self.bot.commands)
+            await self._answer_command(payload["command"]["response_url"], message, delivery)
+            return
+        client = await self._client_for_workspace(payload.get("team_id"))
+        event = payload["event"]
+        if kind == "thread":
+            message = incoming_from_event(
+                event, team_id=payload.get("team_id"), bot_user_id=payload.get("bot_user_id"),
+                addressed_to_bot=payload.get("addressed_to_bot", False),
+            )  # fmt: skip
+            await self._answer_in_thread(client, message, delivery)
+        elif kind == "unfurl":
+            channel = event.get("channel", "")
+            chat = ChatRef(platform="slack", chat_id=channel, thread_id=event.get("thread_ts"),
+                           scope_id=payload.get("team_id"), kind=chat_kind(channel))  # fmt: skip
+            urls = payload["urls"]
+            message = Incoming(chat=chat, text=" ".join(urls), user_id=event.get("user", ""), addressed_to_bot=True)
+            await self._unfurl(client, event, message, urls, delivery)
+
+    def _start(self, work: Coroutine, *, claim: str | None = None) -> None:
+        task = asyncio.create_task(self._answer_claimed(work, claim))
         self._work.add(task)
         task.add_done_callback(self._finished)
+
+    async def _answer_claimed(self, work: Coroutine, claim: str | None) -> None:
+        await work
+        if claim:  # answered: later deliveries of the event are skipped for an hour
+            await self.bot.store.set(claim, b"done", ttl=EVENT_DEDUPE_TTL)
 
     def _finished(self, task: asyncio.Task) -> None:
         self._work.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("a Slack reply failed", exc_info=task.exception())
 
-    async def _answer_in_thread(self, client: AsyncWebClient, message: Incoming) -> None:
+    async def _answer_in_thread(self, client: AsyncWebClient, message: Incoming, delivery: Delivery) -> None:
         for reply in await self.bot.handle(message):
             for rendered in render_replies([reply]):
                 if reply.private:
-                    await client.chat_postEphemeral(
+                    await delivery.once(lambda rendered=rendered: client.chat_postEphemeral(
                         channel=message.chat.chat_id, user=message.user_id, thread_ts=message.chat.thread_id,
                         text=rendered.text, blocks=rendered.blocks,
-                    )  # fmt: skip
+                    ))  # fmt: skip
                 else:
-                    await self._post_message(client, message.chat, rendered)
+                    await delivery.once(lambda rendered=rendered: self._post_message(client, message.chat, rendered))
 
     async def _post_message(self, client: AsyncWebClient, chat: ChatRef, message: SlackMessage) -> None:
         await client.chat_postMessage(
@@ -233,7 +320,7 @@ class SlackService:
             unfurl_links=False, unfurl_media=False,
         )  # fmt: skip
 
-    async def _answer_command(self, response_url: str, message: Incoming) -> None:
+    async def _answer_command(self, response_url: str, message: Incoming, delivery: Delivery) -> None:
         """Slash command replies go to its response_url: this works in any channel, even
         one the bot is not in, and shows a `private` reply to the user alone."""
         webhook = AsyncWebhookClient(
@@ -241,15 +328,17 @@ class SlackService:
         )
         for reply in await self.bot.handle(message):
             for rendered in render_replies([reply]):
-                response = await webhook.send(
+                response = await delivery.once(lambda rendered=rendered, reply=reply: webhook.send(
                     text=rendered.text, blocks=rendered.blocks,
                     response_type="ephemeral" if reply.private else "in_channel",
                     unfurl_links=False, unfurl_media=False,
-                )  # fmt: skip
-                if response.status_code != 200:
+                ))  # fmt: skip
+                if response is not None and response.status_code != 200:
                     log.error("Slack refused a slash command reply: %s %s", response.status_code, response.body)
 
-    async def _unfurl(self, client: AsyncWebClient, event: dict, message: Incoming, urls: list[str]) -> None:
+    async def _unfurl(
+        self, client: AsyncWebClient, event: dict, message: Incoming, urls: list[str], delivery: Delivery
+    ) -> None:
         # A link typed in the composer is not shared yet: it must not join the daily digest.
         shared = event.get("source") != "composer"
         replies = await self.bot.summarize_links(message, urls, record_history=shared)
@@ -262,6 +351,23 @@ class SlackService:
             else {"channel": event["channel"], "ts": event["message_ts"]}
         )
         try:
-            await client.chat_unfurl(unfurls=unfurls, **where)
+            await delivery.once(lambda: client.chat_unfurl(unfurls=unfurls, **where))
         except SlackApiError as exc:
             log.warning("chat.unfurl failed: %s", exc.response.get("error"))
+
+
+_EVENTS_IN_A_CHANNEL = ("message", "app_mention", "link_shared")
+
+
+def _well_formed(event) -> bool:
+    """An Events API event as Slack sends it: an object with a type, and for the events we
+    answer, the channel they happened in."""
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        return False
+    if event["type"] not in _EVENTS_IN_A_CHANNEL:
+        return True
+    if not isinstance(event.get("channel"), str) or not event["channel"]:
+        return False
+    if event["type"] == "link_shared":
+        return isinstance(event.get("links"), list)
+    return isinstance(event.get("ts"), str) and isinstance(event.get("text", ""), str)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from adapters.seed_site import SeedEditions, find_seeds_dir
 from bot.config import Settings
-from bot.core import SummaryBot
+from adapters.assembly import assemble_bot, close_bot
 from bot.store import open_store
 
 
@@ -68,7 +68,7 @@ async def cmd_bench_telegram(args, settings: Settings) -> int:
                 }
             )
             store = await open_store(settings)
-            bot = SummaryBot(settings, store)
+            bot = assemble_bot(settings, store)
             service = TelegramService(settings, bot, rate_limiter=AIORateLimiter(max_retries=3, **limits))
             await service.start()
             try:
@@ -78,7 +78,7 @@ async def cmd_bench_telegram(args, settings: Settings) -> int:
                 cached = await run_round(api, links, first_chat=2_000_000)
             finally:
                 await service.stop()
-                await bot.close()
+                await close_bot(bot)
                 await store.close()
     result = {"updates": args.updates, "flood_limits": args.flood_limits, "uncached": uncached, "cached": cached}
     if args.format == "json":

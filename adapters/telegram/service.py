@@ -5,6 +5,10 @@ shared HTTP server) -> `incoming_from_update` makes it an `Incoming` -> `Summary
 -> each `Reply` is rendered to HTML messages (`render_reply`) and sent as a reply to the
 message that asked. While the core works the chat shows "typing…".
 
+Scaled out (SUMMARY_BOT_WORKERS=external), a front's webhook puts the update on the job
+queue (`MessageQueue`) and answers Telegram only once it is there (503 otherwise, so that
+Telegram delivers it again); a worker then runs `answer_update`, the same journey.
+
 Flood control is python-telegram-bot's `AIORateLimiter`: Telegram's limits (30 messages a
 second, 20 a minute per group) are kept, and a 429 is waited out for `retry_after` and
 the message sent again. A failure inside one update is logged and answered with a short
@@ -27,11 +31,12 @@ from telegram.constants import ChatAction, ChatMemberStatus, ParseMode
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, Application, BaseRateLimiter, ContextTypes, MessageHandler, filters
 
+from adapters.delivery import Delivery, untracked
 from adapters.telegram.render import render_reply
-from adapters.telegram.updates import PLATFORM, incoming_from_update, message_of
+from adapters.telegram.updates import PLATFORM, incoming_from_update, is_chat_admin, message_of
 from bot.config import ConfigError, Settings
 from bot.core import SummaryBot
-from bot.models import ChatRef, Reply
+from bot.models import ChatRef, Incoming, Reply
 
 log = logging.getLogger(__name__)
 # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
@@ -53,9 +58,18 @@ class TelegramService:
 
     platform = PLATFORM
 
-    def __init__(self, settings: Settings, bot: SummaryBot, *, rate_limiter: BaseRateLimiter | None = None):
+    def __init__(
+        self, settings: Settings, bot: SummaryBot, *, rate_limiter: BaseRateLimiter | None = None, queue=None
+    ):
         if not settings.telegram_token:
             raise ConfigError("summary-bot: SUMMARY_BOT_TELEGRAM_TOKEN is not set")
+        if queue is not None and not settings.telegram_webhook_url:
+            raise ConfigError(
+                "summary-bot: with SUMMARY_BOT_WORKERS=external Telegram needs SUMMARY_BOT_TELEGRAM_WEBHOOK_URL "
+                "(only one process may long-poll; fronts behind a load balancer receive webhooks)"
+            )
+        self.queue = queue  # a MessageQueue on a front; None where this process answers itself
+        self.bot_id = settings.telegram_token.split(":", 1)[0]  # public part of the token
         self.webhook_url = settings.telegram_webhook_url
         self.webhook_secret = settings.telegram_webhook_secret or ""
         if self.webhook_url and not _SECRET_RE.fullmatch(self.webhook_secret):
@@ -64,6 +78,7 @@ class TelegramService:
                 "1-256 characters of A-Z, a-z, 0-9, _ and -"
             )
         self.bot = bot
+        bot.permissions.register(PLATFORM, self._may_change_settings)  # the core asks it (bot.acl)
         self.api_url = api_url = settings.telegram_api_url.rstrip("/")
         builder = (
             Application.builder()
@@ -115,22 +130,33 @@ class TelegramService:
             await self.application.stop()  # finishes the updates in progress
         await self.application.shutdown()
 
+    async def start_sending(self) -> None:
+        """On a worker: just enough to send (who we are, the flood limiter); no updates."""
+        try:
+            await self.application.initialize()
+        except InvalidToken:
+            await self.application.bot.shutdown()
+            raise ConfigError("summary-bot: Telegram refused SUMMARY_BOT_TELEGRAM_TOKEN (Unauthorized)") from None
+
     async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
         for reply in replies:
             await self.send_reply(chat, reply)
 
     # -- sending ------------------------------------------------------------------------------
-    async def send_reply(self, chat: ChatRef, reply: Reply) -> None:
+    async def send_reply(self, chat: ChatRef, reply: Reply, delivery: Delivery | None = None) -> None:
         """`reply` as one or more HTML messages; the first answers `reply.reply_to`."""
+        delivery = delivery or untracked()
         answering = ReplyParameters(int(reply.reply_to), allow_sending_without_reply=True) if reply.reply_to else None
         for text in render_reply(reply):
-            await self.application.bot.send_message(
-                int(chat.chat_id),
-                text,
-                parse_mode=ParseMode.HTML,
-                link_preview_options=NO_PREVIEW,
-                reply_parameters=answering,
-                message_thread_id=int(chat.thread_id) if chat.thread_id else None,
+            await delivery.once(
+                lambda text=text, answering=answering: self.application.bot.send_message(
+                    int(chat.chat_id),
+                    text,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=NO_PREVIEW,
+                    reply_parameters=answering,
+                    message_thread_id=int(chat.thread_id) if chat.thread_id else None,
+                )
             )
             answering = None  # the rest of a long reply follows the first part
 
@@ -140,28 +166,51 @@ class TelegramService:
         if not hmac.compare_digest(secret.encode(), self.webhook_secret.encode()):
             return web.Response(status=403, text="forbidden")
         try:
-            update = Update.de_json(await request.json(), self.application.bot)
+            data = await request.json()
+            update = Update.de_json(data, self.application.bot)
         except (ValueError, TypeError, KeyError, AttributeError):
             return web.Response(status=400, text="not a Telegram update")
-        # Answer Telegram at once; the update is handled in the background like a polled one.
-        await self.application.update_queue.put(update)
+        if update is None:
+            return web.Response(status=400, text="not a Telegram update")
+        if self.queue is None:
+            # Answer Telegram at once; the update is handled in the background like a polled one.
+            await self.application.update_queue.put(update)
+            return web.Response(text="ok")
+        try:
+            fresh = await self.queue.submit(f"telegram:{self.bot_id}:{update.update_id}", self.platform, {"update": data})
+        except Exception:
+            log.exception("telegram: could not enqueue update %s; Telegram will deliver it again", update.update_id)
+            return web.Response(status=503, text="try again")
+        if not fresh:
+            log.info("telegram: update %s was delivered again; it is already queued or answered", update.update_id)
         return web.Response(text="ok")
 
+    async def answer_job(self, payload: dict, delivery: Delivery) -> None:
+        """On a worker: the update a front queued, answered as if polled here."""
+        update = Update.de_json(payload["update"], self.application.bot)
+        try:
+            await self._answer(update, delivery)
+        except Exception as exc:
+            await self._on_error(update, _ErrorContext(exc))
+
     async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        incoming = await incoming_from_update(update, self.application.bot.bot, self._is_admin)
+        await self._answer(update, untracked())
+
+    async def _answer(self, update: Update, delivery: Delivery) -> None:
+        incoming = await incoming_from_update(update, self.application.bot.bot)
         if incoming is None:
             return
         async with self._typing(incoming.chat):
             replies = await self.bot.handle(incoming)
         for reply in replies:
-            await self.send_reply(incoming.chat, reply)
+            await self.send_reply(incoming.chat, reply, delivery)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = message_of(update) if isinstance(update, Update) else None
         where = f"update {update.update_id}" if isinstance(update, Update) else "the Telegram adapter"
         log.error("telegram: %s failed", where, exc_info=context.error)
-        if message is None:
-            return
+        if message is None or message.chat is None:
+            return  # nowhere to apologise to
         try:
             await self.application.bot.send_message(
                 message.chat_id,
@@ -175,6 +224,9 @@ class TelegramService:
     async def _is_admin(self, chat_id: int, user_id: int) -> bool:
         member = await self.application.bot.get_chat_member(chat_id, user_id)
         return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+
+    async def _may_change_settings(self, chat: ChatRef, user_id: str, message: Incoming) -> bool:
+        return await is_chat_admin(chat, user_id, self._is_admin)
 
     @asynccontextmanager
     async def _typing(self, chat: ChatRef) -> AsyncIterator[None]:
@@ -198,3 +250,11 @@ class TelegramService:
                 log.debug("telegram: typing action in %s failed: %s", chat.key, exc)
                 return
             await asyncio.sleep(TYPING_REFRESH)
+
+
+class _ErrorContext:
+    """What `_on_error` reads of python-telegram-bot's callback context, for errors met
+    outside its dispatching (a queued update answered on a worker)."""
+
+    def __init__(self, error: BaseException):
+        self.error = error

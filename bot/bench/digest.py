@@ -15,6 +15,7 @@ composed and handed to a sender that accepts at once (digest_send_empty on, no h
 
 from __future__ import annotations
 
+import asyncio
 import argparse
 import json
 import logging
@@ -55,12 +56,12 @@ def _seeds_dir(given: Path | None) -> Path | None:
 
 
 async def _sample_sentences(seeds_dir: Path) -> list[str]:
-    from bot.extract import extract_article
+    from bot.extract import extract_page
     from bot.sentences import split_sentences
 
     sentences: list[str] = []
     for path in sorted((seeds_dir / "news").glob("*.html")):
-        article = await extract_article(path.read_text(encoding="utf-8"), path.resolve().as_uri(), timeout=60, min_chars=0)
+        article = await asyncio.to_thread(extract_page, path.read_text(encoding="utf-8"), path.resolve().as_uri(), 0)
         sentences += [s for s in split_sentences(article.text) if 6 <= len(s.split()) <= 40]
     return sentences
 
@@ -68,8 +69,8 @@ async def _sample_sentences(seeds_dir: Path) -> list[str]:
 async def cmd_digest_compose(args, settings) -> int:
     from bot.digest.localtime import utc_now
     from bot.digest.service import DigestService
-    from bot.digest.similarity import embed_stories, story_text
-    from bot.encoder import load_encoder
+    from bot.digest.similarity import story_text
+    from bot.inference import LocalInference
     from bot.fetch import Fetcher
     from bot.models import ChatRef, Digest
     from bot.store.sqlite_store import SQLiteStore
@@ -80,14 +81,15 @@ async def cmd_digest_compose(args, settings) -> int:
         return 2
     sentences = await _sample_sentences(seeds_dir)
     chat = ChatRef(platform="bench", chat_id="compose", kind="group")
+    inference = LocalInference(settings)
     started = time.perf_counter()
-    load_encoder(settings.encoder_model)
+    await inference.warm_up()
     model_load = time.perf_counter() - started
 
     with tempfile.TemporaryDirectory() as folder:
         store = await SQLiteStore.open(Path(folder) / "bench.sqlite3")
         fetcher = Fetcher(settings)
-        digests = DigestService(settings, store, fetcher)
+        digests = DigestService(settings, store, fetcher, inference)
         now = utc_now()
         shares = 0
         articles = []
@@ -105,7 +107,7 @@ async def cmd_digest_compose(args, settings) -> int:
         # What composing would cost if vectors were not stored with the shares.
         texts = [story_text(a.title, a.points[0]) for a in articles]
         t0 = time.perf_counter()
-        await embed_stories(texts, settings.encoder_model)
+        await inference.embed(texts)
         embed_seconds = time.perf_counter() - t0
         since, until, zone = now - timedelta(days=1), now + timedelta(hours=1), ZoneInfo("UTC")
         samples = []
@@ -174,7 +176,7 @@ async def cmd_digest_tick(args, settings) -> int:
     # digest_send_empty: every due chat gets composed and sent, the costly path.
     bench_settings = settings.model_copy(update={"digest_send_empty": True})
     fetcher = Fetcher(bench_settings)
-    digests = DigestService(bench_settings, store, fetcher)
+    digests = DigestService(bench_settings, store, fetcher, _NoModel())
     scheduler = DigestScheduler(digests, {"bench": platform})
     day = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
     result: dict = {"subscriptions": args.subscriptions, "redis": url}
@@ -225,3 +227,15 @@ async def cmd_digest_tick(args, settings) -> int:
         await admin.aclose()
     print(json.dumps(result, indent=2))
     return 0
+
+
+class _NoModel:
+    """digest-tick measures scheduling with nothing shared: no model work may happen."""
+
+    summarizer_identity = encoder_identity = "none"
+
+    async def embed(self, texts):
+        raise AssertionError("bench digest-tick does no model work")
+
+    async def summarize(self, text, *, title, length):
+        raise AssertionError("bench digest-tick does no model work")

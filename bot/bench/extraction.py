@@ -1,5 +1,5 @@
 """`summary-bot bench extraction`: article-body extraction through our own path
-(`bot.extract.extract_article`, the same call the pipeline makes) against the ground truth
+(`bot.extract.extract_page`, what the pipeline runs in its extraction processes) against the ground truth
 of the article-extraction-benchmark (Scrapinghub).
 
 The benchmark's method: tokenise with `\\w+`, count 4-word shingles of the true and the
@@ -75,7 +75,7 @@ def page_id(path: Path) -> str:
 
 
 async def run_benchmark(pages_dir: Path, truth: dict, *, settings, limit: int | None = None) -> dict:
-    from bot.extract import ExtractionError, extract_article
+    from bot.extract import ExtractionError, extract_page
 
     paths = sorted(p for p in Path(pages_dir).iterdir() if p.name.endswith((".html", ".html.gz", ".htm")))
     paths = [p for p in paths if page_id(p) in truth][:limit]
@@ -85,12 +85,7 @@ async def run_benchmark(pages_dir: Path, truth: dict, *, settings, limit: int | 
         html = read_page(path)
         started = time.perf_counter()
         try:
-            article = await extract_article(
-                html,
-                expected.get("url") or path.resolve().as_uri(),
-                timeout=settings.extract_timeout,
-                min_chars=settings.min_article_chars,
-            )
+            article = extract_page(html, expected.get("url") or path.resolve().as_uri(), settings.min_article_chars)
             body = article.text
         except ExtractionError:
             body, failures = "", failures + 1

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.config import Settings
-from bot.extract import ExtractionError, extract_article
+from bot.extract import ExtractionError, extract_page
 
 SHOWN = 3  # links a reply shows: the sample is drawn from these
 WIDTHS = (9, 9, 15, 12, 15, 7)  # columns of the related-search table
@@ -76,7 +76,7 @@ async def cmd_related_pages(args, settings: Settings) -> int:
         if not url:
             continue
         try:
-            article = await extract_article(_read_page(path), url, timeout=60, min_chars=settings.min_article_chars)
+            article = extract_page(_read_page(path), url, settings.min_article_chars)
         except ExtractionError:
             no_article += 1
             continue

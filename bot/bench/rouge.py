@@ -132,15 +132,17 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
 
 
 def build_summarizer(settings, scorer_weights: Path | None = None):
+    from bot.encoder import load_sentence_encoder
+
     if scorer_weights is not None:
         if settings.summarizer != "extractive":
             raise ValueError("--scorer-weights applies to the extractive summarizer only")
         from bot.summarize.extractive import ExtractiveSummarizer
 
-        return ExtractiveSummarizer(settings.encoder_model, weights=scorer_weights)
-    from bot.summarize import get_summarizer
+        return ExtractiveSummarizer(load_sentence_encoder(settings.encoder_model), weights=scorer_weights)
+    from bot.summarize import build_summarizer
 
-    return get_summarizer(settings)
+    return build_summarizer(settings, load_sentence_encoder(settings.encoder_model))
 
 
 async def cmd_rouge(args, settings) -> int:

@@ -150,7 +150,7 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
 
 
 async def cmd_train(args, settings) -> int:
-    from bot.encoder import load_encoder
+    from bot.encoder import load_sentence_encoder
 
     for path in [*args.data, *args.exclude]:
         if not Path(path).is_file():
@@ -167,7 +167,7 @@ async def cmd_train(args, settings) -> int:
                 continue
             examples.append(example)
     started = time.perf_counter()
-    encoder = load_encoder(settings.encoder_model)
+    encoder = load_sentence_encoder(settings.encoder_model)
     articles = prepare(examples, encoder)
     print(f"{len(articles)} training articles ({dropped} left out as they are in --exclude), "
           f"embedded in {time.perf_counter() - started:.0f}s", file=sys.stderr)  # fmt: skip

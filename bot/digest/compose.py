@@ -18,7 +18,8 @@ import numpy as np
 from bot.config import Settings
 from bot.digest.feeds import Feeds
 from bot.digest.history import ShareHistory
-from bot.digest.similarity import embed_stories, story_text
+from bot.digest.similarity import story_text
+from bot.related.vectors import ArticleVectors
 from bot.models import ChatRef, DailyDigest, DigestEntry
 
 MAX_ENTRIES = 20
@@ -67,8 +68,9 @@ class PendingDigest:
 
 
 class DigestComposer:
-    def __init__(self, settings: Settings, history: ShareHistory, feeds: Feeds):
+    def __init__(self, settings: Settings, history: ShareHistory, feeds: Feeds, vectors: ArticleVectors):
         self.settings = settings
+        self.vectors = vectors
         self.history = history
         self.feeds = feeds
 
@@ -138,7 +140,7 @@ class DigestComposer:
         unknown = [c for c in candidates if c.vector is None]  # feed items, mostly
         if unknown:
             texts = [story_text(c.title, c.lead) for c in unknown]
-            for candidate, vector in zip(unknown, await embed_stories(texts, self.settings.encoder_model)):
+            for candidate, vector in zip(unknown, await self.vectors.vectors_for(texts)):
                 candidate.vector = vector
         vectors = np.stack([c.vector for c in candidates])
         kept, vectors = merge_same_story(candidates, vectors, SAME_STORY_SIMILARITY)

@@ -19,11 +19,11 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 
-from bot.digest.similarity import embed_stories, encoder_identity, pack_vector, story_text, unpack_vector
+from bot.digest.similarity import pack_vector, story_text, unpack_vector
+from bot.related.vectors import ArticleVectors
 from bot.links import canonicalize
 from bot.models import ChatRef, Digest
 from bot.store import Store
@@ -55,11 +55,11 @@ class SharedArticle:
 
 
 class ShareHistory:
-    def __init__(self, store: Store, history_days: int, encoder_model: Path | None = None):
+    def __init__(self, store: Store, history_days: int, vectors: ArticleVectors):
         self.store = store
         self.retention = history_days * DAY
-        self.encoder = encoder_identity(encoder_model)
-        self.encoder_model = encoder_model
+        self.vectors = vectors  # cached by content: one story shared in many chats is embedded once
+        self.encoder = vectors.inference.encoder_identity
 
     async def record(self, chat: ChatRef, digests: list[Digest], at: datetime) -> None:
         """Remember that `digests` were shared in `chat` at `at`. Never raises: a digest of
@@ -88,7 +88,7 @@ class ShareHistory:
         missing = [i for i, vector in enumerate(vectors) if vector is None]
         if missing:
             texts = [story_text(linked[i][0].title, (linked[i][0].points or [""])[0]) for i in missing]
-            for i, vector in zip(missing, await embed_stories(texts, self.encoder_model)):
+            for i, vector in zip(missing, await self.vectors.vectors_for(texts)):
                 vectors[i] = vector
         return vectors
 

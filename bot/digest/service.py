@@ -16,6 +16,8 @@ from bot.digest.history import ShareHistory
 from bot.digest.localtime import Clock, LocalTimeError, parse_time_zone, utc_now
 from bot.digest.subscriptions import Subscriptions
 from bot.fetch import Fetcher
+from bot.inference import InferenceService
+from bot.related.vectors import ArticleVectors
 from bot.models import ChatRef
 from bot.store import Store
 
@@ -27,14 +29,17 @@ def chat_settings_key(chat: ChatRef) -> str:
 
 
 class DigestService:
-    def __init__(self, settings: Settings, store: Store, fetcher: Fetcher, clock: Clock = utc_now):
+    def __init__(
+        self, settings: Settings, store: Store, fetcher: Fetcher, inference: InferenceService, clock: Clock = utc_now
+    ):
         self.settings = settings
         self.store = store
         self.clock = clock
         self.subscriptions = Subscriptions(store)
-        self.history = ShareHistory(store, settings.history_days, settings.encoder_model)
+        vectors = ArticleVectors(store, inference, ttl=settings.summary_cache_ttl)
+        self.history = ShareHistory(store, settings.history_days, vectors)
         self.feeds = Feeds(store, fetcher)
-        self.composer = DigestComposer(settings, self.history, self.feeds)
+        self.composer = DigestComposer(settings, self.history, self.feeds, vectors)
 
     async def chat_zone(self, chat: ChatRef) -> ZoneInfo:
         """The time zone stored for the chat (by /subscribe), else UTC."""

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 from bot.config import Settings
+from bot.inference import InferenceService
 from bot.models import ChatRef, RelatedLink
 from bot.related.feeds import FeedSource
 from bot.related.memory import RelatedMemory
 from bot.related.rank import merge_related
-from bot.related.vectors import ArticleVectors, RunBlocking
+from bot.related.vectors import ArticleVectors
 
 MAX_RELATED = 3
 # Cosine similarity of title+lead embeddings (all-MiniLM-L6-v2) at or above which a
@@ -35,13 +36,14 @@ def memory_scope(chat: ChatRef, setting: str) -> str:
     """Where a chat's articles are remembered and searched, per SUMMARY_BOT_RELATED_SCOPE:
     "chat" (each chat apart), "workspace" (chats of one Slack workspace / Telegram group
     together, as the adapter sets `ChatRef.scope`; the chat itself when it sets none), or
-    "global" (every chat of the deployment). Private chats (DMs) stay apart unless the
-    deployment chose "global": what one person reads alone must not surface in a channel."""
+    "global" (every chat of the deployment). Private chats (DMs) and private groups (Slack
+    private channels, group DMs) stay apart unless the deployment chose "global": what is
+    read where only its members can see it must not surface in a public channel."""
     if setting == "global":
         return "global"
-    if setting == "chat" or chat.kind == "private":
-        return chat.key
-    return chat.scope
+    if setting == "workspace" and chat.kind in ("group", "channel"):
+        return chat.scope
+    return chat.key  # "chat", a private chat or group, or a kind not known to be public
 
 
 class RelatedFinder:
@@ -51,13 +53,13 @@ class RelatedFinder:
         self,
         settings: Settings,
         store,
-        run_blocking: RunBlocking,
+        inference: InferenceService,
         *,
         title_lookup: TitleLookup | None = None,
     ):
         self.settings = settings
         self.memory = RelatedMemory(store, max_per_scope=settings.related_memory_size)
-        self.vectors = ArticleVectors(store, settings.encoder_model, run_blocking, ttl=settings.summary_cache_ttl)
+        self.vectors = ArticleVectors(store, inference, ttl=settings.summary_cache_ttl)
         self.feeds = FeedSource(store, self.vectors, threshold=SIMILARITY_THRESHOLD)
         self.title_lookup = title_lookup
 

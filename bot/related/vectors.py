@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import numpy as np
 
+from bot.inference import InferenceService
 from bot.sentences import split_sentences
-
-T = TypeVar("T")
-RunBlocking = Callable[[Callable[[], T]], Awaitable[T]]
 
 LEAD_WORDS = 60  # the encoder reads 128 tokens: a title and a lead of about this size fit
 DTYPE = np.dtype("<f2")  # float16: half the bytes, and cosine scores change by < 0.001
@@ -48,15 +44,13 @@ def unpack_vector(data: bytes) -> np.ndarray:
 
 class ArticleVectors:
     """Embeddings of texts, from this process's recent ones, else the store's cache, else
-    computed by `run_blocking` (the caller's model worker, so inference stays off the
-    event loop), all missing ones in one batch."""
+    computed by the inference service, all missing ones in one job."""
 
     RECENT = 4096  # vectors kept in process: feed titles come back with every digest
 
-    def __init__(self, store, encoder_model, run_blocking: RunBlocking, *, ttl: float):
+    def __init__(self, store, inference: InferenceService, *, ttl: float):
         self.store = store
-        self.encoder_model = encoder_model
-        self.run_blocking = run_blocking
+        self.inference = inference
         self.ttl = ttl
         self.computed = 0  # embeddings this process had to compute (not cached)
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -78,7 +72,7 @@ class ArticleVectors:
                 found[key] = vector
         missing = list(dict.fromkeys((key, content) for key, content in zip(keys, contents) if key not in found))
         if missing:
-            computed = await self.run_blocking(lambda: self._embed([content for _, content in missing]))
+            computed = await self.inference.embed([content for _, content in missing])
             self.computed += len(missing)
             for (key, _), vector in zip(missing, computed):
                 vector = unpack_vector(pack_vector(vector))  # as a later cache hit will see it
@@ -91,12 +85,7 @@ class ArticleVectors:
             self._recent.popitem(last=False)
         return np.stack([found[key] for key in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
 
-    def _embed(self, contents: list[str]) -> np.ndarray:
-        from bot.encoder import load_encoder  # loads the model on first use only
-
-        return load_encoder(self.encoder_model).embed(contents)
-
     def _key(self, content: str) -> str:
-        model = str(self.encoder_model or "packaged")
+        model = self.inference.encoder_identity
         digest = hashlib.sha256(f"{model}\x00{content}".encode("utf-8", "surrogatepass")).hexdigest()
         return f"related:vector:{digest}"

@@ -1,12 +1,11 @@
 """Summarizers: text in, key points out. Blocking; callers run them off the event loop.
 
-`get_summarizer(settings)` returns the process-wide instance for the configured kind,
-loading its model on first use only (a cache hit never loads a model).
+`build_summarizer(settings, encoder)` loads the configured kind; the inference service
+(bot/inference.py) calls it once, on its model thread, before its first job.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Literal, Protocol
 
 Length = Literal["short", "medium", "long"]
@@ -22,19 +21,9 @@ class Summarizer(Protocol):
         ...
 
 
-_lock = threading.Lock()
-_instances: dict[tuple, Summarizer] = {}
-
-
-def get_summarizer(settings) -> Summarizer:
-    key = (settings.summarizer, str(settings.summarizer_model or ""), str(settings.encoder_model or ""))
-    with _lock:
-        if key not in _instances:
-            _instances[key] = _build(settings)
-        return _instances[key]
-
-
-def _build(settings) -> Summarizer:
+def build_summarizer(settings, encoder) -> Summarizer:
+    """The configured summarizer, its model loaded now; `encoder` is the process's sentence
+    encoder (the inference service builds both, once)."""
     if settings.summarizer == "abstractive":
         from bot.summarize.abstractive import AbstractiveSummarizer
 
@@ -43,7 +32,7 @@ def _build(settings) -> Summarizer:
         return AbstractiveSummarizer(settings.summarizer_model)
     from bot.summarize.extractive import ExtractiveSummarizer
 
-    return ExtractiveSummarizer(settings.encoder_model)
+    return ExtractiveSummarizer(encoder)
 
 
 def summarizer_identity(settings) -> str:

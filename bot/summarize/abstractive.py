@@ -14,11 +14,11 @@ extractive default.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from pathlib import Path
 
+from bot.inference import check_deadline
 from bot.sentences import split_sentences, word_count
 from bot.summarize import POINTS_FOR_LENGTH, Length
 
@@ -35,8 +35,6 @@ class AbstractiveSummarizer:
     version = "1"
 
     def __init__(self, model_dir: Path | str):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -74,7 +72,10 @@ class AbstractiveSummarizer:
             return []
         chunks = self.chunks(sentences)[:MAX_CHUNKS]
         with self._lock:
-            outputs = [self._generate(chunk, NEW_TOKENS_FOR_LENGTH[length]) for chunk in chunks]
+            outputs = []
+            for chunk in chunks:
+                check_deadline()  # a job over its budget stops between chunks
+                outputs.append(self._generate(chunk, NEW_TOKENS_FOR_LENGTH[length]))
         points = _interleave([_points_of(output) for output in outputs], wanted)
         # A model that says nothing (a broken or untrained one) still gets the reader an
         # answer: the text's own opening.

@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.encoder import load_encoder
 from bot.limits import MAX_POINT_CHARS, shorten
 from bot.sentences import split_sentences, word_count
 from bot.summarize import POINTS_FOR_LENGTH, Length
@@ -134,8 +133,8 @@ class ExtractiveSummarizer:
     name = "extractive-minilm"
     version = "3"
 
-    def __init__(self, encoder_model=None, weights: Path | str | ScorerWeights | None = None):
-        self.encoder = load_encoder(encoder_model)
+    def __init__(self, encoder, weights: Path | str | ScorerWeights | None = None):
+        self.encoder = encoder  # a loaded SentenceEncoder (bot.encoder), shared with related search
         if isinstance(weights, ScorerWeights):
             self.weights = weights
         else:
