@@ -15,14 +15,16 @@ class ChatRef:
     """Where a message came from and where replies go.
 
     `scope` groups chats that may share memory (a Slack workspace, a Telegram group);
-    by default it is the chat itself.
+    by default it is the chat itself. `kind`: "private" is one person with the bot;
+    "private_group" a conversation only its members can read (a Slack private channel or
+    group DM): like a group, settings need an admin, but what is shared there stays there.
     """
 
     platform: str  # "telegram" | "slack" | "console" | ...
     chat_id: str
     thread_id: str | None = None
     scope_id: str | None = None
-    kind: Literal["private", "group", "channel"] = "private"
+    kind: Literal["private", "private_group", "group", "channel"] = "private"
 
     @property
     def key(self) -> str:
@@ -44,7 +46,8 @@ class Incoming:
     message_id: str | None = None
     reply_to_text: str | None = None  # text of the message this one answers, if any
     addressed_to_bot: bool = False  # mention, DM, or slash command aimed at us
-    is_admin: bool = True  # may change chat settings (/autosummary in groups)
+    # Who may change a chat's settings is the core's question (bot.acl), asked of the
+    # platform when it matters; an adapter never vouches for it here.
 
 
 @dataclass(frozen=True)

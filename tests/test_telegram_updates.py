@@ -6,7 +6,9 @@ from __future__ import annotations
 from telegram import Update, User
 
 from adapters.telegram.standin import BotApiStandIn
-from adapters.telegram.updates import incoming_from_update
+from adapters.telegram.updates import incoming_from_update, is_chat_admin
+from bot.acl import Decision, Permissions
+from bot.commands import parse_command
 
 ME = User(id=123456, is_bot=True, first_name="Summary", username="summary_test_bot")
 api = BotApiStandIn()  # only its update builders: nothing is served here
@@ -24,8 +26,8 @@ class AdminLookups:
         return user_id in self.admins
 
 
-async def incoming(update: dict, admins: AdminLookups | None = None):
-    return await incoming_from_update(Update.de_json(update, None), ME, admins or AdminLookups())
+async def incoming(update: dict):
+    return await incoming_from_update(Update.de_json(update, None), ME)
 
 
 async def test_private_message_is_addressed_to_the_bot():
@@ -84,14 +86,28 @@ async def test_channel_posts_come_from_the_channel():
 
 
 async def test_admin_is_looked_up_only_for_settings_commands_in_groups():
+    """The adapter's admin check as the core's permissions use it (bot.acl)."""
     lookups = AdminLookups(admins={7})
+    permissions = Permissions()
+    permissions.register("telegram", lambda chat, user_id, message: is_chat_admin(chat, user_id, lookups))
+
+    async def decide(update: dict) -> Decision:
+        message = await incoming(update)
+        return await permissions.decide(message, parse_command(message.text))
+
     group = dict(chat_id=-100, chat_type="supergroup")
-    assert (await incoming(api.new_update("/autosummary off", user_id=7, **group), lookups)).is_admin
-    assert not (await incoming(api.new_update("/autosummary off", user_id=8, **group), lookups)).is_admin
-    assert (await incoming(api.new_update("/subscribe 08:00", user_id=7, **group), lookups)).is_admin
-    assert not (await incoming(api.new_update("/summary https://a.example", user_id=7, **group), lookups)).is_admin
-    assert (await incoming(api.new_update("/autosummary off", chat_id=5), lookups)).is_admin  # own private chat
+    assert await decide(api.new_update("/autosummary off", user_id=7, **group)) is Decision.ALLOWED
+    assert await decide(api.new_update("/autosummary off", user_id=8, **group)) is Decision.NOT_ADMIN
+    assert await decide(api.new_update("/subscribe 08:00", user_id=7, **group)) is Decision.ALLOWED
+    assert await decide(api.new_update("/summary https://a.example", user_id=8, **group)) is Decision.ALLOWED
+    assert await decide(api.new_update("/autosummary off", chat_id=5)) is Decision.ALLOWED  # own private chat
     assert lookups.asked == [(-100, 7), (-100, 8), (-100, 7)]
-    anonymous = api.new_update("/autosummary on", **group)
+    anonymous = api.new_update("/autosummary on", user_id=8, **group)
     anonymous["message"]["sender_chat"] = anonymous["message"]["chat"]  # an admin posting as the group
-    assert (await incoming(anonymous, lookups)).is_admin and len(lookups.asked) == 3
+    assert await decide(anonymous) is Decision.ALLOWED
+    as_own_channel = api.new_update("/autosummary on", user_id=7, **group)
+    as_own_channel["message"]["sender_chat"] = {"id": -300, "type": "channel", "title": "Mine"}  # not the group
+    assert await decide(as_own_channel) is Decision.NOT_ADMIN
+    channel_post = api.new_update("/subscribe 08:00", chat_id=-200, chat_type="channel")
+    assert await decide(channel_post) is Decision.ALLOWED  # only a channel's admins can post in it
+    assert len(lookups.asked) == 3

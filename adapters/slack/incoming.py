@@ -44,11 +44,33 @@ def is_from_a_person(event: dict) -> bool:
     return not event.get("subtype") and not event.get("bot_id") and bool(event.get("user"))
 
 
-def chat_kind(channel_id: str, channel_type: str | None = None) -> str:
-    """"private" for direct messages (channel_type "im", or a D… id), else "group"."""
-    if channel_type:
-        return "private" if channel_type == "im" else "group"
-    return "private" if channel_id.startswith("D") else "group"
+# Slack's channel_type in message events; slash commands name the conversation instead.
+PRIVATE_GROUP_TYPES = frozenset({"group", "mpim"})  # private channels, group DMs
+PRIVATE_GROUP_NAMES = ("privategroup", "mpdm-")  # slash command channel_name (exact, prefix)
+
+
+def chat_kind(
+    channel_id: str, channel_type: str | None = None, *, is_private: bool | None = None, channel_name: str | None = None
+) -> str:
+    """"private" for direct messages; "private_group" for private channels and group DMs,
+    whose members alone may see what is shared there (so it must not surface as "related"
+    in a public channel); "group" for public channels. What Slack tells: channel_type
+    ("im", "mpim", "group", "channel") in message events, channel_name in slash commands
+    ("directmessage", "privategroup", "mpdm-…"), is_private in conversation objects, and
+    the id (D… is a DM, G… a private channel or group DM; C… may be either nowadays).
+    A C… id with nothing else known (app_mention and link_shared events) counts as private:
+    its articles then stay in the channel's own memory rather than risk a leak."""
+    if channel_type == "im" or channel_name == "directmessage" or (not channel_type and channel_id.startswith("D")):
+        return "private"
+    if (
+        channel_type in PRIVATE_GROUP_TYPES
+        or is_private
+        or channel_id.startswith("G")
+        or (channel_name or "").startswith(PRIVATE_GROUP_NAMES)
+    ):
+        return "private_group"
+    known_public = channel_type == "channel" or is_private is False or bool(channel_name)
+    return "group" if known_public else "private_group"
 
 
 def incoming_from_event(event: dict, *, team_id: str | None, bot_user_id: str | None, addressed_to_bot: bool) -> Incoming:
@@ -59,7 +81,7 @@ def incoming_from_event(event: dict, *, team_id: str | None, bot_user_id: str | 
         chat_id=channel,
         thread_id=event.get("thread_ts") or event["ts"],
         scope_id=team_id,
-        kind=chat_kind(channel, event.get("channel_type")),
+        kind=chat_kind(channel, event.get("channel_type"), is_private=event.get("is_private")),
     )
     return Incoming(
         chat=chat,
@@ -77,7 +99,7 @@ def incoming_from_command(command: dict, core_commands: Container[str]) -> Incom
     if name not in core_commands:
         name = "summary"
     channel = command["channel_id"]
-    kind = "private" if command.get("channel_name") == "directmessage" else chat_kind(channel)
+    kind = chat_kind(channel, channel_name=command.get("channel_name"))
     chat = ChatRef(platform="slack", chat_id=channel, scope_id=command.get("team_id"), kind=kind)
     text = f"/{name} {plain_text(command.get('text', ''))}".strip()
     return Incoming(chat=chat, text=text, user_id=command.get("user_id", ""), addressed_to_bot=True)

@@ -2,7 +2,9 @@
 
 Point the real slack-sdk client at `api_url` (`SUMMARY_BOT_SLACK_API_URL`); every call is
 recorded for assertions. It answers the methods the adapter uses (auth.test,
-chat.postMessage, chat.postEphemeral, chat.unfurl, oauth.v2.access) and serves
+chat.postMessage, chat.postEphemeral, chat.unfurl, oauth.v2.access, and users.info and
+conversations.info for the users and channels a test adds with `add_user` and
+`add_channel`; others are "user_not_found" / "channel_not_found") and serves
 `response_url`s for slash commands. `rate_limit_next(method)` makes the next call to that
 method answer 429 with a Retry-After header, the way Slack throttles. `signed_headers` and
 `event_callback` build requests the way Slack sends them to the app.
@@ -59,6 +61,21 @@ class SlackStandIn(LocalServer):
         self._rate_limited: dict[str, list[int]] = {}  # method -> Retry-After for its next calls
         self._timestamps = itertools.count(1)
         self._changed = asyncio.Condition()
+        self.users: dict[str, dict] = {}  # user id -> users.info's `user`
+        self.channels: dict[str, dict] = {}  # channel id -> conversations.info's `channel`
+
+    def add_user(self, user_id: str, *, team_id: str = TEAM_ID, admin: bool = False, owner: bool = False,
+                 primary_owner: bool = False, deleted: bool = False) -> None:  # fmt: skip
+        self.users[user_id] = {
+            "id": user_id, "team_id": team_id, "name": user_id.lower(), "deleted": deleted,
+            "is_admin": admin, "is_owner": owner, "is_primary_owner": primary_owner, "is_bot": False,
+        }  # fmt: skip
+
+    def add_channel(self, channel_id: str, *, creator: str, private: bool = False, mpim: bool = False) -> None:
+        self.channels[channel_id] = {
+            "id": channel_id, "name": channel_id.lower(), "creator": creator, "is_channel": not private and not mpim,
+            "is_group": private and not mpim, "is_mpim": mpim, "is_private": private or mpim,
+        }  # fmt: skip
 
     @property
     def api_url(self) -> str:
@@ -97,6 +114,7 @@ class SlackStandIn(LocalServer):
     def build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # slack-sdk GETs some methods (users.info)
         app.router.add_post("/response/{name}", self._response_url)
         return app
 
@@ -106,6 +124,8 @@ class SlackStandIn(LocalServer):
             self._changed.notify_all()
 
     async def _read_params(self, request: web.Request) -> dict:
+        if request.method == "GET":
+            return dict(request.query)
         if request.content_type == "application/json":
             return await request.json()
         form = await request.post()
@@ -142,6 +162,12 @@ class SlackStandIn(LocalServer):
             return {"ok": True, "channel": params.get("channel"), key: ts}
         if method == "chat.unfurl":
             return {"ok": True}
+        if method == "users.info":
+            user = self.users.get(str(params.get("user")))
+            return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+        if method == "conversations.info":
+            channel = self.channels.get(str(params.get("channel")))
+            return {"ok": True, "channel": channel} if channel else {"ok": False, "error": "channel_not_found"}
         if method == "oauth.v2.access":
             # The code names the workspace being installed: "code-T123" installs T123.
             team = str(params.get("code", "")).removeprefix("code-") or TEAM_ID

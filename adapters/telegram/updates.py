@@ -1,8 +1,10 @@
 """Telegram updates as the core's `Incoming` messages.
 
 Which messages concern the bot is decided here only as far as Telegram knows more than
-the core: who the bot is (mentions, replies to it, `/command@OtherBot`) and who is a chat
-admin. Commands, links and rate limits are the core's business.
+the core: who the bot is (mentions, replies to it, `/command@OtherBot`). Commands, links,
+rate limits and who may run which command are the core's business; `is_chat_admin` is the
+admin check this adapter registers with the core (bot.acl), which asks it only when a
+settings command in a group needs the answer.
 """
 
 from __future__ import annotations
@@ -20,12 +22,8 @@ PLATFORM = "telegram"
 # Telegram chat types -> the core's chat kinds
 CHAT_KINDS = {"private": "private", "group": "group", "supergroup": "group", "channel": "channel"}
 
-# Commands that change a chat's settings: for these (and only these, since each check is
-# an API call) the adapter asks Telegram whether the sender is a chat admin.
-SETTINGS_COMMANDS = frozenset({"autosummary", "subscribe", "unsubscribe", "feeds"})
-
-# (chat_id, user_id) -> may this user change the chat's settings?
-AdminCheck = Callable[[int, int], Awaitable[bool]]
+# (chat_id, user_id) -> is this user the chat's owner or an administrator (getChatMember)?
+MemberIsAdmin = Callable[[int, int], Awaitable[bool]]
 
 
 def message_of(update: Update) -> Message | None:
@@ -33,10 +31,9 @@ def message_of(update: Update) -> Message | None:
     return update.message or update.channel_post
 
 
-async def incoming_from_update(update: Update, me: User, is_admin: AdminCheck) -> Incoming | None:
+async def incoming_from_update(update: Update, me: User) -> Incoming | None:
     """`update` as the core sees it, or None when it holds nothing for this bot (no text,
-    a service message, a command for another bot). `is_admin` is asked only when the
-    answer matters: for /autosummary in a group."""
+    a service message, a command for another bot)."""
     message = message_of(update)
     if message is None:
         return None
@@ -53,7 +50,9 @@ async def incoming_from_update(update: Update, me: User, is_admin: AdminCheck) -
     mentioned = _mentions(message, me)
     replied_to_bot = bool(message.reply_to_message and message.reply_to_message.from_user
                           and message.reply_to_message.from_user.id == me.id)  # fmt: skip
-    sender = message.from_user or message.sender_chat
+    # A message sent on behalf of a chat (an anonymous admin as the group, a channel) comes
+    # from that chat; `from_user` is then only a placeholder bot.
+    sender = message.sender_chat or message.from_user
     return Incoming(
         chat=ChatRef(
             platform=PLATFORM,
@@ -66,7 +65,6 @@ async def incoming_from_update(update: Update, me: User, is_admin: AdminCheck) -
         message_id=str(message.message_id),
         reply_to_text=message_text(message.reply_to_message) if message.reply_to_message else None,
         addressed_to_bot=kind == "private" or mentioned or replied_to_bot or bool(command and command.addressed_to),
-        is_admin=await _is_admin(message, kind, is_admin) if command and command.name in SETTINGS_COMMANDS else False,
     )
 
 
@@ -94,11 +92,12 @@ def _mention_re(me: User) -> re.Pattern:
     return re.compile(rf"@{re.escape(me.username or '')}\b", re.I)
 
 
-async def _is_admin(message: Message, kind: str, is_admin: AdminCheck) -> bool:
-    if kind != "group":
-        return True  # private chats are the user's own; only admins can post in channels
-    if message.sender_chat and message.sender_chat.id == message.chat.id:
-        return True  # an anonymous admin posting as the group
-    if message.from_user is None:
-        return False
-    return await is_admin(message.chat.id, message.from_user.id)
+async def is_chat_admin(chat: ChatRef, user_id: str, member_is_admin: MemberIsAdmin) -> bool:
+    """Whether `user_id` (a user, or the chat a message was sent on behalf of) may change
+    `chat`'s settings: its owner and administrators, an anonymous admin posting as the
+    group, and whoever posts in a channel (only its admins can)."""
+    if chat.kind == "channel" or user_id == chat.chat_id:
+        return True  # a channel post, or an anonymous admin posting as the group
+    if not user_id.isdigit():
+        return False  # no sender, or another chat (a user's channel) speaking in the group
+    return await member_is_admin(int(chat.chat_id), int(user_id))

@@ -1,7 +1,9 @@
 """The digest's chat commands: /subscribe, /unsubscribe, /digest and /feeds.
 
 Registered in SummaryBot.commands, so they behave the same on every platform. A command
-with bad input answers with a friendly error and changes nothing.
+with bad input answers with a friendly error and changes nothing. Who may run them
+(/subscribe, /unsubscribe, /feeds add|remove: chat admins, outside private chats) is
+checked by the core before they run (bot.acl).
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from bot.models import Incoming, Reply
 DEFAULT_TIME = time(8, 0)
 SUBSCRIBE_USAGE = "Usage: /subscribe [HH:MM] [Area/City], e.g. /subscribe 08:00 Europe/Berlin."
 FEEDS_USAGE = "Usage: /feeds add <feed URL>, /feeds remove <feed URL> or /feeds list."
-ADMINS_ONLY = "Only chat admins can change this chat's daily digest."
 
 
 class DigestCommands:
@@ -33,14 +34,8 @@ class DigestCommands:
             "feeds": self.feeds,
         }
 
-    @staticmethod
-    def _may_change(message: Incoming) -> bool:
-        return message.chat.kind == "private" or message.is_admin
-
     # -- /subscribe and /unsubscribe ------------------------------------------------------
     async def subscribe(self, message: Incoming, command: Command) -> list[Reply]:
-        if not self._may_change(message):
-            return [Reply(error=ADMINS_ONLY)]
         words = command.words
         times = [word for word in words if word[:1].isdigit()]
         zones = [word for word in words if not word[:1].isdigit()]
@@ -71,8 +66,6 @@ class DigestCommands:
         ]
 
     async def unsubscribe(self, message: Incoming, command: Command) -> list[Reply]:
-        if not self._may_change(message):
-            return [Reply(error=ADMINS_ONLY)]
         if not await self.digests.subscriptions.unsubscribe(message.chat):
             return [Reply(error="This chat has no daily digest to stop. /subscribe starts one.")]
         return [Reply(text="OK, no more daily digests here. /subscribe brings them back.")]
@@ -92,8 +85,6 @@ class DigestCommands:
             return [await self._list_feeds(message)]
         if action not in ("add", "remove") or len(words) != 2:
             return [Reply(error=FEEDS_USAGE)]
-        if not self._may_change(message):
-            return [Reply(error=ADMINS_ONLY)]
         feeds, url = self.digests.feeds, words[1]
         if action == "remove":
             if await feeds.remove(message.chat, url):
