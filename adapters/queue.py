@@ -93,6 +93,18 @@ class MessageQueue:
             return False
 
 
+def content_wait_seconds(job_timeout: float) -> float:
+    """How long a message job waits for a link's content: the content job's own time, and
+    once more if the worker running it died (arq runs it again job_timeout + 10 s after it
+    started)."""
+    return 2 * job_timeout + 10
+
+
+def message_job_timeout(job_timeout: float) -> float:
+    """A message job: waiting for its content, then related links and sending."""
+    return content_wait_seconds(job_timeout) + job_timeout
+
+
 def content_job_id(url: str, length: str) -> str:
     canonical = canonicalize(url)  # ValueError for a non-http URL, as the pipeline would raise
     return f"content:{hashlib.sha256(canonical.encode()).hexdigest()}:{length}"

@@ -24,8 +24,10 @@ from adapters.queue import (
     MESSAGES_QUEUE,
     QueuedContent,
     content_error,
+    content_wait_seconds,
     content_result,
     from_json_bytes,
+    message_job_timeout,
     open_queue_pool,
     redis_settings,
     to_json_bytes,
@@ -82,7 +84,7 @@ async def digest_content(ctx: dict, url: str, length: str) -> dict:
 async def run_worker(settings: Settings) -> int:
     store = await open_store(settings)
     pool = await open_queue_pool(settings.redis_url)
-    bot = assemble_bot(settings, store, content=QueuedContent(pool, timeout=settings.job_timeout))
+    bot = assemble_bot(settings, store, content=QueuedContent(pool, timeout=content_wait_seconds(settings.job_timeout)))
     services = {service.platform: service for service in configured_services(settings, bot)}
     stop = asyncio.Event()
     stop_on_signals(stop)
@@ -111,7 +113,6 @@ async def run_worker(settings: Settings) -> int:
             redis_settings=redis_settings(settings.redis_url),
             job_serializer=to_json_bytes,
             job_deserializer=from_json_bytes,
-            job_timeout=settings.job_timeout,
             poll_delay=POLL_SECONDS,
             handle_signals=False,
             ctx=ctx,
@@ -120,11 +121,13 @@ async def run_worker(settings: Settings) -> int:
         workers = [
             Worker(
                 [func(handle_message, name="handle_message")], queue_name=MESSAGES_QUEUE,
-                max_jobs=settings.worker_concurrency, keep_result=MESSAGE_RESULT_SECONDS, **common,
+                max_jobs=settings.worker_concurrency, keep_result=MESSAGE_RESULT_SECONDS,
+                job_timeout=message_job_timeout(settings.job_timeout), **common,
             ),
             Worker(
                 [func(digest_content, name="digest_content")], queue_name=CONTENT_QUEUE,
-                max_jobs=CONTENT_CONCURRENCY, keep_result=CONTENT_RESULT_SECONDS, **common,
+                max_jobs=CONTENT_CONCURRENCY, keep_result=CONTENT_RESULT_SECONDS,
+                job_timeout=settings.job_timeout, **common,
             ),
         ]  # fmt: skip
         tasks = [asyncio.create_task(worker.async_run()) for worker in workers]

@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     # scaling out: "inprocess" (the default) or "external" (`summary-bot worker` processes
     # on SUMMARY_BOT_REDIS_URL do the work; `summary-bot run` only receives and enqueues)
     workers: Literal["inprocess", "external"] = "inprocess"
-    job_timeout: float = Field(120.0, gt=0)  # a job a dead worker held is retried after this + 10 s
+    job_timeout: float = Field(60.0, gt=0)  # one link's fetch+extract+summarize; see adapters/queue.py
     worker_concurrency: int = Field(50, ge=1)  # messages one worker handles at once (mostly waiting)
 
     # HTTP server shared by webhooks (Telegram) and events (Slack)
