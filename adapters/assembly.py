@@ -14,11 +14,13 @@ def assemble_bot(settings: Settings, store: Store, *, content=None) -> SummaryBo
     """The core with an in-process inference service (the model loads on the first job that
     needs it, or on `warm_up`). `content`: a ContentRunner that hands link summaries to the
     job queue's workers (see adapters/queue.py)."""
+    from bot.metrics import Metrics
     from bot.pipeline import SummaryPipeline
 
-    inference = LocalInference(settings)
-    pipeline = SummaryPipeline(settings, store, inference, content=content)
-    return SummaryBot(settings, store, inference, pipeline=pipeline)
+    metrics = Metrics()
+    inference = LocalInference(settings, metrics=metrics)
+    pipeline = SummaryPipeline(settings, store, inference, content=content, metrics=metrics)
+    return SummaryBot(settings, store, inference, pipeline=pipeline, metrics=metrics)
 
 
 async def close_bot(bot: SummaryBot) -> None:

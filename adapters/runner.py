@@ -74,6 +74,13 @@ def health_route(ready: Readiness | None) -> Callable[[web.Request], Awaitable[w
     return healthz
 
 
+def metrics_route(metrics) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def serve_metrics(request: web.Request) -> web.Response:
+        return web.Response(body=metrics.render(), headers={"Content-Type": metrics.content_type})
+
+    return serve_metrics
+
+
 async def run_services(
     settings: Settings,
     bot: SummaryBot,
@@ -91,13 +98,16 @@ async def run_services(
 
     app = web.Application()
     app.router.add_get("/healthz", health_route(ready))
+    app.router.add_get("/metrics", metrics_route(bot.metrics))
     for service in services:
         service.add_routes(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     started: list[ChatService] = []
     # Every process runs the digest scheduler; the store makes sure each digest goes out once.
-    scheduler = DigestScheduler(bot.digests, {service.platform: service.send for service in services})
+    scheduler = DigestScheduler(
+        bot.digests, {service.platform: service.send for service in services}, metrics=bot.metrics
+    )
     scheduler_task: asyncio.Task | None = None
     try:
         site = web.TCPSite(runner, settings.http_host, settings.http_port)

@@ -32,7 +32,7 @@ from adapters.queue import (
     redis_settings,
     to_json_bytes,
 )
-from adapters.runner import configured_services, health_route, stop_on_signals
+from adapters.runner import configured_services, health_route, metrics_route, stop_on_signals
 from bot.config import Settings
 from bot.core import FRIENDLY_ERRORS
 from bot.digest.scheduler import DigestScheduler
@@ -97,6 +97,7 @@ async def run_worker(settings: Settings) -> int:
 
     health = web.Application()
     health.router.add_get("/healthz", health_route(ready))
+    health.router.add_get("/metrics", metrics_route(bot.metrics))
     runner = web.AppRunner(health, access_log=None)
     await runner.setup()
     workers: list[Worker] = []
@@ -131,7 +132,8 @@ async def run_worker(settings: Settings) -> int:
             ),
         ]  # fmt: skip
         tasks = [asyncio.create_task(worker.async_run()) for worker in workers]
-        scheduler = DigestScheduler(bot.digests, {platform: service.send for platform, service in services.items()})
+        senders = {platform: service.send for platform, service in services.items()}
+        scheduler = DigestScheduler(bot.digests, senders, metrics=bot.metrics)
         tasks.append(asyncio.create_task(scheduler.run(stop)))
         stopped = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)

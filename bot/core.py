@@ -20,6 +20,7 @@ from bot.extract import ExtractionError
 from bot.fetch import FetchError
 from bot.inference import InferenceService, ModelBusy, ModelTimeout
 from bot.links import find_urls
+from bot.metrics import Metrics
 from bot.models import ChatRef, Incoming, Reply
 from bot.pipeline import SummaryPipeline
 from bot.sentences import word_count
@@ -58,12 +59,19 @@ Handler = Callable[[Incoming, Command], Awaitable[list[Reply]]]
 
 class SummaryBot:
     def __init__(
-        self, settings: Settings, store: Store, inference: InferenceService, pipeline: SummaryPipeline | None = None
+        self,
+        settings: Settings,
+        store: Store,
+        inference: InferenceService,
+        pipeline: SummaryPipeline | None = None,
+        *,
+        metrics: Metrics | None = None,
     ):
         self.settings = settings
         self.store = store
         self.inference = inference
-        self.pipeline = pipeline or SummaryPipeline(settings, store, inference)
+        self.metrics = metrics or Metrics()
+        self.pipeline = pipeline or SummaryPipeline(settings, store, inference, metrics=self.metrics)
         self.digests = DigestService(settings, store, self.pipeline.fetcher, inference)
         self.commands: dict[str, Handler] = {
             "summary": self._summary_command,
@@ -81,10 +89,12 @@ class SummaryBot:
     # -- the entry point ------------------------------------------------------------------
     async def handle(self, message: Incoming) -> list[Reply]:
         """All replies to `message` (possibly none). Never raises for a bad message."""
+        self.metrics.messages.labels(message.chat.platform, self._kind_of(message)).inc()
         try:
             replies = await self._dispatch(message)
         except Exception:
             log.exception("failed to handle a message in %s", message.chat.key)
+            self.metrics.errors.labels("internal").inc()
             replies = [Reply(error="Sorry, something went wrong on my side. Please try again later.")]
         for reply in replies:
             reply.reply_to = reply.reply_to or message.message_id
@@ -110,6 +120,20 @@ class SummaryBot:
                 return await self.summarize_text(message, message.text)
             return [Reply(text="Send me a link or paste a longer text and I'll summarize it. /help shows more.")]
         return []
+
+    def _kind_of(self, message: Incoming) -> str:
+        """For the messages metric: the command's name, "link", "text", or "other"."""
+        command = parse_command(message.text)
+        if command is not None:
+            return command.name if command.name in self.commands else "other"
+        if find_urls(message.text):
+            return "link"
+        return "text" if word_count(message.text) >= MIN_PASTED_WORDS else "other"
+
+    def _failed(self, exc: Exception) -> Reply:
+        kind = {FetchError: "fetch", ExtractionError: "extract", ModelBusy: "busy", ModelTimeout: "timeout"}
+        self.metrics.errors.labels(next((v for k, v in kind.items() if isinstance(exc, k)), "internal")).inc()
+        return Reply(error=str(exc))
 
     @staticmethod
     def _is_direct(message: Incoming) -> bool:
@@ -142,9 +166,10 @@ class SummaryBot:
         try:
             return Reply(digest=await self.pipeline.digest_link(url, length, chat))
         except FRIENDLY_ERRORS as exc:
-            return Reply(error=str(exc))
+            return self._failed(exc)
         except Exception:
             log.exception("failed to summarize %s", url)
+            self.metrics.errors.labels("internal").inc()
             return Reply(error="Sorry, I couldn't summarize that link because of an error on my side.")
 
     async def summarize_text(self, message: Incoming, text: str, length: str | None = None) -> list[Reply]:
@@ -154,7 +179,7 @@ class SummaryBot:
         try:
             return [Reply(digest=await self.pipeline.digest_text(text, length, message.chat))]
         except FRIENDLY_ERRORS as exc:
-            return [Reply(error=str(exc))]
+            return [self._failed(exc)]
 
     async def _over_rate_limit(self, message: Incoming, summaries: int) -> Reply | None:
         """A polite refusal once a user has asked for too many summaries this minute."""

@@ -133,6 +133,7 @@ class LocalInference:
         queue_size: int | None = None,
         budget: float | None = None,
         load_models: Callable[[Settings], Any] = Models,
+        metrics=None,
     ):
         from bot.summarize import summarizer_identity
 
@@ -156,6 +157,9 @@ class LocalInference:
         self.jobs_timed_out = 0
         self.jobs_refused = 0
         self.threads_abandoned = 0
+        self.metrics = metrics  # bot.metrics.Metrics, if the program keeps them
+        if metrics is not None:
+            metrics.watch_model_queue(lambda: self.queue_depth)
 
     # -- InferenceService ---------------------------------------------------------------
     async def summarize(self, text: str, *, title: str | None, length: str) -> list[str]:
@@ -209,6 +213,7 @@ class LocalInference:
             self._jobs.put_nowait(job)
         except queue.Full:
             self.jobs_refused += 1
+            self._count("refused")
             raise ModelBusy() from None
         self._start()
         try:
@@ -226,6 +231,10 @@ class LocalInference:
             self._started = True
             self._spawn_model_thread()
             threading.Thread(target=self._watch, name="model-watchdog", daemon=True).start()
+
+    def _count(self, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.model_jobs.labels(outcome).inc()
 
     def _spawn_model_thread(self) -> None:  # with self._cond held
         self._generation += 1
@@ -275,11 +284,13 @@ class LocalInference:
             result = job.work(self._models)
         except BudgetExceeded:
             self.jobs_timed_out += 1
+            self._count("timeout")
             job.deliver(error=ModelTimeout(self.budget))
         except BaseException as exc:
             job.deliver(error=exc)
         else:
             self.jobs_done += 1
+            self._count("done")
             job.deliver(result)
         finally:
             _deadline.reset(token)
@@ -304,6 +315,7 @@ class LocalInference:
                     log.warning("a model job is stuck past its %ss budget; starting a fresh model thread", self.budget)
                     self.threads_abandoned += 1
                     self.jobs_timed_out += 1
+                    self._count("timeout")
                     job.deliver(error=ModelTimeout(self.budget))
                     self._running = None
                     self._spawn_model_thread()

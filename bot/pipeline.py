@@ -24,6 +24,7 @@ from bot.extract import Article, Extractor, article_from_text
 from bot.fetch import Fetcher
 from bot.inference import InferenceService
 from bot.links import canonicalize
+from bot.metrics import Metrics
 from bot.models import ChatRef, Digest, RelatedLink
 from bot.related.finder import RelatedFinder
 from bot.singleflight import SingleFlight
@@ -61,8 +62,10 @@ class SummaryPipeline:
         fetcher: Fetcher | None = None,
         extractor: Extractor | None = None,
         content: ContentRunner | None = None,
+        metrics: Metrics | None = None,
     ):
         self.settings = settings
+        self.metrics = metrics or Metrics()
         self.store = store
         self.inference = inference
         self.fetcher = fetcher or Fetcher(settings)
@@ -148,9 +151,11 @@ class SummaryPipeline:
         cached = await self.store.get(key)
         if cached is not None:
             return Article.from_dict(json.loads(cached))
-        page = await self.fetcher.fetch(url)
+        with self.metrics.stage_seconds.labels("fetch").time():
+            page = await self.fetcher.fetch(url)
         if page.is_html:
-            article = await self.extractor.extract(page.text, page.url)
+            with self.metrics.stage_seconds.labels("extract").time():
+                article = await self.extractor.extract(page.text, page.url)
         else:
             article = article_from_text(page.text, url=page.url)
         await self.store.set(key, json.dumps(article.to_dict()).encode(), ttl=self.settings.article_cache_ttl)
@@ -163,12 +168,15 @@ class SummaryPipeline:
         key = "summary:" + _sha256(self.inference.summarizer_identity, length, title or "", text)
         cached = await self.store.get(key)
         if cached is not None:
+            self.metrics.summaries.labels("cached").inc()
             return json.loads(cached), True
         points = await self._flight.run(key, lambda: self._compute_summary(key, text, title, length))
         return points, False
 
     async def _compute_summary(self, key: str, text: str, title: str | None, length: str) -> list[str]:
-        points = await self.inference.summarize(text, title=title, length=length)
+        with self.metrics.stage_seconds.labels("summarize").time():
+            points = await self.inference.summarize(text, title=title, length=length)
         self.model_runs += 1
+        self.metrics.summaries.labels("computed").inc()
         await self.store.set(key, json.dumps(points).encode(), ttl=self.settings.summary_cache_ttl)
         return points

@@ -61,6 +61,20 @@ RATE_LIMIT_RETRIES = 3  # 429s waited out (Retry-After) before a post is given u
 STOP_GRACE_SECONDS = 30  # how long stop() lets replies in progress finish
 
 
+class CountingRateLimitRetries(AsyncRateLimitErrorRetryHandler):
+    """slack-sdk's wait-and-retry on 429, counting Slack's 429s for /metrics."""
+
+    def __init__(self, metrics, **options):
+        super().__init__(**options)
+        self.metrics = metrics
+
+    async def _can_retry_async(self, *, state, request, response=None, error=None) -> bool:
+        limited = await super()._can_retry_async(state=state, request=request, response=response, error=error)
+        if limited:
+            self.metrics.platform_429s.labels("slack").inc()
+        return limited
+
+
 class SlackService:
     platform = "slack"
 
@@ -102,7 +116,7 @@ class SlackService:
         return AsyncWebClient(
             token=token,
             base_url=base_url if base_url.endswith("/") else base_url + "/",  # the client appends the method
-            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)],
+            retry_handlers=[CountingRateLimitRetries(self.bot.metrics, max_retry_count=RATE_LIMIT_RETRIES)],
         )
 
     def _oauth_settings(self) -> AsyncOAuthSettings:
@@ -324,7 +338,7 @@ class SlackService:
         """Slash command replies go to its response_url: this works in any channel, even
         one the bot is not in, and shows a `private` reply to the user alone."""
         webhook = AsyncWebhookClient(
-            response_url, retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)]
+            response_url, retry_handlers=[CountingRateLimitRetries(self.bot.metrics, max_retry_count=RATE_LIMIT_RETRIES)]
         )
         for reply in await self.bot.handle(message):
             for rendered in render_replies([reply]):

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from telegram import LinkPreviewOptions, ReplyParameters, Update
 from telegram.constants import ChatAction, ChatMemberStatus, ParseMode
-from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, BaseRateLimiter, ContextTypes, MessageHandler, filters
 
 from adapters.delivery import Delivery, untracked
@@ -51,6 +51,21 @@ TYPING_REFRESH = 4.5  # Telegram shows a chat action for 5 seconds
 CONCURRENT_UPDATES = 64  # updates in progress at once: slow pages must not hold up the rest
 RETRIES_AFTER_429 = 3
 _SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as a secret_token
+
+
+class CountingRateLimiter(AIORateLimiter):
+    """python-telegram-bot's flood limiter, counting Telegram's 429s for /metrics."""
+
+    def __init__(self, metrics, **options):
+        super().__init__(**options)
+        self.metrics = metrics
+
+    async def _run_request(self, *args, **kwargs):  # the one call each try goes through
+        try:
+            return await super()._run_request(*args, **kwargs)
+        except RetryAfter:
+            self.metrics.platform_429s.labels(PLATFORM).inc()
+            raise
 
 
 class TelegramService:
@@ -85,7 +100,7 @@ class TelegramService:
             .token(settings.telegram_token)
             .base_url(f"{api_url}/bot")  # python-telegram-bot appends the token
             .base_file_url(f"{api_url}/file/bot")
-            .rate_limiter(rate_limiter or AIORateLimiter(max_retries=RETRIES_AFTER_429))
+            .rate_limiter(rate_limiter or CountingRateLimiter(bot.metrics, max_retries=RETRIES_AFTER_429))
             .concurrent_updates(CONCURRENT_UPDATES)
         )
         if self.webhook_url:

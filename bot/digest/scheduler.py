@@ -61,8 +61,10 @@ class DigestScheduler:
         poll_seconds: float = 30.0,
         batch_size: int = 500,
         concurrency: int = 8,
+        metrics=None,
     ):
         self.digests = digests
+        self.metrics = metrics  # bot.metrics.Metrics, if the program keeps them
         self.store = digests.store
         self.senders = senders
         self.clock = clock or digests.clock
@@ -84,6 +86,9 @@ class DigestScheduler:
             except Exception:  # e.g. the store briefly unreachable: try again next time
                 log.exception("digest scheduler tick failed")
                 report = TickReport()
+            if self.metrics is not None:
+                for outcome in ("sent", "empty", "skipped", "failed"):
+                    self.metrics.digests.labels(outcome).inc(getattr(report, outcome))
             if report.moved >= self.batch_size:  # maybe more are waiting; each retick makes progress
                 continue
             try:

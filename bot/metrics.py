@@ -1,0 +1,58 @@
+"""The process's Prometheus metrics (prometheus-client), served on /metrics.
+
+One `Metrics` is built where the program is assembled, in a registry of its own (not the
+library's global one), and passed to whatever counts: the core (messages, errors), the
+pipeline (summaries, stage latencies), the scheduler (digests), the adapters (429s).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+STAGE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class Metrics:
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = registry = CollectorRegistry()
+        self.messages = Counter(
+            "summary_bot_messages", "Messages handled, by platform and kind (link, text, command name, chatter)",
+            ["platform", "kind"], registry=registry,
+        )  # fmt: skip
+        self.summaries = Counter(
+            "summary_bot_summaries", "Summaries served, by source: cached or computed", ["source"], registry=registry
+        )
+        self.stage_seconds = Histogram(
+            "summary_bot_stage_seconds", "Time spent per stage: fetch, extract, summarize", ["stage"],
+            buckets=STAGE_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.errors = Counter(
+            "summary_bot_errors", "Errors answered, by kind: fetch, extract, busy, timeout, internal",
+            ["kind"], registry=registry,
+        )  # fmt: skip
+        self.model_queue_depth = Gauge(
+            "summary_bot_model_queue_depth", "Model jobs waiting for the model thread", registry=registry
+        )
+        self.model_jobs = Counter(
+            "summary_bot_model_jobs", "Model jobs finished, by outcome: done, timeout, refused", ["outcome"],
+            registry=registry,
+        )  # fmt: skip
+        self.digests = Counter(
+            "summary_bot_digests", "Daily digests, by outcome: sent, empty, skipped, failed", ["outcome"],
+            registry=registry,
+        )  # fmt: skip
+        self.platform_429s = Counter(
+            "summary_bot_platform_429", "Rate-limit answers (429) from a chat platform's API", ["platform"],
+            registry=registry,
+        )  # fmt: skip
+
+    def watch_model_queue(self, depth: Callable[[], int]) -> None:
+        self.model_queue_depth.set_function(depth)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
