@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench_latency.add_parser(bench_kinds)
     add_slack_bench_parser(bench_kinds)
     add_telegram_bench_parser(bench_kinds)
+    from benchmarks import scale
+
+    scale.add_parser(bench_kinds)
     return parser
 
 

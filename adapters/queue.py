@@ -17,9 +17,11 @@ whoever can write to Redis must not be able to run code in a worker.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
+import time
 from typing import Any
 
 from arq import create_pool
@@ -37,7 +39,11 @@ MESSAGES_QUEUE = "summary-bot:messages"
 CONTENT_QUEUE = "summary-bot:content"
 MESSAGE_RESULT_SECONDS = 3600  # a job id stays taken this long: redeliveries within it are ignored
 CONTENT_RESULT_SECONDS = 60  # long enough for every waiter to read; later ones hit the store's caches
-RESULT_POLL_SECONDS = 0.05
+# A waiting message job looks for its content job's result after 20 ms, then less and less
+# often, up to every 500 ms: a cached link is answered at once, and the jobs waiting on
+# uncached ones cost Redis (and the worker's event loop) a few light reads a second each.
+RESULT_FIRST_POLL = 0.02
+RESULT_MAX_POLL = 0.5
 
 
 def to_json_bytes(value: Any) -> bytes:
@@ -123,14 +129,26 @@ class QueuedContent:
         job = await self.pool.enqueue_job("digest_content", url, length, _job_id=job_id, _queue_name=CONTENT_QUEUE)
         if job is None:  # running or just finished for another chat: share its result
             job = Job(job_id, self.pool, _queue_name=CONTENT_QUEUE, _deserializer=from_json_bytes)
-        try:
-            result = await job.result(timeout=self.timeout, poll_delay=RESULT_POLL_SECONDS)
-        except TimeoutError:
-            raise ModelTimeout(self.timeout) from None
-        except Exception as exc:  # the job failed in arq itself (retries used up)
-            log.error("content job %s failed: %s", job_id, exc)
-            raise ExtractionError("I couldn't summarize that link because of an error on my side.") from None
-        return content_from_result(result)
+        info = await self._wait_for(job)
+        if info is None:
+            raise ModelTimeout(self.timeout)
+        if not info.success:  # the job failed in arq itself (retries used up)
+            log.error("content job %s failed: %s", job_id, info.result)
+            raise ExtractionError("I couldn't summarize that link because of an error on my side.")
+        return content_from_result(info.result)
+
+    async def _wait_for(self, job: Job):
+        """The job's result once there is one (None after `timeout`), polled with backoff."""
+        deadline = time.monotonic() + self.timeout
+        delay = RESULT_FIRST_POLL
+        while True:
+            info = await job.result_info()
+            if info is not None:
+                return info
+            if time.monotonic() > deadline:
+                return None
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, RESULT_MAX_POLL)
 
 
 # -- what a content job returns, as JSON ---------------------------------------------------

@@ -44,7 +44,10 @@ from bot.store import open_store
 log = logging.getLogger(__name__)
 
 CONTENT_CONCURRENCY = 4  # links in progress at once; the model thread takes one job at a time anyway
-POLL_SECONDS = 0.05  # how often an idle worker looks for new jobs
+# How often a worker looks for new jobs. arq re-checks every job it holds on each look, so
+# looking often costs Redis round trips in proportion to the messages in progress.
+MESSAGES_POLL_SECONDS = 0.1
+CONTENT_POLL_SECONDS = 0.05  # few content jobs at once: cheap to look often
 SHUTDOWN_GRACE_SECONDS = 5  # jobs still running then are handed back to the queue
 
 
@@ -114,7 +117,6 @@ async def run_worker(settings: Settings) -> int:
             redis_settings=redis_settings(settings.redis_url),
             job_serializer=to_json_bytes,
             job_deserializer=from_json_bytes,
-            poll_delay=POLL_SECONDS,
             handle_signals=False,
             ctx=ctx,
             log_results=False,
@@ -123,12 +125,12 @@ async def run_worker(settings: Settings) -> int:
             Worker(
                 [func(handle_message, name="handle_message")], queue_name=MESSAGES_QUEUE,
                 max_jobs=settings.worker_concurrency, keep_result=MESSAGE_RESULT_SECONDS,
-                job_timeout=message_job_timeout(settings.job_timeout), **common,
+                job_timeout=message_job_timeout(settings.job_timeout), poll_delay=MESSAGES_POLL_SECONDS, **common,
             ),
             Worker(
                 [func(digest_content, name="digest_content")], queue_name=CONTENT_QUEUE,
                 max_jobs=CONTENT_CONCURRENCY, keep_result=CONTENT_RESULT_SECONDS,
-                job_timeout=settings.job_timeout, **common,
+                job_timeout=settings.job_timeout, poll_delay=CONTENT_POLL_SECONDS, **common,
             ),
         ]  # fmt: skip
         tasks = [asyncio.create_task(worker.async_run()) for worker in workers]

@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     # on SUMMARY_BOT_REDIS_URL do the work; `summary-bot run` only receives and enqueues)
     workers: Literal["inprocess", "external"] = "inprocess"
     job_timeout: float = Field(60.0, gt=0)  # one link's fetch+extract+summarize; see adapters/queue.py
-    worker_concurrency: int = Field(50, ge=1)  # messages one worker handles at once (mostly waiting)
+    worker_concurrency: int = Field(10, ge=1)  # messages one worker handles at once (see adapters/worker.py)
 
     # HTTP server shared by webhooks (Telegram) and events (Slack)
     http_host: str = "0.0.0.0"

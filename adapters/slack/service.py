@@ -20,6 +20,8 @@ import asyncio
 import json
 import logging
 import re
+
+import aiohttp
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 
@@ -92,6 +94,9 @@ class SlackService:
         if not self.oauth and not settings.slack_bot_token:
             raise ConfigError("summary-bot: Slack needs SUMMARY_BOT_SLACK_BOT_TOKEN (or the _CLIENT_ID/_CLIENT_SECRET pair)")
         self.installation_store = StoreInstallationStore(bot.store) if self.oauth else None
+        # One HTTP session for every Web API call once started (slack-sdk opens and closes a
+        # session per call otherwise: a TLS handshake and ~10 ms of CPU each).
+        self._http: aiohttp.ClientSession | None = None
         self.client = self._web_client(None if self.oauth else settings.slack_bot_token)
         self.app = AsyncApp(
             name="summary-bot",
@@ -111,10 +116,12 @@ class SlackService:
         self._work: set[asyncio.Task] = set()
         self._socket_mode = None
 
+
     def _web_client(self, token: str | None) -> AsyncWebClient:
         base_url = self.settings.slack_api_url
         return AsyncWebClient(
             token=token,
+            session=self._http,
             base_url=base_url if base_url.endswith("/") else base_url + "/",  # the client appends the method
             retry_handlers=[CountingRateLimitRetries(self.bot.metrics, max_retry_count=RATE_LIMIT_RETRIES)],
         )
@@ -139,7 +146,13 @@ class SlackService:
             app.router.add_get(flow.install_path, self._install_page)
             app.router.add_get(flow.redirect_uri_path, self._oauth_redirect)
 
+    def _open_session(self) -> None:
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+            self.client.session = self._http
+
     async def start(self) -> None:
+        self._open_session()
         if self.settings.slack_app_token:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -148,7 +161,8 @@ class SlackService:
             log.info("connected to Slack in Socket Mode")
 
     async def start_sending(self) -> None:
-        """On a worker: nothing to start; Web API clients are made per workspace as needed."""
+        """On a worker: only the HTTP session; Web API clients are made per workspace as needed."""
+        self._open_session()
 
     async def stop(self) -> None:
         if self._socket_mode is not None:
@@ -160,6 +174,9 @@ class SlackService:
             if unfinished:
                 log.warning("stopped %d Slack replies still in progress", len(unfinished))
                 await asyncio.wait(unfinished)
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
     async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
         """Post replies to a channel unprompted (daily digests); raises SlackApiError if
@@ -338,7 +355,7 @@ class SlackService:
         """Slash command replies go to its response_url: this works in any channel, even
         one the bot is not in, and shows a `private` reply to the user alone."""
         webhook = AsyncWebhookClient(
-            response_url, retry_handlers=[CountingRateLimitRetries(self.bot.metrics, max_retry_count=RATE_LIMIT_RETRIES)]
+            response_url, session=self._http, retry_handlers=[CountingRateLimitRetries(self.bot.metrics, max_retry_count=RATE_LIMIT_RETRIES)]
         )
         for reply in await self.bot.handle(message):
             for rendered in render_replies([reply]):
