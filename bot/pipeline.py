@@ -6,6 +6,11 @@ requests for the same article or summary in one process share one piece of work
 (`SingleFlight`). Extraction runs in the `Extractor`'s processes and model work in the
 injected `InferenceService`, never on the event loop.
 
+Summaries are written by the inference service's summarizer, or, when the program was
+assembled with one, by the LLM summarizer (bot/summarize/llm.py), which talks to its server
+from here, on the event loop, and uses the inference service only to check its points and
+to fall back; its cache key names its model and prompt version.
+
 A link's content (article and key points) can also come from elsewhere: with workers on a
 job queue, `content` is a `ContentRunner` that hands the work to whichever worker runs the
 job for that URL, so one URL shared in many chats at once is fetched and summarized once in
@@ -29,12 +34,13 @@ from bot.models import ChatRef, Digest, RelatedLink
 from bot.related.finder import RelatedFinder
 from bot.singleflight import SingleFlight
 from bot.store import Store
+from bot.summarize import Summary, summarizer_label
 
 log = logging.getLogger(__name__)
 
 
 class ContentRunner(Protocol):
-    async def __call__(self, url: str, length: str) -> tuple[Article, list[str], bool]:
+    async def __call__(self, url: str, length: str) -> tuple[Article, Summary, bool]:
         """The article at `url`, its key points, and whether the points were cached."""
         ...
 
@@ -63,12 +69,18 @@ class SummaryPipeline:
         extractor: Extractor | None = None,
         content: ContentRunner | None = None,
         metrics: Metrics | None = None,
+        llm=None,
     ):
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.store = store
         self.inference = inference
+        self.llm = llm  # bot.summarize.llm.LLMSummarizer, when the program was assembled with one
+        # what keys the summary cache: the summarizer that writes the points, and its model
+        self.summarizer_identity = llm.identity if llm is not None else inference.summarizer_identity
+        self._local_label = summarizer_label(settings)
         self.fetcher = fetcher or Fetcher(settings)
+        self._owns_extractor = extractor is None  # one passed in is closed by whoever built it
         self.extractor = extractor or Extractor(
             workers=settings.extract_workers, timeout=settings.extract_timeout, min_chars=settings.min_article_chars
         )
@@ -80,20 +92,21 @@ class SummaryPipeline:
     async def close(self) -> None:
         await self._flight.close()
         await self.fetcher.close()
-        self.extractor.close()
+        if self._owns_extractor:
+            self.extractor.close()
 
     # -- public entry points ----------------------------------------------------------
     async def digest_link(self, url: str, length: str | None = None, chat: ChatRef | None = None) -> Digest:
         length = length or self.settings.summary_length
-        article, points, cached = await self.content(url, length)
-        return await self._digest(article, points, cached, chat)
+        article, summary, cached = await self.content(url, length)
+        return await self._digest(article, summary, cached, chat)
 
-    async def compute_content(self, url: str, length: str) -> tuple[Article, list[str], bool]:
+    async def compute_content(self, url: str, length: str) -> tuple[Article, Summary, bool]:
         """The article at `url` and its key points, computed here (from the caches when
         they have them)."""
         article = await self.get_article(url)
-        points, cached = await self.summarize(article.text, title=article.title, length=length)
-        return article, points, cached
+        summary, cached = await self.summarize(article.text, title=article.title, length=length)
+        return article, summary, cached
 
     async def digest_text(self, text: str, length: str | None = None, chat: ChatRef | None = None) -> Digest:
         return await self.digest_article(article_from_text(text), length, chat)
@@ -101,14 +114,16 @@ class SummaryPipeline:
     async def digest_article(self, article: Article, length: str | None = None, chat: ChatRef | None = None) -> Digest:
         """The digest of `article`; with a `chat`, its related articles include what the
         chat's scope has seen, and the article is remembered there."""
-        points, cached = await self.summarize(article.text, title=article.title, length=length)
-        return await self._digest(article, points, cached, chat)
+        summary, cached = await self.summarize(article.text, title=article.title, length=length)
+        return await self._digest(article, summary, cached, chat)
 
-    async def _digest(self, article: Article, points: list[str], cached: bool, chat: ChatRef | None) -> Digest:
+    async def _digest(self, article: Article, summary: Summary, cached: bool, chat: ChatRef | None) -> Digest:
         related = await self._related(article, chat)
         return Digest(
             title=article.title,
-            points=points,
+            points=summary.points,
+            sources=summary.sources,
+            summarizer=summary.summarizer,
             source=article.site_name,
             url=article.url or None,
             date=article.date,
@@ -162,21 +177,36 @@ class SummaryPipeline:
         return article
 
     # -- summaries ----------------------------------------------------------------------
-    async def summarize(self, text: str, *, title: str | None, length: str | None) -> tuple[list[str], bool]:
+    async def summarize(self, text: str, *, title: str | None, length: str | None) -> tuple[Summary, bool]:
         """Key points of `text` and whether they came from the cache."""
         length = length or self.settings.summary_length
-        key = "summary:" + _sha256(self.inference.summarizer_identity, length, title or "", text)
+        key = "summary:" + _sha256(self.summarizer_identity, length, title or "", text)
         cached = await self.store.get(key)
         if cached is not None:
             self.metrics.summaries.labels("cached").inc()
-            return json.loads(cached), True
-        points = await self._flight.run(key, lambda: self._compute_summary(key, text, title, length))
-        return points, False
+            # entries from before sources were kept are plain lists, written by the local summarizer
+            return Summary.from_json(json.loads(cached), summarizer=self._local_label), True
+        summary = await self._flight.run(key, lambda: self._compute_summary(key, text, title, length))
+        return summary, False
 
-    async def _compute_summary(self, key: str, text: str, title: str | None, length: str) -> list[str]:
+    async def _compute_summary(self, key: str, text: str, title: str | None, length: str) -> Summary:
         with self.metrics.stage_seconds.labels("summarize").time():
-            points = await self.inference.summarize(text, title=title, length=length)
+            if self.llm is not None:
+                summary = await self.llm.summarize(text, title=title, length=length)
+            else:
+                points = await self.inference.summarize(text, title=title, length=length)
+                summary = Summary(points, summarizer=self._local_label)
         self.model_runs += 1
         self.metrics.summaries.labels("computed").inc()
-        await self.store.set(key, json.dumps(points).encode(), ttl=self.settings.summary_cache_ttl)
-        return points
+        # A fallback written because the LLM server failed is kept briefly, so the server
+        # gets another chance at the article soon.
+        ttl = self.settings.summary_cache_ttl
+        if summary.fallback:
+            from bot.summarize.llm import FALLBACK_CACHE_SECONDS
+
+            ttl = min(ttl, FALLBACK_CACHE_SECONDS)
+        # The local summarizer's entries stay plain lists of points, as every version reads them.
+        plain = summary.summarizer == self._local_label and not any(summary.sources)
+        stored = summary.points if plain else summary.to_json()
+        await self.store.set(key, json.dumps(stored).encode(), ttl=ttl)
+        return summary

@@ -90,3 +90,15 @@ def inference():
     from model_support import shared_inference
 
     return shared_inference()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_shared_resources():
+    """At the end of the session, stop the shared extraction processes and model thread."""
+    yield
+    import model_support
+
+    if model_support.shared_extractor.cache_info().currsize:
+        model_support.shared_extractor().close()
+    if model_support.shared_inference.cache_info().currsize:
+        model_support.shared_inference().close()

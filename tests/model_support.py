@@ -9,7 +9,9 @@ import functools
 
 from bot.config import Settings
 from bot.core import SummaryBot
+from bot.extract import Extractor
 from bot.inference import LocalInference, Models
+from bot.pipeline import SummaryPipeline
 
 
 @functools.cache
@@ -23,6 +25,19 @@ def shared_inference() -> LocalInference:
     return LocalInference(Settings(), load_models=lambda settings: shared_models())
 
 
+@functools.cache
+def shared_extractor() -> Extractor:
+    """Extraction processes for the session's tests that use the default extraction settings
+    (starting them costs a second or so)."""
+    defaults = Settings()
+    return Extractor(workers=defaults.extract_workers, timeout=defaults.extract_timeout, min_chars=defaults.min_article_chars)
+
+
 def make_summary_bot(settings: Settings, store) -> SummaryBot:
-    """The core as a program assembles it, with the session's inference service."""
-    return SummaryBot(settings, store, shared_inference())
+    """The core as a program assembles it, with the session's inference service (and its
+    extraction processes, where the settings are the default ones)."""
+    defaults = Settings()
+    extraction = ("extract_workers", "extract_timeout", "min_article_chars")
+    same = all(getattr(settings, name) == getattr(defaults, name) for name in extraction)
+    pipeline = SummaryPipeline(settings, store, shared_inference(), extractor=shared_extractor() if same else None)
+    return SummaryBot(settings, store, shared_inference(), pipeline=pipeline)

@@ -100,6 +100,7 @@ async def test_a_caller_that_goes_away_before_its_job_starts_costs_no_model_work
         gone = asyncio.create_task(service.run(lambda models: ran.append("gone")))
         await asyncio.sleep(0)
         gone.cancel()
+        await asyncio.gather(gone, return_exceptions=True)  # its caller has gone
         release.set()
         await first
         assert await service.run(lambda models: ran.append("kept") or "ok") == "ok"
