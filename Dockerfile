@@ -11,8 +11,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# CPU-only torch first, so the project's dependency on torch does not pull a CUDA build.
-RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+# CPU-only torch first, as the README installs it, so the project's dependency on torch
+# does not pull a multi-GB CUDA build.
+RUN pip install torch==2.13.0 --extra-index-url https://download.pytorch.org/whl/cpu
 
 COPY pyproject.toml README.md ./
 COPY bot ./bot
@@ -23,5 +24,8 @@ RUN pip install . && useradd --create-home --uid 10001 bot && mkdir -p /data && 
 USER bot
 VOLUME ["/data"]
 EXPOSE 8080
+# 200 once the process can do its job (the model loaded; on a front, Redis reachable).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
+    CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('SUMMARY_BOT_HTTP_PORT', '8080'), timeout=4)" || exit 1
 # Webhooks (Telegram) and events (Slack) arrive on SUMMARY_BOT_HTTP_PORT (8080).
 CMD ["summary-bot", "run"]

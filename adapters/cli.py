@@ -1,44 +1,75 @@
 """The `summary-bot` command line: wires settings, store, core and adapters together.
 
 Sub-commands: `summarize` (one target, printed), `chat` (the console adapter with the
-sample site), `run` (every chat platform whose credentials are set), `digest preview`.
+sample site), `run` (every chat platform whose credentials are set), `worker`, `digest
+preview`, and `bench` (the benchmarks package, with the `bench` extra).
+
+Only the standard library is imported up front, so `--help` is quick: each command imports
+what it needs (the model, aiohttp, a platform's library) when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
-import json
-import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.config import ConfigError, Settings, load_settings
-from adapters.assembly import assemble_bot, close_bot
-from bot.core import FRIENDLY_ERRORS, SummaryBot
-from bot.extract import article_from_text
-from bot.models import Digest
-from bot.store import open_store
+from bot import __version__
 
-log = logging.getLogger("summary-bot")
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.core import SummaryBot
+    from bot.models import Digest
+
+RUN_SETTINGS = """\
+a platform runs when its settings are set (environment variables):
+  Telegram  SUMMARY_BOT_TELEGRAM_TOKEN; long polling, or webhooks with
+            SUMMARY_BOT_TELEGRAM_WEBHOOK_URL and SUMMARY_BOT_TELEGRAM_WEBHOOK_SECRET
+  Slack     SUMMARY_BOT_SLACK_BOT_TOKEN (one workspace), or SUMMARY_BOT_SLACK_CLIENT_ID and
+            SUMMARY_BOT_SLACK_CLIENT_SECRET (installs by OAuth); events over HTTP need
+            SUMMARY_BOT_SLACK_SIGNING_SECRET, Socket Mode SUMMARY_BOT_SLACK_APP_TOKEN
+webhooks, events, /healthz and /metrics are served on SUMMARY_BOT_HTTP_HOST:SUMMARY_BOT_HTTP_PORT
+(default 0.0.0.0:8080). With SUMMARY_BOT_WORKERS=external and SUMMARY_BOT_REDIS_URL this
+process only receives and enqueues; `summary-bot worker` processes do the rest.
+"""
+LENGTH_HELP = "key points in the digest: short 1, medium 3, long 5 (default: SUMMARY_BOT_SUMMARY_LENGTH, medium)"
+BENCH_HELP = "measure summary quality, extraction and speed (needs the bench extra)"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="summary-bot", description="Article summaries for chats.")
-    commands = parser.add_subparsers(dest="command", required=True)
+def build_parser(*, benchmarks: bool = False) -> argparse.ArgumentParser:
+    """The whole command line. `benchmarks`: register every `bench` command (imports the
+    benchmarks package); without it `bench` is listed but has no sub-commands."""
+    parser = argparse.ArgumentParser(
+        prog="summary-bot",
+        description="Article summaries for chats: share a link (or paste text) in Telegram, Slack or this terminal.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    summarize = commands.add_parser("summarize", help="summarize a URL, an .html/.txt file, or stdin (-)")
+    summarize = commands.add_parser(
+        "summarize", help="summarize a URL, an .html/.txt file, or stdin (-)",
+        description="Summarize one article and print its digest: title, source, key points, reading time.",
+    )  # fmt: skip
     summarize.add_argument("target", help="URL, path to an .html/.htm/.txt file, or - for stdin")
-    summarize.add_argument("--length", choices=["short", "medium", "long"], default=None)
+    summarize.add_argument("--length", choices=["short", "medium", "long"], default=None, help=LENGTH_HELP)
     summarize.add_argument("--format", choices=["text", "json"], default="text")
     summarize.set_defaults(func=cmd_summarize)
 
-    chat = commands.add_parser("chat", help="chat with the bot in this terminal (the embedded default)")
+    chat = commands.add_parser(
+        "chat", help="chat with the bot in this terminal (the embedded default)",
+        description="The console adapter: paste links or text, use /commands. The sample pages in seeds/ "
+        "(SUMMARY_BOT_SEEDS_DIR) are served on 127.0.0.1 so that there is something to share offline.",
+    )  # fmt: skip
     chat.add_argument("--port", type=int, default=0, help="port for the sample site (default: any free one)")
     chat.set_defaults(func=cmd_chat)
 
-    run = commands.add_parser("run", help="run every chat platform whose credentials are set")
+    run = commands.add_parser(
+        "run", help="run every chat platform whose credentials are set",
+        description="Serve every chat platform whose settings are set, in one process, until SIGINT/SIGTERM.",
+        epilog=RUN_SETTINGS, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     run.set_defaults(func=cmd_run)
 
     worker = commands.add_parser(
@@ -54,35 +85,46 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_digest_parser(commands)
 
-    from adapters import bench_latency
-    from adapters.slack.bench import add_parser as add_slack_bench_parser
-    from adapters.telegram.bench import add_parser as add_telegram_bench_parser
-    from bot.bench import add_bench_parser
+    if benchmarks:  # the benchmarks package (top level, not part of the bot) registers them
+        from benchmarks import add_bench_parser
 
-    # Benchmarks that need adapters (the sample site, rendering, platform stand-ins) join
-    # `bench` here, since the core (bot.bench) never imports adapters.
-    bench_kinds = add_bench_parser(commands)
-    bench_latency.add_parser(bench_kinds)
-    add_slack_bench_parser(bench_kinds)
-    add_telegram_bench_parser(bench_kinds)
-    from benchmarks import scale
-
-    scale.add_parser(bench_kinds)
+        add_bench_parser(commands)
+    else:
+        commands.add_parser("bench", help=BENCH_HELP, add_help=False)
     return parser
 
 
+def bench_unavailable() -> str | None:
+    """One line saying how to install the `bench` extra, where it is missing."""
+    try:
+        from benchmarks import INSTALL_HINT, missing_extra
+    except ModuleNotFoundError as exc:  # an install without the benchmarks package
+        missing, INSTALL_HINT = exc.name, "pip install 'summary-bot[bench]'"
+    else:
+        missing = missing_extra()
+    if missing is None:
+        return None
+    return f"summary-bot: the benchmarks need the bench extra ({missing} is not installed): {INSTALL_HINT}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    wants_bench = argv[:1] == ["bench"]
+    if wants_bench and (unavailable := bench_unavailable()):
+        print(unavailable, file=sys.stderr)
+        return 2
+    args = build_parser(benchmarks=wants_bench).parse_args(argv)
+
+    from bot.config import ConfigError, load_settings
+
     try:
         settings = load_settings()
     except ConfigError as exc:  # one line naming the bad variable
         print(exc, file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper() if args.command in ("run", "worker") else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from adapters.logs import configure_logging
+
+    configure_logging(settings.log_level if args.command in ("run", "worker") else "WARNING", settings.log_format)
     try:
         return asyncio.run(args.func(args, settings)) or 0
     except ConfigError as exc:  # found on the way up (Redis not answering, a token refused): one line
@@ -94,6 +136,12 @@ def main(argv: list[str] | None = None) -> int:
 
 # -- summarize ------------------------------------------------------------------------------
 async def cmd_summarize(args, settings: Settings) -> int:
+    import json
+
+    from adapters.assembly import assemble_bot, close_bot
+    from bot.core import FRIENDLY_ERRORS
+    from bot.store import open_store
+
     store = await open_store(settings)
     bot = assemble_bot(settings, store)
     try:
@@ -114,6 +162,8 @@ async def cmd_summarize(args, settings: Settings) -> int:
 
 
 async def summarize_target(bot: SummaryBot, target: str, length: str | None) -> Digest:
+    from bot.extract import article_from_text
+
     pipeline = bot.pipeline
     if target == "-":  # bytes, decoded leniently: Latin-1 or broken UTF-8 must not end in a traceback
         return await pipeline.digest_text(sys.stdin.buffer.read().decode("utf-8", errors="replace"), length)
@@ -130,20 +180,29 @@ async def summarize_target(bot: SummaryBot, target: str, length: str | None) -> 
 
 # -- chat -----------------------------------------------------------------------------------
 async def cmd_chat(args, settings: Settings) -> int:
+    import ipaddress
+
+    from adapters.assembly import assemble_bot, close_bot
     from adapters.console import run_console
     from adapters.seed_site import SeedSite, find_seeds_dir, seed_pages
+    from bot.config import ConfigError
+    from bot.store import open_store
 
-    seeds_dir = find_seeds_dir()
+    store = await open_store(settings)  # first: a Redis that does not answer stops here, in one line
+    seeds_dir = find_seeds_dir(settings.seeds_dir)
     site = SeedSite(seeds_dir, args.port) if seeds_dir else None
     banner = ["summary-bot: paste a link or some text, /help for commands, Ctrl-D to quit."]
     if site:
-        base_url = await site.start()
+        try:
+            base_url = await site.start()
+        except OSError as exc:  # e.g. --port already in use
+            await store.close()
+            raise ConfigError(f"summary-bot: cannot serve the sample pages on port {args.port}: {exc.strerror or exc}") from None
         # The sample site is on loopback, which the fetcher refuses unless told otherwise.
         loopback = ipaddress.ip_network("127.0.0.1/32")
         settings = settings.model_copy(update={"fetch_allow_private": [*settings.fetch_allow_private, loopback]})
         banner.append(f"Sample articles, served from {seeds_dir} at {base_url}:")
         banner += [f"  {base_url}/{page.as_posix()}" for page in seed_pages(seeds_dir)]
-    store = await open_store(settings)
     bot = assemble_bot(settings, store)
     try:
         await run_console(bot, banner="\n".join(banner))
@@ -164,7 +223,9 @@ NEEDS_REDIS = "summary-bot: SUMMARY_BOT_WORKERS=external needs SUMMARY_BOT_REDIS
 
 
 async def cmd_run(args, settings: Settings) -> int:
+    from adapters.assembly import assemble_bot, close_bot
     from adapters.runner import configured_services, run_services
+    from bot.store import open_store
 
     external = settings.workers == "external"
     if external and not settings.redis_url:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from bot.store import keys
+
 T = TypeVar("T")
 SENT_TTL = 24 * 3600
 
@@ -28,7 +30,7 @@ class Delivery:
         """Make the platform call `send` unless an earlier run of this job made it."""
         number = self._next
         self._next += 1
-        key = f"delivery:{self.job_id}:{number}"
+        key = keys.delivery(self.job_id, number)
         if self.store is not None and await self.store.get(key) is not None:
             self.skipped += 1
             return None

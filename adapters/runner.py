@@ -16,7 +16,7 @@ from typing import Protocol
 
 from aiohttp import web
 
-from bot.config import Settings
+from bot.config import Settings, load_settings
 from bot.core import SummaryBot
 from bot.digest.scheduler import DigestScheduler
 from bot.models import ChatRef, Reply
@@ -42,17 +42,23 @@ Readiness = Callable[[], Awaitable[bool]]
 
 
 def configured_services(settings: Settings, bot: SummaryBot, *, queue=None) -> list[ChatService]:
-    """The platforms whose credentials are set. With a `queue` (a front of a scaled-out
-    deployment) they enqueue what they receive instead of answering it."""
+    """The platforms whose credentials are set (each platform's settings are read here, with
+    one-line errors). With a `queue` (a front of a scaled-out deployment) they enqueue what
+    they receive instead of answering it."""
+    from adapters.slack.settings import SlackSettings
+    from adapters.telegram.settings import TelegramSettings
+
     services: list[ChatService] = []
-    if settings.telegram_token:
+    telegram = load_settings(TelegramSettings)
+    if telegram.configured:
         from adapters.telegram import TelegramService
 
-        services.append(TelegramService(settings, bot, queue=queue))
-    if settings.slack_bot_token or (settings.slack_client_id and settings.slack_client_secret):
+        services.append(TelegramService(telegram, bot, queue=queue))
+    slack = load_settings(SlackSettings)
+    if slack.configured:
         from adapters.slack import SlackService
 
-        services.append(SlackService(settings, bot, queue=queue))
+        services.append(SlackService(slack, bot, queue=queue))
     return services
 
 

@@ -45,20 +45,17 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
 
 
 async def cmd_bench_scale(args, settings) -> int:
-    from adapters.seed_site import find_seeds_dir
+    from benchmarks.seed_editions import require_seeds_dir
 
-    seeds_dir = find_seeds_dir()
-    if seeds_dir is None:
-        print("summary-bot: the sample pages (seeds/) were not found; set SUMMARY_BOT_SEEDS_DIR")
-        return 2
+    seeds_dir = require_seeds_dir(settings)
     results = await measure(seeds_dir, links=args.links, chats=args.chats)
     print(json.dumps(results, indent=2) if args.format == "json" else report(results))
     return 0
 
 
 async def measure(seeds_dir: Path, *, links: int, chats: int) -> dict:
-    from adapters.seed_site import SeedEditions
-    from adapters.slack.standin import SlackStandIn
+    from benchmarks.seed_editions import SeedEditions
+    from benchmarks.standins.slack_api import SlackStandIn
 
     results: dict = {"links": links}
     edition = iter(range(1, 1_000_000))
@@ -129,7 +126,7 @@ class EventSender:
         self.acks: list[float] = []  # seconds each front took to acknowledge
 
     async def post(self, front: str, url: str) -> str:
-        from adapters.slack.standin import event_callback, signed_headers
+        from benchmarks.standins.slack_api import event_callback, signed_headers
 
         self.sent += 1
         channel = f"C{self.sent:06d}"

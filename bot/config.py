@@ -1,14 +1,17 @@
 """Settings from `SUMMARY_BOT_*` environment variables (pydantic-settings).
 
 Every field is documented in README.md's configuration table. `load_settings()` turns a
-bad value into one line that names the variable, for start-up.
+bad value into one line that names the variable, for start-up. These are the core's
+settings; each chat platform's live with its adapter (`adapters/telegram/settings.py`,
+`adapters/slack/settings.py`), read the same way with `load_settings(TheirSettings)`.
+Nothing else reads the environment.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from platformdirs import user_data_dir
@@ -25,7 +28,8 @@ def _default_sqlite_path() -> Path:
     return Path(user_data_dir("summary-bot")) / "store.sqlite3"
 
 
-def _split_commas(value):
+def split_commas(value):
+    """A comma-separated environment value as a list; a list as it is."""
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
@@ -77,32 +81,16 @@ class Settings(BaseSettings):
     http_host: str = "0.0.0.0"
     http_port: int = Field(8080, ge=0, le=65535)
 
-    # Telegram
-    telegram_token: str | None = None
-    telegram_api_url: str = "https://api.telegram.org"
-    telegram_webhook_url: str | None = None
-    telegram_webhook_secret: str | None = None
-
-    # Slack
-    slack_bot_token: str | None = None
-    slack_signing_secret: str | None = None
-    slack_api_url: str = "https://slack.com/api/"
-    slack_app_token: str | None = None
-    slack_client_id: str | None = None
-    slack_client_secret: str | None = None
-    slack_unfurl_domains: Annotated[list[str], NoDecode] = []
-    # bot scopes asked for when a workspace installs the app (OAuth)
-    slack_scopes: Annotated[list[str], NoDecode] = [
-        "app_mentions:read", "channels:history", "groups:history", "im:history", "mpim:history",
-        "chat:write", "commands", "links:read", "links:write",
-    ]  # fmt: skip
-
     # daily digest
     digest_send_empty: bool = False
     history_days: int = Field(7, ge=1)
     digest_grace_hours: float = Field(6.0, ge=0)
 
+    # the sample pages `summary-bot chat` serves (default: the checkout's seeds/, ./seeds)
+    seeds_dir: Path | None = None
+
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one object a line, for log collectors
 
     @field_validator("redis_url")
     @classmethod
@@ -124,6 +112,13 @@ class Settings(BaseSettings):
             raise ValueError(f"the database {database!r} is not a number")
         return value
 
+    @field_validator("seeds_dir")
+    @classmethod
+    def _check_seeds_dir(cls, value):
+        if value is not None and not value.is_dir():
+            raise ValueError(f"{value} is not a folder")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _check_log_level(cls, value):
@@ -135,27 +130,23 @@ class Settings(BaseSettings):
     @field_validator("fetch_allow_private", mode="before")
     @classmethod
     def _parse_networks(cls, value):
-        return [ipaddress.ip_network(v, strict=False) for v in _split_commas(value)]
-
-    @field_validator("slack_unfurl_domains", mode="before")
-    @classmethod
-    def _parse_domains(cls, value):
-        return [d.lower() for d in _split_commas(value)]
-
-    @field_validator("slack_scopes", mode="before")
-    @classmethod
-    def _parse_scopes(cls, value):
-        return _split_commas(value)
+        return [ipaddress.ip_network(v, strict=False) for v in split_commas(value)]
 
 
 class ConfigError(SystemExit):
     """Start-up stops with one line naming the bad variable."""
 
 
-def load_settings(**overrides) -> Settings:
+AnySettings = TypeVar("AnySettings", bound=BaseSettings)
+
+
+def load_settings(kind: type[AnySettings] = Settings, /, **overrides) -> AnySettings:
+    """`kind` (the core's Settings, or a platform's) from the environment and `overrides`;
+    a bad value stops with one line naming its variable (ConfigError)."""
     try:
-        return Settings(**overrides)
+        return kind(**overrides)
     except ValidationError as exc:
         err = exc.errors()[0]
-        name = ENV_PREFIX + str(err["loc"][0]).upper() if err["loc"] else ENV_PREFIX
+        prefix = kind.model_config.get("env_prefix", ENV_PREFIX)
+        name = prefix + str(err["loc"][0]).upper() if err["loc"] else prefix
         raise ConfigError(f"summary-bot: invalid {name}: {err['msg']}") from None

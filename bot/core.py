@@ -24,7 +24,7 @@ from bot.metrics import Metrics
 from bot.models import ChatRef, Incoming, Reply
 from bot.pipeline import SummaryPipeline
 from bot.sentences import word_count
-from bot.store import Store
+from bot.store import Store, keys
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ class SummaryBot:
         if not limit or not message.user_id:
             return None
         minute = int(time.time() // 60)
-        key = f"ratelimit:{message.chat.platform}:{message.user_id}:{minute}"
+        key = keys.rate_limit(message.chat.platform, message.user_id, minute)
         used = await self.store.incr(key, summaries, ttl=120)
         if used - summaries >= limit:
             return Reply(error=f"You've asked for {limit} summaries this minute. Please wait a moment and try again.")
@@ -225,10 +225,10 @@ class SummaryBot:
         if choice not in ("on", "off"):
             state = "on" if await self.autosummary_enabled(message) else "off"
             return [Reply(error=f"Usage: /autosummary on|off (now {state}).")]
-        await self.store.hset(f"chat:{message.chat.key}", "autosummary", choice.encode())
+        await self.store.hset(keys.chat_settings(message.chat.key), "autosummary", choice.encode())
         verb = "will" if choice == "on" else "won't"
         return [Reply(text=f"OK, I {verb} summarize links shared in this chat automatically.")]
 
     async def autosummary_enabled(self, message: Incoming) -> bool:
-        value = await self.store.hget(f"chat:{message.chat.key}", "autosummary")
+        value = await self.store.hget(keys.chat_settings(message.chat.key), "autosummary")
         return value != b"off"

@@ -158,12 +158,22 @@ def _refusal(ip: IPAddress, allow: Iterable[Network]) -> tuple[str, str] | None:
     return None
 
 
+ALLOW_HINT = " (An operator running a local test site can allow it with SUMMARY_BOT_FETCH_ALLOW_PRIVATE.)"
+
+
+def _allow_hint(shown: str) -> str:
+    """Where a refused address is loopback or a private network (a local test site, the
+    sample pages), say which setting allows it; never for link-local (cloud metadata)."""
+    ip = ipaddress.ip_address(shown)
+    return ALLOW_HINT if ip.is_loopback or (ip.is_private and not ip.is_link_local) else ""
+
+
 def check_address(ip: IPAddress, allow: Iterable[Network] = ()) -> None:
     """Raise AddressNotAllowed unless `ip` is a public address or inside `allow`."""
     refused = _refusal(ip, allow)
     if refused is not None:
         shown, reason = refused
-        raise AddressNotAllowed(f"That address is not allowed: {shown} is {reason}.")
+        raise AddressNotAllowed(f"That address is not allowed: {shown} is {reason}.{_allow_hint(shown)}")
 
 
 class GuardedResolver(AbstractResolver):
@@ -189,7 +199,7 @@ class GuardedResolver(AbstractResolver):
         if not allowed and first_refusal is not None:
             shown, reason = first_refusal
             raise AddressNotAllowed(
-                f"That address is not allowed: {host} resolves to {shown}, {reason}."
+                f"That address is not allowed: {host} resolves to {shown}, {reason}.{_allow_hint(shown)}"
             )
         return allowed
 

@@ -33,7 +33,7 @@ from bot.metrics import Metrics
 from bot.models import ChatRef, Digest, RelatedLink
 from bot.related.finder import RelatedFinder
 from bot.singleflight import SingleFlight
-from bot.store import Store
+from bot.store import Store, keys
 from bot.summarize import Summary, summarizer_label
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def _sha256(*parts: str) -> str:
 
 def article_key(url: str) -> str:
     """The article cache's key: the canonical URL (raises ValueError for a non-http URL)."""
-    return "article:" + _sha256(canonicalize(url))
+    return keys.article(_sha256(canonicalize(url)))
 
 
 class SummaryPipeline:
@@ -180,7 +180,7 @@ class SummaryPipeline:
     async def summarize(self, text: str, *, title: str | None, length: str | None) -> tuple[Summary, bool]:
         """Key points of `text` and whether they came from the cache."""
         length = length or self.settings.summary_length
-        key = "summary:" + _sha256(self.summarizer_identity, length, title or "", text)
+        key = keys.summary(_sha256(self.summarizer_identity, length, title or "", text))
         cached = await self.store.get(key)
         if cached is not None:
             self.metrics.summaries.labels("cached").inc()

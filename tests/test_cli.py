@@ -190,3 +190,82 @@ def test_a_redis_server_that_never_answers_stops_start_up_after_the_socket_timeo
         result = run_cli("summarize", "-", tmp_path=tmp_path, env_extra=env)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and f"127.0.0.1:{port}" in result.stderr
+
+
+def assert_one_line_error(result, *named: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("summary-bot:"), result.stderr
+    for name in named:
+        assert name in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    "command, env, named",
+    [
+        (["chat"], {"SUMMARY_BOT_REDIS_URL": "redis://127.0.0.1:1/0"}, ["127.0.0.1:1", "SUMMARY_BOT_REDIS_URL"]),
+        (["worker"], {}, ["SUMMARY_BOT_REDIS_URL"]),
+        (["run"], {"SUMMARY_BOT_WORKERS": "external"}, ["SUMMARY_BOT_REDIS_URL"]),
+        (["run"], {"SUMMARY_BOT_WORKERS": "sometimes"}, ["SUMMARY_BOT_WORKERS"]),
+        (["summarize", "-"], {"SUMMARY_BOT_LOG_FORMAT": "xml"}, ["SUMMARY_BOT_LOG_FORMAT"]),
+        (["chat"], {"SUMMARY_BOT_SEEDS_DIR": "/no/such/folder"}, ["SUMMARY_BOT_SEEDS_DIR"]),
+        (["bench", "related-pages", "--pages", "seeds/news"], {}, ["--truth"]),
+        (["bench", "digest-tick", "--redis-url", "redis://127.0.0.1:1/0"], {}, ["127.0.0.1:1"]),
+        (["bench", "digest-tick", "--redis-url", "notaurl"], {}, ["SUMMARY_BOT_REDIS_URL"]),
+    ],
+)
+def test_configuration_and_connection_errors_are_one_line(tmp_path, command, env, named):
+    assert_one_line_error(run_cli(*command, tmp_path=tmp_path, env_extra=env, stdin="Some pasted text."), *named)
+
+
+def test_bench_without_the_bench_extra_says_how_to_install_it(tmp_path):
+    # rouge_score stands for the bench extra: a None in sys.modules makes it not importable
+    code = "import sys; sys.modules['rouge_score'] = None; from adapters.cli import main; sys.exit(main(sys.argv[1:]))"
+    result = run_cli("bench", "rouge", "--data", "x.jsonl", tmp_path=tmp_path, code=code)
+    assert_one_line_error(result, "rouge_score", "pip install", "[bench]")
+
+
+# Which of the heavy libraries a command line imports, by running it in a fresh interpreter.
+CHECK_IMPORTS = (
+    "import sys; from adapters.cli import main\n"
+    "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+    "heavy = ('telegram', 'slack_bolt', 'slack_sdk', 'rouge_score', 'torch', 'transformers', 'aiohttp', 'benchmarks')\n"
+    "print(' '.join(sorted(m for m in heavy if m in sys.modules)) or 'none', file=sys.stderr)"
+)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["summarize", "--help"], ["--version"]])
+def test_help_and_version_import_no_platform_model_or_benchmark_library(tmp_path, args):
+    result = run_cli(*args, tmp_path=tmp_path, code=CHECK_IMPORTS)
+    assert result.stderr.strip().splitlines()[-1] == "none", result.stderr
+    assert result.stdout.startswith("usage: summary-bot") or result.stdout.startswith("summary-bot 0.")
+
+
+def test_help_says_what_each_command_does_and_what_enables_each_platform(tmp_path):
+    top = run_cli("--help", tmp_path=tmp_path).stdout
+    for command in ("summarize", "chat", "run", "worker", "digest", "bench"):
+        assert f"    {command}" in top
+    run_help = run_cli("run", "--help", tmp_path=tmp_path).stdout
+    for setting in ("SUMMARY_BOT_TELEGRAM_TOKEN", "SUMMARY_BOT_SLACK_BOT_TOKEN", "SUMMARY_BOT_SLACK_SIGNING_SECRET"):
+        assert setting in run_help
+    length_help = " ".join(run_cli("summarize", "--help", tmp_path=tmp_path).stdout.split())
+    assert "short 1, medium 3, long 5" in length_help
+    version = run_cli("--version", tmp_path=tmp_path)
+    assert version.returncode == 0 and version.stdout.strip() == "summary-bot 0.1.0"
+
+
+def test_json_log_lines_are_one_object_each():
+    import logging
+
+    from adapters.logs import JsonFormatter
+
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.LogRecord("bot.core", logging.ERROR, __file__, 1, "failed for %s", ("chat:1",), sys.exc_info())
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry["level"] == "ERROR" and entry["logger"] == "bot.core" and entry["message"] == "failed for chat:1"
+    assert "ValueError: boom" in entry["exception"] and entry["time"].endswith("+00:00")

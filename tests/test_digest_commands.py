@@ -8,6 +8,7 @@ import pytest
 from bot.commands import parse_command
 from bot.core import SummaryBot
 from bot.models import ChatRef, Incoming
+from bot.store import keys
 from digest_support import GROUP, FakeClock, digest_settings, utc
 from model_support import make_summary_bot
 
@@ -37,9 +38,9 @@ async def say(bot: SummaryBot, text: str, chat: ChatRef = GROUP, is_admin: bool 
 async def stored_state(bot: SummaryBot, chat: ChatRef = GROUP) -> tuple:
     store = bot.store
     return (
-        await store.hgetall(f"digest:subscription:{chat.key}"),
+        await store.hgetall(keys.digest_subscription(chat.key)),
         await store.zrangebyscore("digest:due", float("-inf"), float("inf")),
-        await store.hgetall(f"chat:{chat.key}"),
+        await store.hgetall(keys.chat_settings(chat.key)),
     )
 
 

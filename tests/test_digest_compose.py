@@ -13,6 +13,7 @@ from bot.digest.service import DigestService
 from bot.fetch import Fetcher
 from bot.links import canonicalize
 from bot.models import Digest
+from bot.store import keys
 from digest_support import GROUP, FakeClock, digest_settings, utc
 from model_support import shared_inference
 
@@ -152,7 +153,7 @@ async def test_a_feed_item_that_was_also_shared_is_one_entry(store, tmp_path):
     item = FeedItem(item_id="item-1", url=url, title=CARS[1][0], summary=CARS[1][1], source="Northline", published=None)
     feed = FeedState(url="https://northline.example/feed.xml", title="Northline", fetched_at=clock().timestamp(), items=[item])
     await store.set(feed_state_key(canonicalize(feed.url)), feed.to_json())
-    await store.hset(f"digest:feeds:{GROUP.key}", canonicalize(feed.url), b'{"url": "https://northline.example/feed.xml", "title": "Northline"}')
+    await store.hset(keys.digest_feeds(GROUP.key), canonicalize(feed.url), b'{"url": "https://northline.example/feed.xml", "title": "Northline"}')
     await share(digests, article(url + "?utm_source=feed", *CARS[1]))
 
     pending = await compose_now(digests)
@@ -177,8 +178,8 @@ async def test_history_is_kept_for_history_days_then_expires(store, tmp_path, re
 
     everything = await digests.history.shared_between(GROUP, utc(2000, 1, 1), clock())
     assert [shared.title for shared in everything] == [CARS[1][0]]
-    assert await store.zcard(f"digest:shares:{GROUP.key}") == 1
+    assert await store.zcard(keys.digest_shares(GROUP.key)) == 1
     if type(store).__name__ == "RedisStore":  # every history key expires on its own, too
         with redis.Redis.from_url(redis_url) as admin:
-            keys = admin.keys("digest:*")
-            assert keys and all(0 < admin.ttl(key) <= 7 * 86400 for key in keys)
+            stored = admin.keys("digest:*")
+            assert stored and all(0 < admin.ttl(key) <= 7 * 86400 for key in stored)

@@ -15,6 +15,7 @@ import pytest
 
 from bot.digest.localtime import due_instant
 from bot.models import ChatRef
+from bot.store import keys
 from bot.store.redis_store import RedisStore
 from digest_support import GROUP, FakeClock, RecordingSender, digest_settings, fresh_redis_store, scheduler_for, utc
 
@@ -269,7 +270,7 @@ async def test_a_full_batch_that_only_waits_on_other_processes_does_not_make_it_
     for number in range(2):
         chat = ChatRef(platform="telegram", chat_id=f"-{number}", kind="group")
         await scheduler.digests.subscriptions.subscribe(chat, time(8, 0), zone, clock.now)
-        await store.set(f"digest:claim:{chat.key}:2024-05-07", b"another process", ttl=300)
+        await store.set(keys.digest_claim(chat.key, date(2024, 5, 7)), b"another process", ttl=300)
     clock.now = utc(2024, 5, 7, 8, 0, 30)
     stop = StopWhenWaitedFor()
     ticks = []

@@ -11,6 +11,7 @@ from aiohttp import web
 from bot.config import Settings
 from bot.models import ChatRef, Incoming
 from bot.store.sqlite_store import SQLiteStore
+from bot.summarize import Summary
 from local_site import page, redirect, serve_site
 from model_support import make_summary_bot
 
@@ -212,8 +213,17 @@ async def test_rate_limit_answers_politely(tmp_path, site):
         await store.close()
 
 
-async def test_summary_cache_entry_is_json_points(bot, site):
-    await bot.handle(message(f"{site.base_url}/seed.html"))
-    digest = (await bot.handle(message(f"{site.base_url}/seed.html")))[0].digest
-    assert digest.cached
-    assert json.loads(json.dumps(digest.to_json()))["points"] == digest.points
+async def test_a_repeated_link_is_answered_from_its_json_summary_cache_entry(bot, site, monkeypatch):
+    written: dict[str, bytes] = {}
+    store_set = bot.store.set
+
+    async def recording_set(key, value, **options):
+        written[key] = value
+        return await store_set(key, value, **options)
+
+    monkeypatch.setattr(bot.store, "set", recording_set)
+    first = (await bot.handle(message(f"{site.base_url}/seed.html")))[0].digest
+    [key] = [k for k in written if k.startswith("summary:")]
+    second = (await bot.handle(message(f"{site.base_url}/seed.html")))[0].digest
+    assert not first.cached and second.cached
+    assert Summary.from_json(json.loads(written[key])).points == first.points == second.points

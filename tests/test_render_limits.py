@@ -17,7 +17,7 @@ from adapters.console import render_digest as console_digest
 from adapters.slack.render import MAX_BLOCKS, MAX_HEADER_CHARS, MAX_SECTION_CHARS, render_reply as slack_reply
 from adapters.slack.render import render_unfurl
 from adapters.telegram.render import MAX_MESSAGE_UNITS, render_reply as telegram_reply, utf16_units
-from adapters.telegram.standin import visible_text
+from benchmarks.standins.telegram_api import visible_text
 from bot.extract import article_from_text
 from bot.limits import MAX_POINT_CHARS, MAX_POINTS, MAX_RELATED, MAX_TITLE_CHARS
 from bot.models import Digest, RelatedLink, Reply

@@ -26,8 +26,8 @@ import redis
 from aiohttp import web
 from local_site import serve_site
 
-from adapters.slack.standin import SlackStandIn, event_callback, signed_headers
-from adapters.telegram.standin import BotApiStandIn
+from benchmarks.standins.slack_api import SlackStandIn, event_callback, signed_headers
+from benchmarks.standins.telegram_api import BotApiStandIn
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "webhook-secret"

@@ -22,15 +22,15 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 from aiohttp import web
-from slack_sdk.signature import Clock, SignatureVerifier
 
 from adapters.seed_site import SeedSite
 from adapters.slack import SlackService
+from adapters.slack.settings import SlackSettings
 from adapters.slack.incoming import incoming_from_command, plain_text
 from adapters.slack.installation_store import StoreInstallationStore, StoreOAuthStateStore
 from adapters.slack.render import MAX_BLOCKS, MAX_HEADER_CHARS, MAX_SECTION_CHARS, render_reply
-from adapters.slack.standin import BOT_ID, BOT_USER_ID, SlackStandIn, event_callback
-from adapters.slack.standin import signed_headers as standin_signed_headers
+from benchmarks.standins.slack_api import BOT_ID, BOT_USER_ID, SlackStandIn, event_callback
+from benchmarks.standins.slack_api import signed_headers as standin_signed_headers
 from bot.config import ConfigError, Settings
 from bot.models import ChatRef, DailyDigest, Digest, DigestEntry, RelatedLink, Reply
 from bot.store import Store
@@ -103,12 +103,12 @@ class RunningSlack:
 
 @asynccontextmanager
 async def running_slack(standin: SlackStandIn, store: Store, **settings):
-    settings = Settings(**{
+    options = {
         "slack_bot_token": BOT_TOKEN, "slack_signing_secret": SECRET, "slack_api_url": standin.api_url,
         "fetch_allow_private": ["127.0.0.0/8"], **settings,
-    })  # fmt: skip
-    bot = make_summary_bot(settings, store)
-    service = SlackService(settings, bot)
+    }  # fmt: skip
+    bot = make_summary_bot(Settings(**options), store)
+    service = SlackService(SlackSettings(**options), bot)
     app = web.Application()
     service.add_routes(app)
     http = TestClient(TestServer(app, host="127.0.0.1"))
@@ -160,9 +160,8 @@ def header_of(call) -> str:
 
 
 async def test_link_message_gets_one_digest_in_its_thread(slack, site):
-    started = time.monotonic()
     response = await slack.post_event(message_event(f"worth a read: <{site}/article.html>", ts="1700000000.000100"))
-    assert response.status == 200 and time.monotonic() - started < 2  # acked before the work
+    assert response.status == 200 and slack.standin.calls_to("chat.postMessage") == []  # acked before the work
 
     [post] = await slack.standin.wait_for("chat.postMessage")
     await slack.finish()
@@ -214,7 +213,7 @@ async def test_url_verification_returns_the_challenge(slack):
     assert (await response.json()) == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
 
 
-def test_verifier_accepts_slacks_documented_example():
+def test_the_stand_ins_signatures_match_slacks_documented_example():
     body = (
         "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V"
         "&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text="
@@ -222,21 +221,24 @@ def test_verifier_accepts_slacks_documented_example():
         "&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
     )
     signature = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
-
-    class FixedClock(Clock):
-        def __init__(self, now: float):
-            self.at = now
-
-        def now(self) -> float:
-            return self.at
-
-    verifier = SignatureVerifier("8f742231b10e8888abcd99yyyzzz85a5", clock=FixedClock(1531420618 + 10))
-    assert verifier.is_valid(body=body, timestamp="1531420618", signature=signature)
-    assert not verifier.is_valid(body=body + "x", timestamp="1531420618", signature=signature)
-    late = SignatureVerifier("8f742231b10e8888abcd99yyyzzz85a5", clock=FixedClock(1531420618 + 6 * 60))
-    assert not late.is_valid(body=body, timestamp="1531420618", signature=signature)
-    # our own signing helper agrees with Slack's example
+    # the stand-in's signing helper, which every signed request in these tests goes through
     assert signed_headers(body, timestamp=1531420618, secret="8f742231b10e8888abcd99yyyzzz85a5")["X-Slack-Signature"] == signature
+
+
+async def test_signed_requests_that_slack_would_not_send_are_refused_before_bolt(slack):
+    refusal = slack.service._refusal
+    event = event_body(message_event("hello"))
+    command = "command=%2Fsummary&text=hello&trigger_id=1.2.3"
+    assert refusal(event, signed_headers(event)) is None
+    assert refusal(command, signed_headers(command, content_type="application/x-www-form-urlencoded")) is None
+    malformed = ["not json", "[1, 2]", json.dumps({"type": "event_callback", "event": "a string"}),
+                 event_body({"type": "message", "text": "no channel", "ts": "1.2"})]  # fmt: skip
+    for body in malformed:
+        assert refusal(body, signed_headers(body)).status == 400, body
+    headers = signed_headers(event)
+    assert refusal(event, {**headers, "X-Slack-Request-Timestamp": "soon"}).status == 401
+    assert refusal(event, {k: v for k, v in headers.items() if k != "X-Slack-Request-Timestamp"}).status == 401
+    assert refusal(event + " ", headers).status == 401  # the body is not the one signed
 
 
 async def test_own_and_other_bots_messages_edits_and_deletions_are_ignored(slack, site):
@@ -308,10 +310,8 @@ async def test_rate_limited_post_waits_retry_after_then_delivers(slack, site):
 
 
 async def test_slash_command_is_acked_in_the_request_and_answered_after(slack, site):
-    started = time.monotonic()
     response = await slack.post_command(f"{site}/article.html", response_name="public")
-    ack_seconds = time.monotonic() - started
-    assert response.status == 200 and ack_seconds < 2
+    assert response.status == 200
     assert slack.standin.calls_to("response_url") == []  # the digest comes after the ack
 
     [answer] = await slack.standin.wait_for("response_url")
@@ -483,9 +483,9 @@ async def test_oauth_install_then_events_use_that_workspaces_token(standin, sqli
 
 
 def test_http_mode_without_signing_secret_refuses_to_start(tmp_path):
-    settings = Settings(slack_bot_token=BOT_TOKEN, sqlite_path=tmp_path / "s.sqlite3")
+    settings = Settings(sqlite_path=tmp_path / "s.sqlite3")
     with pytest.raises(ConfigError, match="SIGNING_SECRET"):
-        SlackService(settings, make_summary_bot(settings, None))
+        SlackService(SlackSettings(slack_bot_token=BOT_TOKEN), make_summary_bot(settings, None))
 
 
 # -- `summary-bot run` as a separate process -------------------------------------------------
@@ -548,10 +548,11 @@ async def test_summary_bot_run_answers_a_signed_link_event(standin, site, tmp_pa
 
 async def test_bench_measures_cached_and_uncached_rounds():
     from adapters.seed_site import find_seeds_dir
-    from adapters.slack.bench import measure
+    from benchmarks.slack_bench import measure
 
     results = await measure(Settings(), find_seeds_dir(), events=2)
-    assert results["uncached"]["events_per_second"] > 0 and results["cached"]["events_per_second"] > 0
+    # each round returns only once every event got its post (the stand-in counts them)
+    assert results["events"] == 2 and set(results["uncached"]) == set(results["cached"]) >= {"ack_ms_p50"}
     assert results["model_runs"] == 3  # the warm-up and two new pages; the cached round runs no model
 
 

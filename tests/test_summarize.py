@@ -60,9 +60,12 @@ def test_packaged_weights_say_what_they_were_fitted_on():
     assert set(weights.trained_on).isdisjoint(weights.excluded)
 
 
-def test_version_keys_the_cache():
-    assert ExtractiveSummarizer.version not in ("1", "2")  # v3: fitted scorer, new splitter, bf16
-    assert summarizer_identity(Settings()).startswith(f"extractive-minilm:{ExtractiveSummarizer.version}:")
+def test_version_keys_the_cache(monkeypatch):
+    """Summaries are cached under the summarizer's identity: a new version is a new cache."""
+    before = summarizer_identity(Settings())
+    assert before.startswith(f"extractive-minilm:{ExtractiveSummarizer.version}:")
+    monkeypatch.setattr(ExtractiveSummarizer, "version", ExtractiveSummarizer.version + "-next")
+    assert summarizer_identity(Settings()) != before
 
 
 def test_not_a_first_three_rule_on_pasted_notes(summarizer):

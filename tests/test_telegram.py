@@ -19,7 +19,8 @@ from aiohttp import web
 from telegram.error import Forbidden
 
 from adapters.telegram import TelegramService
-from adapters.telegram.standin import BotApiStandIn, utf16_units, visible_text
+from adapters.telegram.settings import TelegramSettings
+from benchmarks.standins.telegram_api import BotApiStandIn, utf16_units, visible_text
 from bot.config import ConfigError, Settings
 from bot.models import ChatRef, DailyDigest, DigestEntry, Reply
 from bot.store import open_store
@@ -67,24 +68,28 @@ async def api() -> AsyncIterator[BotApiStandIn]:
         yield standin
 
 
-def telegram_settings(api: BotApiStandIn, tmp_path: Path, **extra) -> Settings:
+def telegram_settings(api: BotApiStandIn, tmp_path: Path, **extra) -> tuple[Settings, TelegramSettings]:
+    """The core's settings and Telegram's, for a bot talking to the stand-in `api`."""
     options = dict(
         telegram_token=api.token,
         telegram_api_url=api.base_url,
         fetch_allow_private=["127.0.0.0/8"],
         sqlite_path=tmp_path / "store.sqlite3",
         redis_url=None,
-    )
-    return Settings(**(options | extra))
+    ) | extra
+    return Settings(**options), TelegramSettings(**options)
 
 
 @asynccontextmanager
-async def running_service(settings: Settings, app: web.Application | None = None) -> AsyncIterator[TelegramService]:
+async def running_service(
+    both: tuple[Settings, TelegramSettings], app: web.Application | None = None
+) -> AsyncIterator[TelegramService]:
     """The adapter started as `summary-bot run` starts it; on exit it is stopped, which
     first finishes every update in progress, so calls can then be counted exactly."""
+    settings, telegram = both
     store = await open_store(settings)
     bot = make_summary_bot(settings, store)
-    service = TelegramService(settings, bot)
+    service = TelegramService(telegram, bot)
     if app is not None:
         service.add_routes(app)
     await service.start()
@@ -227,15 +232,15 @@ async def test_groups_commands_mentions_admins_and_channels(api, site, tmp_path)
 
 
 async def test_bad_telegram_settings_stop_start_up_with_one_line(api, tmp_path):
-    settings = telegram_settings(api, tmp_path, telegram_token="1:not-the-token")
+    settings, telegram = telegram_settings(api, tmp_path, telegram_token="1:not-the-token")
     store = await open_store(settings)
     bot = make_summary_bot(settings, store)
     try:
         with pytest.raises(ConfigError, match="Telegram refused SUMMARY_BOT_TELEGRAM_TOKEN") as refused:
-            await TelegramService(settings, bot).start()
+            await TelegramService(telegram, bot).start()
         assert "not-the-token" not in str(refused.value)
         assert [(c.method, c.authorized) for c in api.calls] == [("getMe", False)]
-        no_secret = telegram_settings(api, tmp_path, telegram_webhook_url="https://bot.example/hook")
+        _, no_secret = telegram_settings(api, tmp_path, telegram_webhook_url="https://bot.example/hook")
         with pytest.raises(ConfigError, match="needs SUMMARY_BOT_TELEGRAM_WEBHOOK_SECRET"):
             TelegramService(no_secret, bot)
     finally:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.telegram.render import MAX_MESSAGE_UNITS, Span, fit_lines, pack_messages, render_reply, utf16_units
-from adapters.telegram.standin import BadRequest, visible_text
+from benchmarks.standins.telegram_api import BadRequest, visible_text
 from bot.models import DailyDigest, Digest, DigestEntry, RelatedLink, Reply
 
 NASTY = '<b>Tom & Jerry</b> <script>alert("x")</script> &amp; <a href="javascript:x">'

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from telegram import Update, User
 
-from adapters.telegram.standin import BotApiStandIn
+from benchmarks.standins.telegram_api import BotApiStandIn
 from adapters.telegram.updates import incoming_from_update, is_chat_admin
 from bot.acl import Decision, Permissions
 from bot.commands import parse_command

@@ -10,7 +10,7 @@ import pytest
 
 from adapters.slack.render import neutralise_formatting, render_reply as slack_reply, render_unfurl
 from adapters.telegram.render import render_reply as telegram_reply
-from adapters.telegram.standin import visible_text
+from benchmarks.standins.telegram_api import visible_text
 import bot.extract
 from bot.extract import article_from_text
 from bot.limits import cap_digest

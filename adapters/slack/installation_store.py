@@ -18,7 +18,7 @@ from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
-from bot.store import Store
+from bot.store import Store, keys
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ OAUTH_STATE_TTL = 600  # seconds a person has to approve the installation in Sla
 def _workspace_key(enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False) -> str:
     # An org-wide install is one installation for every workspace in the org.
     team = "-" if is_enterprise_install else (team_id or "-")
-    return f"slack:installation:{enterprise_id or '-'}:{team}"
+    return keys.slack_installation(enterprise_id or "-", team)
 
 
 def _installer_field(user_id: str) -> str:
@@ -136,4 +136,4 @@ class StoreOAuthStateStore(AsyncOAuthStateStore):
 
     @staticmethod
     def _key(state: str) -> str:
-        return f"slack:oauth-state:{state}"
+        return keys.slack_oauth_state(state)

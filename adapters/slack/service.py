@@ -47,10 +47,12 @@ from adapters.delivery import Delivery, untracked
 from adapters.slack.admins import is_admin_or_channel_creator
 from adapters.slack.installation_store import StoreInstallationStore, StoreOAuthStateStore
 from adapters.slack.render import SlackMessage, render_replies, render_unfurl
-from bot.config import ConfigError, Settings
+from adapters.slack.settings import SlackSettings
+from bot.config import ConfigError
 from bot.core import SummaryBot
 from bot.links import find_urls
 from bot.models import ChatRef, Incoming, Reply
+from bot.store import keys
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +82,7 @@ class CountingRateLimitRetries(AsyncRateLimitErrorRetryHandler):
 class SlackService:
     platform = "slack"
 
-    def __init__(self, settings: Settings, bot: SummaryBot, *, queue=None):
+    def __init__(self, settings: SlackSettings, bot: SummaryBot, *, queue=None):
         self.settings = settings
         self.bot = bot
         bot.permissions.register(self.platform, self._may_change_settings)  # the core asks it (bot.acl)
@@ -248,7 +250,7 @@ class SlackService:
         id is the event's."""
         event_id = body.get("event_id")
         if event_id and self.queue is None:
-            key = f"slack:event:{event_id}"
+            key = keys.slack_event(event_id)
             if not await self.bot.store.set_if_absent(key, b"pending", ttl=EVENT_CLAIM_LEASE):
                 log.info("event %s is being or was answered; skipping this delivery", event_id)
                 return BoltResponse(status=200, body="")

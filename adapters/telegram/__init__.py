@@ -3,16 +3,17 @@
   service.py  the Application: polling or webhook, handling, sending, errors
   updates.py  Telegram updates -> the core's `Incoming`
   render.py   the core's `Reply` -> Telegram HTML messages, escaped and split
-  standin.py  a stand-in Bot API server on 127.0.0.1, for tests and benchmarks
-  bench.py    `summary-bot bench telegram`: updates per second against the stand-in
+  settings.py `TelegramSettings`: SUMMARY_BOT_TELEGRAM_*
+
+The stand-in Bot API and `summary-bot bench telegram` are in the benchmarks package.
 """
 
 from __future__ import annotations
 
 
 def __getattr__(name: str):
-    # Imported on first use, so that commands which never talk to Telegram (and the
-    # bench registration in adapters.cli) do not pay for importing python-telegram-bot.
+    # Imported on first use, so that commands which never talk to Telegram (and reading
+    # TelegramSettings) do not pay for importing python-telegram-bot.
     if name == "TelegramService":
         from adapters.telegram.service import TelegramService
 

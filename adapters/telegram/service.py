@@ -33,8 +33,9 @@ from telegram.ext import AIORateLimiter, Application, BaseRateLimiter, ContextTy
 
 from adapters.delivery import Delivery, untracked
 from adapters.telegram.render import render_reply
+from adapters.telegram.settings import TelegramSettings
 from adapters.telegram.updates import PLATFORM, incoming_from_update, is_chat_admin, message_of
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError
 from bot.core import SummaryBot
 from bot.models import ChatRef, Incoming, Reply
 
@@ -74,7 +75,7 @@ class TelegramService:
     platform = PLATFORM
 
     def __init__(
-        self, settings: Settings, bot: SummaryBot, *, rate_limiter: BaseRateLimiter | None = None, queue=None
+        self, settings: TelegramSettings, bot: SummaryBot, *, rate_limiter: BaseRateLimiter | None = None, queue=None
     ):
         if not settings.telegram_token:
             raise ConfigError("summary-bot: SUMMARY_BOT_TELEGRAM_TOKEN is not set")

@@ -33,7 +33,7 @@ from bot.fetch import FetchError, Fetcher
 from bot.links import canonicalize, host_of
 from bot.models import ChatRef, RelatedLink
 from bot.sentences import split_sentences
-from bot.store import Store
+from bot.store import Store, keys
 
 log = logging.getLogger(__name__)
 
@@ -80,15 +80,15 @@ class FeedState:
 
 
 def feed_state_key(canonical_url: str) -> str:
-    return f"digest:feed:{url_id(canonical_url)}"
+    return keys.digest_feed(url_id(canonical_url))
 
 
 def _feeds_key(chat: ChatRef) -> str:
-    return f"digest:feeds:{chat.key}"
+    return keys.digest_feeds(chat.key)
 
 
 def _seen_key(chat: ChatRef) -> str:
-    return f"digest:feed-seen:{chat.key}"
+    return keys.digest_feed_seen(chat.key)
 
 
 class Feeds:

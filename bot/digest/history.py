@@ -26,7 +26,7 @@ from bot.digest.similarity import pack_vector, story_text, unpack_vector
 from bot.related.vectors import ArticleVectors
 from bot.links import canonicalize
 from bot.models import ChatRef, Digest
-from bot.store import Store
+from bot.store import Store, keys
 
 log = logging.getLogger(__name__)
 DAY = 86_400.0
@@ -80,7 +80,7 @@ class ShareHistory:
         a repeat share (a cache hit) then costs no model work."""
         vectors: list[np.ndarray | None] = []
         for digest, canonical in linked:
-            raw = await self.store.get(f"digest:article:{chat.key}:{url_id(canonical)}")
+            raw = await self.store.get(keys.digest_article(chat.key, url_id(canonical)))
             known = json.loads(raw) if raw else {}
             same = known.get("encoder") == self.encoder and known.get("title") == digest.title
             same = same and known.get("points", [None])[:1] == digest.points[:1]
@@ -104,9 +104,9 @@ class ShareHistory:
             "encoder": self.encoder,
         }
         await self.store.set(
-            f"digest:article:{chat.key}:{article_id}", json.dumps(article).encode(), ttl=self.retention
+            keys.digest_article(chat.key, article_id), json.dumps(article).encode(), ttl=self.retention
         )
-        shares_key = f"digest:shares:{chat.key}"
+        shares_key = keys.digest_shares(chat.key)
         # A random suffix keeps two shares of one article distinct members of the set.
         await self.store.zadd(shares_key, {f"{article_id}:{uuid.uuid4().hex[:12]}": when})
         await self.store.zremrangebyscore(shares_key, float("-inf"), when - self.retention)
@@ -116,7 +116,7 @@ class ShareHistory:
         """Articles shared in `chat` with since < time <= until, once each with their count
         of shares, most recently shared first."""
         rows = await self.store.zrangebyscore(
-            f"digest:shares:{chat.key}", since.timestamp(), until.timestamp()
+            keys.digest_shares(chat.key), since.timestamp(), until.timestamp()
         )
         counts: dict[str, tuple[int, float]] = {}
         for member, when in rows:
@@ -127,7 +127,7 @@ class ShareHistory:
             counts[article_id] = (count + 1, when)  # rows ascend, so `when` ends at the latest
         articles = []
         for article_id, (count, last_shared) in counts.items():
-            raw = await self.store.get(f"digest:article:{chat.key}:{article_id}")
+            raw = await self.store.get(keys.digest_article(chat.key, article_id))
             if raw is None:  # expired between the two reads
                 continue
             data = json.loads(raw)

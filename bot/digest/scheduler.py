@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from bot.digest.localtime import Clock, latest_occurrence
 from bot.digest.service import DigestService
 from bot.models import ChatRef, Reply, Sender
+from bot.store import keys
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ class DigestScheduler:
         if sender is not None and score < (due_at - EARLIER_DATE).timestamp():  # due for an earlier date
             log.warning("digest for %s due at %s was missed while no scheduler ran; skipped",
                         chat_key, datetime.fromtimestamp(score, now.tzinfo).isoformat())  # fmt: skip
-        sent_key = f"digest:sent:{chat_key}:{day.isoformat()}"
+        sent_key = keys.digest_sent(chat_key, day)
         if due_at < subscription.since or await self.store.get(sent_key) is not None:
             await subscriptions.schedule(chat_key, next_due)
             report.moved += 1
@@ -161,7 +162,7 @@ class DigestScheduler:
             return
         if sender is None:
             return  # a process that runs that platform sends it (not within the grace period yet)
-        claim_key = f"digest:claim:{chat_key}:{day.isoformat()}"
+        claim_key = keys.digest_claim(chat_key, day)
         token = uuid.uuid4().hex.encode()
         if not await self.store.set_if_absent(claim_key, token, ttl=self.lease_seconds):
             report.busy += 1

@@ -19,13 +19,13 @@ from bot.fetch import Fetcher
 from bot.inference import InferenceService
 from bot.related.vectors import ArticleVectors
 from bot.models import ChatRef
-from bot.store import Store
+from bot.store import Store, keys
 
 FIRST_PERIOD = timedelta(days=1)  # what a chat's first digest looks back over
 
 
 def chat_settings_key(chat: ChatRef) -> str:
-    return f"chat:{chat.key}"  # the per-chat settings hash of bot.core (autosummary, tz)
+    return keys.chat_settings(chat.key)  # the per-chat settings hash of bot.core (autosummary, tz)
 
 
 class DigestService:

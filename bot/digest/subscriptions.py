@@ -17,13 +17,10 @@ from zoneinfo import ZoneInfo
 
 from bot.digest.localtime import next_occurrence
 from bot.models import ChatRef
-from bot.store import Store
+from bot.store import Store, keys
 
-DUE_KEY = "digest:due"
-
-
-def subscription_key(chat_key: str) -> str:
-    return f"digest:subscription:{chat_key}"
+DUE_KEY = keys.DIGEST_DUE
+subscription_key = keys.digest_subscription
 
 
 def chat_to_json(chat: ChatRef) -> bytes:

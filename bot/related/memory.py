@@ -35,6 +35,7 @@ import numpy as np
 from bot.links import canonicalize
 from bot.models import RelatedLink
 from bot.related.vectors import DTYPE
+from bot.store.keys import related as _k
 
 DEFAULT_MAX_PER_SCOPE = 10_000
 CACHE_BYTES = 300 * 1024 * 1024  # all scopes' views a process keeps, together
@@ -323,10 +324,6 @@ class RelatedMemory:
                 continue
             del self._views[scope]
             self.cached_bytes -= self._sizes.pop(scope)
-
-
-def _k(scope: str, part: str) -> str:
-    return f"related:{scope}:{part}"
 
 
 def _key(url: str) -> str:

@@ -16,6 +16,7 @@ import numpy as np
 
 from bot.inference import InferenceService
 from bot.sentences import split_sentences
+from bot.store.keys import related_vector
 
 LEAD_WORDS = 60  # the encoder reads 128 tokens: a title and a lead of about this size fit
 DTYPE = np.dtype("<f2")  # float16: half the bytes, and cosine scores change by < 0.001
@@ -88,4 +89,4 @@ class ArticleVectors:
     def _key(self, content: str) -> str:
         model = self.inference.encoder_identity
         digest = hashlib.sha256(f"{model}\x00{content}".encode("utf-8", "surrogatepass")).hexdigest()
-        return f"related:vector:{digest}"
+        return related_vector(digest)

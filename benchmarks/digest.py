@@ -19,7 +19,6 @@ import asyncio
 import argparse
 import json
 import logging
-import os
 import statistics
 import sys
 import tempfile
@@ -37,12 +36,28 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
     compose.add_argument("--articles", type=int, default=50)
     compose.add_argument("--rounds", type=int, default=5, help="warm compositions to time (default 5)")
     compose.add_argument("--seeds", type=Path, default=None, help="sample pages (default: the checkout's seeds/)")
+    compose.add_argument("--format", choices=["text", "json"], default="text")
     compose.set_defaults(func=cmd_digest_compose)
 
     tick = kinds.add_parser("digest-tick", help="cost of one scheduler tick with N subscriptions in Redis")
     tick.add_argument("--subscriptions", type=int, default=10_000)
     tick.add_argument("--redis-url", default=None, help="an empty Redis database (default: SUMMARY_BOT_REDIS_URL)")
+    tick.add_argument("--format", choices=["text", "json"], default="text")
     tick.set_defaults(func=cmd_digest_tick)
+
+
+def print_result(result: dict, format: str) -> None:
+    """JSON, or one `name: value` line per measure (nested measures indented)."""
+    if format == "json":
+        print(json.dumps(result, indent=2))
+        return
+    for name, value in result.items():
+        if isinstance(value, dict):
+            print(f"{name}:")
+            for inner, number in value.items():
+                print(f"  {inner}: {number}")
+        else:
+            print(f"{name}: {value}")
 
 
 def _ms(seconds: float) -> float:
@@ -50,11 +65,6 @@ def _ms(seconds: float) -> float:
 
 
 # -- digest-compose ---------------------------------------------------------------------------
-def _seeds_dir(given: Path | None) -> Path | None:
-    candidates = [given, os.environ.get("SUMMARY_BOT_SEEDS_DIR"), Path(__file__).resolve().parents[2] / "seeds"]
-    return next((Path(c) for c in candidates if c and Path(c, "news").is_dir()), None)
-
-
 async def _sample_sentences(seeds_dir: Path) -> list[str]:
     from bot.extract import extract_page
     from bot.sentences import split_sentences
@@ -75,10 +85,9 @@ async def cmd_digest_compose(args, settings) -> int:
     from bot.models import ChatRef, Digest
     from bot.store.sqlite_store import SQLiteStore
 
-    seeds_dir = _seeds_dir(args.seeds)
-    if seeds_dir is None:
-        print("summary-bot: no sample pages found (set SUMMARY_BOT_SEEDS_DIR or pass --seeds)", file=sys.stderr)
-        return 2
+    from benchmarks.seed_editions import require_seeds_dir
+
+    seeds_dir = require_seeds_dir(settings, args.seeds)
     sentences = await _sample_sentences(seeds_dir)
     chat = ChatRef(platform="bench", chat_id="compose", kind="group")
     inference = LocalInference(settings)
@@ -132,7 +141,7 @@ async def cmd_digest_compose(args, settings) -> int:
         "embed_all_titles_and_leads_ms": _ms(embed_seconds),
         "store": "sqlite",
     }
-    print(json.dumps(result, indent=2))
+    print_result(result, args.format)
     return 0
 
 
@@ -140,18 +149,21 @@ async def cmd_digest_compose(args, settings) -> int:
 async def cmd_digest_tick(args, settings) -> int:
     import redis.asyncio as redis
 
+    from bot.config import load_settings
     from bot.digest.scheduler import DigestScheduler
     from bot.digest.service import DigestService
     from bot.digest.subscriptions import DUE_KEY
     from bot.fetch import Fetcher
     from bot.models import ChatRef
-    from bot.store.redis_store import RedisStore
+    from bot.store import open_store
 
-    url = args.redis_url or settings.redis_url
+    if args.redis_url:  # checked like SUMMARY_BOT_REDIS_URL: a bad one is one line, not a traceback
+        settings = load_settings(**{**settings.model_dump(), "redis_url": args.redis_url})
+    url = settings.redis_url
     if not url:
         print("summary-bot: digest-tick needs a Redis: pass --redis-url or set SUMMARY_BOT_REDIS_URL", file=sys.stderr)
         return 2
-    store = await RedisStore.connect(url)
+    store = await open_store(settings)  # a server that does not answer: one line naming it
     admin = redis.from_url(url)
     if await store.zcard(DUE_KEY):
         print(f"summary-bot: {url} already holds subscriptions; use an empty database (e.g. redis://host/15)", file=sys.stderr)
@@ -225,7 +237,7 @@ async def cmd_digest_tick(args, settings) -> int:
         await fetcher.close()
         await store.close()
         await admin.aclose()
-    print(json.dumps(result, indent=2))
+    print_result(result, args.format)
     return 0
 
 

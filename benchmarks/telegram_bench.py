@@ -1,6 +1,6 @@
 """`summary-bot bench telegram`: link messages handled per second by one bot process.
 
-The stand-in Bot API (standin.py) serves link messages to the real adapter through
+The stand-in Bot API (benchmarks/standins/telegram_api.py) serves link messages to the real adapter through
 getUpdates, as Telegram would; the adapter runs the core (fetch, extraction, the model)
 with a fresh SQLite store in a temporary folder, and the sample pages in seeds/ are
 served on 127.0.0.1. Every message comes from a different private chat, so the per-user
@@ -22,11 +22,12 @@ import argparse
 import ipaddress
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from adapters.seed_site import SeedEditions, find_seeds_dir
+from benchmarks.seed_editions import SeedEditions, require_seeds_dir
 from bot.config import Settings
 from adapters.assembly import assemble_bot, close_bot
 from bot.store import open_store
@@ -45,23 +46,19 @@ async def cmd_bench_telegram(args, settings: Settings) -> int:
     from telegram.ext import AIORateLimiter
 
     from adapters.telegram.service import TelegramService
-    from adapters.telegram.standin import BotApiStandIn
+    from adapters.telegram.settings import TelegramSettings
+    from benchmarks.standins.telegram_api import BotApiStandIn
 
-    seeds_dir = find_seeds_dir()
-    if seeds_dir is None:
-        print("summary-bot: the sample pages (seeds/) were not found; set SUMMARY_BOT_SEEDS_DIR")
-        return 2
+    seeds_dir = require_seeds_dir(settings)
     if args.updates < 1:
-        print("summary-bot: --updates must be at least 1")
+        print("summary-bot: --updates must be at least 1", file=sys.stderr)
         return 2
     limits = {} if args.flood_limits else {"overall_max_rate": 0, "group_max_rate": 0}
     with tempfile.TemporaryDirectory(prefix="summary-bot-bench-") as workdir:
         async with BotApiStandIn() as api, SeedEditions(seeds_dir) as site:
+            telegram = TelegramSettings(telegram_token=api.token, telegram_api_url=api.base_url, telegram_webhook_url=None)
             settings = settings.model_copy(
                 update={
-                    "telegram_token": api.token,
-                    "telegram_api_url": api.base_url,
-                    "telegram_webhook_url": None,
                     "redis_url": None,
                     "sqlite_path": Path(workdir) / "store.sqlite3",
                     "fetch_allow_private": [ipaddress.ip_network("127.0.0.1/32")],
@@ -69,7 +66,7 @@ async def cmd_bench_telegram(args, settings: Settings) -> int:
             )
             store = await open_store(settings)
             bot = assemble_bot(settings, store)
-            service = TelegramService(settings, bot, rate_limiter=AIORateLimiter(max_retries=3, **limits))
+            service = TelegramService(telegram, bot, rate_limiter=AIORateLimiter(max_retries=3, **limits))
             await service.start()
             try:
                 await run_round(api, [site.url(0, 0)], first_chat=1)  # loads the model

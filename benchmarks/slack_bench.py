@@ -29,9 +29,10 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from adapters.seed_site import SeedEditions, find_seeds_dir
+from benchmarks.seed_editions import SeedEditions, require_seeds_dir
 from adapters.slack.service import SlackService
-from adapters.slack.standin import SlackStandIn, event_callback, signed_headers
+from adapters.slack.settings import SlackSettings
+from benchmarks.standins.slack_api import SlackStandIn, event_callback, signed_headers
 from bot.config import Settings
 from adapters.assembly import assemble_bot, close_bot
 from bot.store.sqlite_store import SQLiteStore
@@ -50,10 +51,7 @@ async def cmd_bench_slack(args, settings: Settings) -> int:
     if args.events < 1:
         print("summary-bot: --events must be at least 1", file=sys.stderr)
         return 2
-    seeds_dir = find_seeds_dir()
-    if seeds_dir is None:
-        print("summary-bot: the sample pages (seeds/) were not found; set SUMMARY_BOT_SEEDS_DIR", file=sys.stderr)
-        return 2
+    seeds_dir = require_seeds_dir(settings)
     results = await measure(settings, seeds_dir, args.events)
     if args.format == "json":
         print(json.dumps(results, indent=2))
@@ -72,14 +70,16 @@ async def measure(settings: Settings, seeds_dir: Path, events: int) -> dict:
     secret = secrets.token_hex(16)
     async with SlackStandIn() as standin, SeedEditions(seeds_dir) as site:
         with tempfile.TemporaryDirectory(prefix="summary-bot-bench-") as workdir:
+            slack = SlackSettings(
+                slack_bot_token="xoxb-bench", slack_signing_secret=secret, slack_api_url=standin.api_url,
+                slack_app_token=None, slack_client_id=None, slack_client_secret=None,
+            )  # fmt: skip
             settings = settings.model_copy(update={
-                "slack_bot_token": "xoxb-bench", "slack_signing_secret": secret, "slack_api_url": standin.api_url,
-                "slack_app_token": None, "slack_client_id": None, "slack_client_secret": None,
                 "fetch_allow_private": [ipaddress.ip_network("127.0.0.1/32")], "user_rate_limit": 0,
             })  # fmt: skip
             store = await SQLiteStore.open(Path(workdir) / "bench.sqlite3")
             bot = assemble_bot(settings, store)
-            service = SlackService(settings, bot)
+            service = SlackService(slack, bot)
             app = web.Application()
             service.add_routes(app)
             runner = web.AppRunner(app, access_log=None)

@@ -30,6 +30,7 @@ import numpy as np
 
 from bot.config import Settings
 from bot.extract import ExtractionError, extract_page
+from bot.store import keys
 
 SHOWN = 3  # links a reply shows: the sample is drawn from these
 WIDTHS = (9, 9, 15, 12, 15, 7)  # columns of the related-search table
@@ -63,6 +64,9 @@ def _read_page(path: Path) -> str:
 
 async def cmd_related_pages(args, settings: Settings) -> int:
     truth_path = args.truth or args.pages.parent / "ground-truth.json"
+    if not truth_path.is_file():  # the pages' URLs are in it: links resolve against them
+        print(f"summary-bot: related-pages needs the pages' URLs: no {truth_path}; pass --truth ground-truth.json", file=sys.stderr)
+        return 2
     truth = json.loads(truth_path.read_text(encoding="utf-8"))
     paths = sorted(p for p in args.pages.iterdir() if p.name.endswith((".html", ".html.gz")))
     if not paths:
@@ -125,7 +129,7 @@ async def cmd_related_search(args, settings: Settings) -> int:
     results = []
     with tempfile.TemporaryDirectory() as folder:
         for size in sizes:
-            store = await _open_store(args.redis_url, Path(folder) / f"bench-{size}.sqlite3")
+            store = await _open_store(settings, args.redis_url, Path(folder) / f"bench-{size}.sqlite3")
             try:
                 scope = f"bench:{size}:{time.time_ns()}"
                 writer = RelatedMemory(store, max_per_scope=size + 1)
@@ -141,7 +145,7 @@ async def cmd_related_search(args, settings: Settings) -> int:
                 refreshed = await _timed(reader.search(scope, queries[1], limit=3, threshold=0.0))
             finally:
                 # A Redis given with --redis-url keeps nothing of the benchmark.
-                await store.delete(*(f"related:{scope}:{part}" for part in ("articles", "recent", "seq", "version", "trimmed")))
+                await store.delete(*(keys.related(scope, part) for part in keys.RELATED_PARTS))
                 await store.close()
             results.append({
                 "articles": size,
@@ -164,14 +168,13 @@ async def cmd_related_search(args, settings: Settings) -> int:
     return 0
 
 
-async def _open_store(redis_url: str | None, sqlite_path: Path):
-    if redis_url:
-        from bot.store.redis_store import RedisStore
+async def _open_store(settings: Settings, redis_url: str | None, sqlite_path: Path):
+    """--redis-url checked and connected to like SUMMARY_BOT_REDIS_URL (one-line errors),
+    else SQLite in `sqlite_path`."""
+    from bot.config import load_settings
+    from bot.store import open_store
 
-        return await RedisStore.connect(redis_url)
-    from bot.store.sqlite_store import SQLiteStore
-
-    return await SQLiteStore.open(sqlite_path)
+    return await open_store(load_settings(**{**settings.model_dump(), "redis_url": redis_url, "sqlite_path": sqlite_path}))
 
 
 async def _fill(memory, scope: str, size: int, dimension: int, rng) -> None:

@@ -16,6 +16,7 @@ it left out. Everything is deterministic: the same data gives the same weights.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 import time
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.bench.rouge import RougeScorer, load_examples, reference_lines
+from benchmarks.rouge import RougeScorer, load_examples, reference_lines
 from bot.sentences import split_sentences, word_count
 
 POINTS = 3
@@ -146,6 +147,7 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--out", type=Path, required=True, help="where to write the weights (JSON)")
     train.add_argument("--limit", type=int, default=None, help="use only the first N articles of each file")
+    train.add_argument("--format", choices=["text", "json"], default="text", help="how to report what was written")
     train.set_defaults(func=cmd_train)
 
 
@@ -176,5 +178,8 @@ async def cmd_train(args, settings) -> int:
     weights.excluded = [Path(p).name for p in args.exclude]
     weights.notes["left_out_overlapping"] = dropped
     weights.save(args.out)
-    print(f"wrote {args.out}")
+    if args.format == "json":
+        print(json.dumps({"out": str(args.out), "articles": len(articles), "left_out_overlapping": dropped}, indent=2))
+    else:
+        print(f"wrote {args.out}")
     return 0

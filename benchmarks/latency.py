@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 
 from adapters.console import render_digest
-from adapters.seed_site import SeedSite, find_seeds_dir, seed_pages
+from adapters.seed_site import SeedSite, seed_pages
+from benchmarks.seed_editions import require_seeds_dir
 
 ROUNDS = 5
 CACHE_HITS = 50
@@ -249,10 +250,7 @@ async def cmd_latency(args, settings) -> int:
     import ipaddress
 
 
-    seeds_dir = args.seeds or find_seeds_dir()
-    if seeds_dir is None or not Path(seeds_dir).is_dir():
-        print("summary-bot: no sample pages found (set SUMMARY_BOT_SEEDS_DIR or pass --seeds)", file=sys.stderr)
-        return 2
+    seeds_dir = require_seeds_dir(settings, args.seeds)
     loopback = ipaddress.ip_network("127.0.0.1/32")
     settings = settings.model_copy(
         update={"fetch_allow_private": [*settings.fetch_allow_private, loopback], "user_rate_limit": 0}

@@ -1,0 +1,21 @@
+"""Telegram's settings: `SUMMARY_BOT_TELEGRAM_*` environment variables (pydantic-settings),
+read like the core's (`bot.config.load_settings(TelegramSettings)`: a bad value is one line)."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.config import ENV_PREFIX
+
+
+class TelegramSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    telegram_token: str | None = None  # set: `summary-bot run` serves Telegram
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_webhook_url: str | None = None  # set: webhooks on the shared HTTP server, else long polling
+    telegram_webhook_secret: str | None = None
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.telegram_token)
