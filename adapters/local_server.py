@@ -1,4 +1,5 @@
-"""An aiohttp application served on 127.0.0.1: the sample site and the platform stand-ins."""
+"""An aiohttp application served on 127.0.0.1: the sample site, and (in benchmarks/ and
+tests/) the platform stand-ins and the tests' local sites."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ class LocalServer:
     second, so a handler that stalls on purpose never holds up `stop`.
     """
 
-    def __init__(self, port: int = 0):
+    def __init__(self, port: int = 0, host: str = "127.0.0.1"):
         self.port = port  # 0: any free port
+        self.host = host
         self.base_url = ""  # "http://127.0.0.1:PORT", no trailing slash
         self._runner: web.AppRunner | None = None
 
@@ -23,8 +25,9 @@ class LocalServer:
     async def start(self) -> str:
         self._runner = web.AppRunner(self.build_app(), access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        await web.TCPSite(self._runner, self.host, self.port).start()
+        shown = f"[{self.host}]" if ":" in self.host else self.host
+        self.base_url = f"http://{shown}:{self._runner.addresses[0][1]}"
         return self.base_url
 
     async def stop(self) -> None:

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from adapters.local_server import LocalServer
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Route = tuple[int, Mapping[str, str], bytes | str] | Handler
 
@@ -56,34 +58,39 @@ def _respond(route: Route, request: web.Request) -> Awaitable[web.StreamResponse
     return web.Response(status=status, headers=dict(headers), body=body.encode() if isinstance(body, str) else body)
 
 
+class _RoutesServer(LocalServer):
+    """Serves a `LocalSite`'s routes, recording every request in it."""
+
+    def __init__(self, site: LocalSite, host: str):
+        super().__init__(host=host)
+        self.site = site
+
+    def build_app(self) -> web.Application:
+        site = self.site
+
+        async def dispatch(request: web.Request) -> web.StreamResponse:
+            site.hits[request.path] += 1
+            site.requests.append(request)
+            route = site.routes.get(request.path_qs) or site.routes.get(request.path)
+            if route is None:
+                return web.Response(status=404, text="not found")
+            response = _respond(route, request)
+            return await response if inspect.isawaitable(response) else response
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", dispatch)
+        return app
+
+
 @asynccontextmanager
 async def serve_site(routes: Mapping[str, Route] | None = None, *, host: str = "127.0.0.1") -> AsyncIterator[LocalSite]:
-    """Serve `routes` (path, or path with query, -> route) on `host` and a free port."""
-    site: LocalSite
-
-    async def dispatch(request: web.Request) -> web.StreamResponse:
-        site.hits[request.path] += 1
-        site.requests.append(request)
-        route = site.routes.get(request.path_qs) or site.routes.get(request.path)
-        if route is None:
-            return web.Response(status=404, text="not found")
-        response = _respond(route, request)
-        return await response if inspect.isawaitable(response) else response
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", dispatch)
-    # handler_cancellation: a handler stalling on purpose ends when the client hangs up,
-    # so closing the site never waits for it.
-    runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, 0).start()
-        port = runner.addresses[0][1]
-        shown = f"[{host}]" if ":" in host else host
-        site = LocalSite(f"http://{shown}:{port}", dict(routes or {}))
+    """Serve `routes` (path, or path with query, -> route) on `host` and a free port, with
+    the bot's own `LocalServer` (a handler stalling on purpose ends when the client hangs
+    up, so closing the site never waits for it)."""
+    site = LocalSite("", dict(routes or {}))
+    async with _RoutesServer(site, host) as server:
+        site.base_url = server.base_url
         yield site
-    finally:
-        await runner.cleanup()
 
 
 @asynccontextmanager
