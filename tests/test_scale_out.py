@@ -12,12 +12,9 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -26,10 +23,11 @@ import redis
 from aiohttp import web
 from local_site import serve_site
 
+from benchmarks.deployment import Deployment, clean_environment
+
 from benchmarks.standins.slack_api import SlackStandIn, event_callback, signed_headers
 from benchmarks.standins.telegram_api import BotApiStandIn
 
-ROOT = Path(__file__).resolve().parents[1]
 SECRET = "webhook-secret"
 SIGNING_SECRET = "signing-secret"
 SLACK_TOKEN = "xoxb-scale-test"
@@ -59,73 +57,11 @@ def article_routes(count: int) -> dict:
     return {f"/story{n}.html": handler(n) for n in range(count)}
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Deployment:
-    env: dict
-    tmp: Path
-    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
-    ports: dict[str, int] = field(default_factory=dict)
-
-    def start(self, name: str, command: str) -> None:
-        port = _free_port()
-        env = {**self.env, "SUMMARY_BOT_HTTP_PORT": str(port)}
-        log = open(self.tmp / f"{name}.log", "wb")
-        self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "bot", command], cwd=ROOT, env=env, stdout=log, stderr=log
-        )
-        self.ports[name] = port
-
-    def url(self, name: str, path: str) -> str:
-        return f"http://127.0.0.1:{self.ports[name]}{path}"
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {name} ---\n{(self.tmp / f'{name}.log').read_text()[-3000:]}" for name in self.processes)
-
-    async def wait_healthy(self, names: list[str], timeout: float = 180) -> None:
-        deadline = time.monotonic() + timeout
-        async with aiohttp.ClientSession() as http:
-            for name in names:
-                while True:
-                    assert self.processes[name].poll() is None, f"{name} exited\n{self.logs()}"
-                    try:
-                        async with http.get(self.url(name, "/healthz")) as response:
-                            if response.status == 200:
-                                break
-                    except aiohttp.ClientConnectionError:
-                        pass
-                    assert time.monotonic() < deadline, f"{name} did not become healthy\n{self.logs()}"
-                    await asyncio.sleep(0.2)
-
-    def kill(self, name: str) -> None:
-        self.processes[name].kill()
-        self.processes[name].wait()
-
-    def stop_all(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGCONT)
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
 @asynccontextmanager
 async def deployment(redis_url: str, tmp_path: Path, telegram: BotApiStandIn, slack: SlackStandIn):
     with redis.Redis.from_url(redis_url) as admin:
         admin.flushdb()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUMMARY_BOT_", "SLACK_"))}
+    env = clean_environment()
     env.update({
         "SUMMARY_BOT_WORKERS": "external", "SUMMARY_BOT_REDIS_URL": redis_url,
         "SUMMARY_BOT_JOB_TIMEOUT": str(JOB_TIMEOUT), "SUMMARY_BOT_USER_RATE_LIMIT": "0",
@@ -143,6 +79,8 @@ async def deployment(redis_url: str, tmp_path: Path, telegram: BotApiStandIn, sl
         for name, command in (("worker1", "worker"), ("worker2", "worker"), ("front1", "run"), ("front2", "run")):
             deployed.start(name, command)
         await deployed.wait_healthy(["front1", "front2", "worker1", "worker2"])
+        for front in ("front1", "front2"):  # fronts only receive and enqueue: no model, no torch
+            assert "/torch/" not in Path(f"/proc/{deployed.processes[front].pid}/maps").read_text()
         yield deployed
     finally:
         deployed.stop_all()
