@@ -19,10 +19,26 @@ def assemble_bot(settings: Settings, store: Store, *, content=None) -> SummaryBo
 
     metrics = Metrics()
     inference = LocalInference(settings, metrics=metrics)
-    pipeline = SummaryPipeline(settings, store, inference, content=content, metrics=metrics)
+    llm = build_llm_summarizer(settings, inference, metrics) if settings.summarizer == "llm" else None
+    pipeline = SummaryPipeline(settings, store, inference, content=content, metrics=metrics, llm=llm)
     return SummaryBot(settings, store, inference, pipeline=pipeline, metrics=metrics)
+
+
+def build_llm_summarizer(settings: Settings, inference, metrics=None):
+    """The LLM summarizer with its one client for the configured server (see
+    bot/summarize/llm.py): the official `openai` client, no retries of its own (a failure
+    falls back to the extractive summary at once), the configured timeout."""
+    from openai import AsyncOpenAI
+
+    from bot.summarize.llm import LLMSummarizer
+
+    api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
+    client = AsyncOpenAI(base_url=settings.llm_url, api_key=api_key, timeout=settings.llm_timeout, max_retries=0)
+    return LLMSummarizer(client, inference, settings, metrics=metrics)
 
 
 async def close_bot(bot: SummaryBot) -> None:
     await bot.close()
+    if bot.pipeline.llm is not None:
+        await bot.pipeline.llm.client.close()
     bot.inference.close()

@@ -29,6 +29,9 @@ def render_digest(digest: Digest, *, bold: bool = False) -> str:
         lines += ["", f"Read: {digest.url}"]
     if digest.related:
         lines += ["", "Related:"] + [f"  – {link.title}: {link.url}" for link in digest.related]
+    if digest.summarizer:  # who wrote the points, small print
+        dim, r = ("\033[2m", "\033[0m") if bold else ("", "")
+        lines += ["", f"{dim}Summary: {digest.summarizer}{r}"]
     return "\n".join(lines)
 
 

@@ -32,6 +32,7 @@ from bot.extract import Article, ExtractionError
 from bot.fetch import FetchError
 from bot.inference import ModelBusy, ModelTimeout
 from bot.links import canonicalize
+from bot.summarize import Summary
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ class QueuedContent:
         self.pool = pool
         self.timeout = timeout
 
-    async def __call__(self, url: str, length: str) -> tuple[Article, list[str], bool]:
+    async def __call__(self, url: str, length: str) -> tuple[Article, Summary, bool]:
         job_id = content_job_id(url, length)
         job = await self.pool.enqueue_job("digest_content", url, length, _job_id=job_id, _queue_name=CONTENT_QUEUE)
         if job is None:  # running or just finished for another chat: share its result
@@ -155,8 +156,8 @@ class QueuedContent:
 _ERROR_KINDS = {"fetch": FetchError, "extract": ExtractionError, "busy": ModelBusy, "timeout": ModelTimeout}
 
 
-def content_result(article: Article, points: list[str], cached: bool) -> dict:
-    return {"ok": True, "article": article.to_dict(), "points": points, "cached": cached}
+def content_result(article: Article, summary: Summary, cached: bool) -> dict:
+    return {"ok": True, "article": article.to_dict(), **summary.to_json(), "cached": cached}
 
 
 def content_error(exc: Exception) -> dict:
@@ -164,11 +165,12 @@ def content_error(exc: Exception) -> dict:
     return {"ok": False, "kind": kind, "message": str(exc)}
 
 
-def content_from_result(result: Any) -> tuple[Article, list[str], bool]:
+def content_from_result(result: Any) -> tuple[Article, Summary, bool]:
     if not isinstance(result, dict) or "ok" not in result:
         raise ExtractionError("I couldn't summarize that link because of an error on my side.")
     if not result["ok"]:
         if result.get("kind") in ("fetch",):
             raise FetchError(result["message"])
         raise ExtractionError(result["message"])  # the friendly sentence travels as it was written
-    return Article.from_dict(result["article"]), list(result["points"]), bool(result["cached"])
+    # "sources" and "summarizer" are absent from a worker of an earlier version: plain points
+    return Article.from_dict(result["article"]), Summary.from_json(result), bool(result["cached"])

@@ -2,7 +2,8 @@
 
 It loads the model, then serves two arq queues on SUMMARY_BOT_REDIS_URL: chat messages
 (run the core, answer on the message's platform, each platform call made once) and link
-contents (fetch, extract, summarize, embed). It also runs the daily-digest scheduler, which
+contents (fetch, extract, summarize, embed; with SUMMARY_BOT_SUMMARIZER=llm the requests to
+the LLM server are made here too, as part of summarizing). It also runs the daily-digest scheduler, which
 needs the model; the store makes sure each digest goes out once however many workers run.
 /healthz on SUMMARY_BOT_HTTP_PORT answers 200 once the model is loaded and Redis answers.
 """
@@ -67,20 +68,20 @@ async def digest_content(ctx: dict, url: str, length: str) -> dict:
     the waiting message jobs find them in the store."""
     pipeline = ctx["bot"].pipeline
     try:
-        article, points, cached = await pipeline.compute_content(url, length)
+        article, summary, cached = await pipeline.compute_content(url, length)
     except FRIENDLY_ERRORS as exc:
         return content_error(exc)
     except ValueError:
         return content_error(ExtractionError("That doesn't look like a web link I can open."))
     if not cached:
         try:
-            lead = points[0] if points else ""
+            lead = summary.points[0] if summary.points else ""
             await pipeline.related.vectors.vectors_for(
                 [embedding_text(article.title, article.text), story_text(article.title, lead)]
             )
         except Exception:  # an extra: the chats can still compute them
             log.exception("embedding %s for related articles failed", url)
-    return content_result(article, points, cached)
+    return content_result(article, summary, cached)
 
 
 # -- the process -------------------------------------------------------------------------------

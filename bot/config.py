@@ -15,7 +15,7 @@ from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from platformdirs import user_data_dir
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "SUMMARY_BOT_"
@@ -57,8 +57,17 @@ class Settings(BaseSettings):
     min_article_chars: int = Field(200, ge=0)
     max_links_per_message: int = Field(3, ge=1, le=10)
     summary_length: Literal["short", "medium", "long"] = "medium"
-    summarizer: Literal["extractive", "abstractive"] = "extractive"
+    summarizer: Literal["extractive", "abstractive", "llm"] = "extractive"
     summarizer_model: Path | None = None  # local seq2seq folder, for "abstractive"
+    # "llm": an OpenAI-compatible server (Ollama, llama.cpp server, vLLM) writes the points,
+    # each checked against the article (bot/summarize/llm.py); the extractive one is the fallback
+    llm_url: str | None = Field(None, validate_default=True)  # base URL, e.g. http://localhost:11434/v1
+    llm_model: str | None = Field(None, validate_default=True)  # the server's model name, e.g. qwen2.5:7b-instruct
+    llm_api_key: SecretStr | None = None  # if the server wants one (Ollama and llama.cpp do not)
+    llm_timeout: float = Field(20.0, gt=0, le=600)  # seconds one request to the server may take
+    llm_concurrency: int = Field(4, ge=1, le=256)  # requests to the server at once, per process
+    llm_max_input_chars: int = Field(12_000, ge=500, le=500_000)  # article text sent (and checked against)
+    llm_grounding_threshold: float = Field(0.5, ge=0, le=1)  # see `summary-bot bench grounding`
     encoder_model: Path | None = None  # local sentence-encoder folder; default: packaged MiniLM
     encoder_float32: bool = False  # run the encoder in float32 even where bfloat16 is native
     model_queue_size: int = Field(64, ge=1)  # model jobs waiting at most; beyond: "busy, try again"
@@ -117,6 +126,27 @@ class Settings(BaseSettings):
     def _check_seeds_dir(cls, value):
         if value is not None and not value.is_dir():
             raise ValueError(f"{value} is not a folder")
+        return value
+
+    @field_validator("llm_url")
+    @classmethod
+    def _check_llm_url(cls, value, info: ValidationInfo):
+        value = (value or "").strip() or None
+        if value is None:
+            if info.data.get("summarizer") == "llm":
+                raise ValueError("SUMMARY_BOT_SUMMARIZER=llm needs the server's OpenAI-compatible base URL, e.g. http://localhost:11434/v1")
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected the server's base URL, e.g. http://localhost:11434/v1")
+        return value
+
+    @field_validator("llm_model")
+    @classmethod
+    def _check_llm_model(cls, value, info: ValidationInfo):
+        value = (value or "").strip() or None
+        if value is None and info.data.get("summarizer") == "llm":
+            raise ValueError("SUMMARY_BOT_SUMMARIZER=llm needs the model's name on the server, e.g. qwen2.5:7b-instruct")
         return value
 
     @field_validator("log_level")

@@ -8,6 +8,8 @@ several messages):
 
     title               MAX_TITLE_CHARS           200
     key points          MAX_POINTS                  5, each MAX_POINT_CHARS 350
+                        (and each point's source sentence, if any, MAX_POINT_CHARS)
+    summarizer label    MAX_SUMMARIZER_CHARS       60
     related articles    MAX_RELATED                 3, titles MAX_RELATED_TITLE_CHARS 120
     site name, author   MAX_SOURCE_CHARS           80, MAX_AUTHOR_CHARS 80
     date                MAX_DATE_CHARS             40
@@ -43,6 +45,7 @@ MAX_DATE_CHARS = 40
 MAX_URL_CHARS = 2048
 MAX_READING_MINUTES = 99_999
 MAX_GROUP_CHARS = 120  # a daily digest's group label
+MAX_SUMMARIZER_CHARS = 60  # who wrote the points (a model's name comes from configuration)
 
 ELLIPSIS = "…"
 # Only this much of a field is ever looked at: cleaning collapses whitespace, so a little
@@ -99,11 +102,12 @@ def safe_url(url: str | None) -> str | None:
 def cap_digest(digest: Digest) -> Digest:
     """A copy of `digest` within the caps above, every field made safe. Capping a capped
     digest changes nothing."""
-    points = []
-    for point in digest.points[: MAX_POINTS * 4]:  # the first few non-empty ones
+    points, sources = [], []
+    for index, point in enumerate(digest.points[: MAX_POINTS * 4]):  # the first few non-empty ones
         point = shorten(point, MAX_POINT_CHARS)
         if point:
             points.append(point)
+            sources.append(shorten(digest.source_of(index), MAX_POINT_CHARS) or None)  # stays parallel
             if len(points) == MAX_POINTS:
                 break
     related = []
@@ -118,6 +122,8 @@ def cap_digest(digest: Digest) -> Digest:
         digest,
         title=shorten(digest.title, MAX_TITLE_CHARS),
         points=points,
+        sources=sources,
+        summarizer=shorten(digest.summarizer, MAX_SUMMARIZER_CHARS),
         source=shorten(digest.source, MAX_SOURCE_CHARS),
         url=safe_url(digest.url),
         date=shorten(digest.date, MAX_DATE_CHARS) or None,

@@ -46,6 +46,15 @@ class Metrics:
             "summary_bot_digests", "Daily digests, by outcome: sent, empty, skipped, failed", ["outcome"],
             registry=registry,
         )  # fmt: skip
+        self.llm_requests = Counter(
+            "summary_bot_llm_requests", "Requests to the LLM server, by outcome: ok, timeout, rate_limited, error, "
+            "unreachable, empty, unparseable (all but ok fall back to the extractive summary)", ["outcome"],
+            registry=registry,
+        )  # fmt: skip
+        self.llm_points = Counter(
+            "summary_bot_llm_points", "Points the LLM wrote, by outcome: kept, dropped (the article does not "
+            "support them), duplicate", ["outcome"], registry=registry,
+        )  # fmt: skip
         self.platform_429s = Counter(
             "summary_bot_platform_429", "Rate-limit answers (429) from a chat platform's API", ["platform"],
             registry=registry,

@@ -69,6 +69,14 @@ class Digest:
     reading_minutes: int = 1
     related: list[RelatedLink] = field(default_factory=list)
     cached: bool = False
+    # Parallel to `points`: the article's sentence that supports each point, where the
+    # point is not that sentence itself (an LLM's point); None otherwise. May be shorter
+    # than `points` (missing ones are None).
+    sources: list[str | None] = field(default_factory=list)
+    summarizer: str = ""  # who wrote the points: "extractive", "llm:<model>", ...; "" unknown
+
+    def source_of(self, index: int) -> str | None:
+        return self.sources[index] if index < len(self.sources) else None
 
     def to_json(self) -> dict:
         return {
@@ -78,6 +86,8 @@ class Digest:
             "date": self.date,
             "reading_minutes": self.reading_minutes,
             "points": list(self.points),
+            "sources": [self.source_of(i) for i in range(len(self.points))],
+            "summarizer": self.summarizer,
             "related": [{"title": r.title, "url": r.url} for r in self.related],
             "cached": self.cached,
         }

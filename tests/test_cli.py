@@ -30,7 +30,10 @@ def test_summarize_seed_page_as_json(tmp_path):
     page_text = " ".join(SEED_PAGE.read_text(encoding="utf-8").split())
     for point in digest["points"]:
         assert point in page_text and point.endswith((".", "!", "?", "”", '"'))
-    assert set(digest) == {"title", "source", "url", "date", "reading_minutes", "points", "related", "cached"}
+    assert set(digest) == {
+        "title", "source", "url", "date", "reading_minutes", "points", "sources", "summarizer", "related", "cached"
+    }  # fmt: skip
+    assert digest["summarizer"] == "extractive" and digest["sources"] == [None] * len(digest["points"])
     assert digest["cached"] is False
 
 

@@ -85,7 +85,7 @@ def render_digest(digest: Digest) -> list[SlackMessage]:
     """Exactly one message: the capped digest (see bot.limits) in at most 50 blocks."""
     digest = cap_digest(digest)
     blocks: list[dict] = [_header(digest.title)]
-    blocks += _sections([f"• {escape_page_text(point)}" for point in digest.points])
+    blocks += _point_blocks(digest)
     blocks.append(_context(_digest_meta(digest)))
     if digest.related:
         lines = ["*Related*"] + [f"• {_link(link.url, link.title)}" for link in digest.related]
@@ -135,9 +135,25 @@ def _entry_section(entry: DigestEntry) -> dict:
 # -- pieces -----------------------------------------------------------------------------
 
 
+def _point_blocks(digest: Digest) -> list[dict]:
+    """The key points; a point written in other words than the article's (an LLM's) is
+    followed by a small context block quoting the article's sentence that supports it."""
+    if not any(digest.sources):
+        return _sections([f"• {escape_page_text(point)}" for point in digest.points])
+    blocks: list[dict] = []
+    for index, point in enumerate(digest.points):
+        blocks += _sections([f"• {escape_page_text(point)}"])
+        source = digest.source_of(index)
+        if source:
+            blocks.append(_context(f"Source sentence: “{escape_page_text(source)}”"))
+    return blocks
+
+
 def _digest_meta(digest: Digest, *, with_link: bool = True) -> str:
     parts = [escape_page_text(part) for part in (digest.source, digest.date) if part]
     parts.append(f"{digest.reading_minutes} min read")
+    if digest.summarizer:  # who wrote the points
+        parts.append(f"Summary: {escape_page_text(digest.summarizer)}")
     if with_link and digest.url and _linkable(digest.url):
         link = f"<{_link_target(digest.url)}|Read the article>"
         if len(" · ".join(parts + [link])) <= MAX_CONTEXT_CHARS:  # a link cut in two would show as junk

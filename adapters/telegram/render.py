@@ -91,6 +91,8 @@ def digest_lines(digest: Digest) -> list[Line]:
     if digest.related:
         lines += [[], [Span("Related", bold=True)]]
         lines += [[Span("• "), Span(_one_line(link.title) or link.url, href=safe_link(link.url))] for link in digest.related]
+    if digest.summarizer:  # who wrote the points, as a small footer
+        lines += [[], [Span(f"Summary: {_one_line(digest.summarizer)}", italic=True)]]
     return lines
 
 

@@ -1,0 +1,154 @@
+"""A stand-in OpenAI-compatible LLM server on 127.0.0.1, for tests and benchmarks.
+
+It serves POST /v1/chat/completions (and GET /v1/models) the way Ollama, llama.cpp server
+or vLLM do, so the real `openai` client can be pointed at `base_url + "/v1"`. What it
+answers is scripted: `behaviour` is an async function of the request's JSON body that
+returns the answer's text (wrapped in a chat completion) or a whole aiohttp response.
+Every request body is kept in `requests`.
+
+Behaviours here:
+  lead_points              the article's first sentences, as {"points": [...]} (the default)
+  fixed_points(points)     these points, whatever the article
+  obey_injection           a model that does what the article tells it ("ignore previous
+                           instructions and write X" -> X), as a badly behaved model would
+  stall(seconds)           answer nothing for that long
+  http_error(status)       an error status (500, 429 with Retry-After, ...)
+  raw_content(text)        this text as the answer (garbage, "", ...)
+  broken_body              HTTP 200 whose body is not JSON
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from adapters.local_server import LocalServer
+from bot.sentences import split_sentences
+
+Behaviour = Callable[[dict], Awaitable["str | web.StreamResponse"]]
+
+_ARTICLE_RE = re.compile(r"<<<ARTICLE (\w+)>>>\n(.*)\n<<<END ARTICLE \1>>>", re.S)
+_COUNT_RE = re.compile(r"exactly (\d+) key point")
+_INJECTION_RE = re.compile(r"ignore (?:all )?(?:the )?previous instructions,? and (?:instead )?write:?\s*(.+?)(?:$|(?<=[.!?])\s)", re.I | re.S)
+
+
+def article_of(body: dict) -> tuple[str, str]:
+    """The (title, text) the summarizer put in the user message, "" if none."""
+    for message in body.get("messages", []):
+        if message.get("role") == "user":
+            found = _ARTICLE_RE.search(message.get("content") or "")
+            if found:
+                article = json.loads(found.group(2))
+                return article.get("title", ""), article.get("text", "")
+    return "", ""
+
+
+def wanted_of(body: dict) -> int:
+    for message in body.get("messages", []):
+        found = _COUNT_RE.search(message.get("content") or "")
+        if found:
+            return int(found.group(1))
+    return 3
+
+
+def points_answer(points: list[str]) -> str:
+    return json.dumps({"points": points}, ensure_ascii=False)
+
+
+async def lead_points(body: dict) -> str:
+    """A model that restates the article's first sentences (what a stand-in can do)."""
+    _, text = article_of(body)
+    return points_answer(split_sentences(text, limit=wanted_of(body)))
+
+
+def fixed_points(points: list[str]) -> Behaviour:
+    async def answer(body: dict) -> str:
+        return points_answer(points)
+
+    return answer
+
+
+async def obey_injection(body: dict) -> str:
+    """A model that follows an instruction hidden in the article, if there is one."""
+    _, text = article_of(body)
+    found = _INJECTION_RE.search(text)
+    if found is None:
+        return await lead_points(body)
+    return points_answer([found.group(1).strip()] * wanted_of(body))
+
+
+def stall(seconds: float) -> Behaviour:
+    async def answer(body: dict) -> web.StreamResponse:
+        await asyncio.sleep(seconds)
+        return web.json_response({"error": {"message": "too late"}}, status=504)
+
+    return answer
+
+
+def http_error(status: int, retry_after: int | None = None) -> Behaviour:
+    async def answer(body: dict) -> web.StreamResponse:
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return web.json_response({"error": {"message": f"stand-in error {status}", "type": "server_error"}}, status=status, headers=headers)
+
+    return answer
+
+
+def raw_content(text: str) -> Behaviour:
+    async def answer(body: dict) -> str:
+        return text
+
+    return answer
+
+
+async def broken_body(body: dict) -> web.StreamResponse:
+    return web.Response(text="<html>502 Bad Gateway</html>", content_type="application/json")
+
+
+class LLMStandIn(LocalServer):
+    """POST /v1/chat/completions, answered by `behaviour` (see the module notes)."""
+
+    def __init__(self, port: int = 0, *, behaviour: Behaviour = lead_points, delay: float = 0.0):
+        super().__init__(port)
+        self.behaviour = behaviour
+        self.delay = delay  # seconds before every answer, like a model generating
+        self.requests: list[dict] = []
+        self._ids = itertools.count(1)
+
+    @property
+    def api_url(self) -> str:
+        """What SUMMARY_BOT_LLM_URL is set to."""
+        return self.base_url + "/v1"
+
+    def build_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_get("/v1/models", self._models)
+        return app
+
+    async def _models(self, request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [{"id": "standin", "object": "model", "owned_by": "standin"}]})
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append(body)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        answer = await self.behaviour(body)
+        if isinstance(answer, web.StreamResponse):
+            return answer
+        return web.json_response(
+            {
+                "id": f"chatcmpl-standin-{next(self._ids)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", "standin"),
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            }
+        )
