@@ -135,7 +135,7 @@ def extract_page(html: str, url: str, min_chars: int) -> Article:
         description=_clean(doc.description) or None,
         language=_clean(doc.language) or None,
         related=[
-            RelatedLink(title=_clean(link.title), url=link.url)
+            RelatedLink(title=_clean(link.title), url=link.url, kind=link.kind)
             for link in find_page_related(html, shown_url, page_urls=(url,))
         ],
     )

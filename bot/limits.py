@@ -115,7 +115,7 @@ def cap_digest(digest: Digest) -> Digest:
         url = safe_url(link.url)
         if url is None:
             continue
-        related.append(RelatedLink(title=shorten(link.title, MAX_RELATED_TITLE_CHARS), url=url))
+        related.append(RelatedLink(title=shorten(link.title, MAX_RELATED_TITLE_CHARS), url=url, kind=link.kind))
         if len(related) == MAX_RELATED:
             break
     return replace(

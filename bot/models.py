@@ -54,6 +54,18 @@ class Incoming:
 class RelatedLink:
     title: str
     url: str
+    # "related" (topically related: the page's own Related section, the chat's memory, its
+    # feeds), "previous"/"next" (the page's navigation neighbours, shown with that label),
+    # "more" (the site's other stories, listed by the page without a topical claim).
+    kind: str = "related"
+
+    @property
+    def label(self) -> str:
+        """What a renderer shows before the title ("Previous", "Next"), or ""."""
+        return NEIGHBOUR_LABELS.get(self.kind, "")
+
+
+NEIGHBOUR_LABELS = {"previous": "Previous", "next": "Next"}
 
 
 @dataclass
@@ -88,7 +100,7 @@ class Digest:
             "points": list(self.points),
             "sources": [self.source_of(i) for i in range(len(self.points))],
             "summarizer": self.summarizer,
-            "related": [{"title": r.title, "url": r.url} for r in self.related],
+            "related": [{"title": r.title, "url": r.url, "kind": r.kind} for r in self.related],
             "cached": self.cached,
         }
 

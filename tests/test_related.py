@@ -187,10 +187,10 @@ def test_summarize_seed_page_lists_its_previous_and_next_articles(tmp_path, monk
     assert cli_main(["summarize", str(SEED_PAGE), "--format", "json"]) == 0
     related = json.loads(capsys.readouterr().out)["related"]
     assert len(related) <= 3
-    assert {"title": "Apple HomePod 7-inch Touchscreen Rumors and Smart Home Strategy",
+    assert {"title": "Apple HomePod 7-inch Touchscreen Rumors and Smart Home Strategy", "kind": "previous",
             "url": "https://northline.example/news/apple-homepod-7-inch-touchscreen-rumors.html"} in related
     assert {"title": "Moskvich February 2023 Sales: 57 Cars Shipped in Russia, Mix of Gasoline and Electric Models",
-            "url": "https://northline.example/news/moskvich-february-2023-sales.html"} in related
+            "url": "https://northline.example/news/moskvich-february-2023-sales.html", "kind": "next"} in related
 
 
 # -- what a chat has seen -----------------------------------------------------------------------

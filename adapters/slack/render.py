@@ -88,7 +88,9 @@ def render_digest(digest: Digest) -> list[SlackMessage]:
     blocks += _point_blocks(digest)
     blocks.append(_context(_digest_meta(digest)))
     if digest.related:
-        lines = ["*Related*"] + [f"• {_link(link.url, link.title)}" for link in digest.related]
+        lines = ["*Related*"] + [
+            f"• {link.label + ': ' if link.label else ''}{_link(link.url, link.title)}" for link in digest.related
+        ]
         blocks += _sections(lines)
     title = escape_page_text(digest.title)
     fallback = "\n".join([f"{title} – {_plain_meta(digest)}"] + [f"• {escape_page_text(p)}" for p in digest.points])

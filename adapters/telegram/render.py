@@ -90,7 +90,10 @@ def digest_lines(digest: Digest) -> list[Line]:
     lines += [[Span("• " + _one_line(point))] for point in digest.points]
     if digest.related:
         lines += [[], [Span("Related", bold=True)]]
-        lines += [[Span("• "), Span(_one_line(link.title) or link.url, href=safe_link(link.url))] for link in digest.related]
+        lines += [
+            [Span("• " + (f"{link.label}: " if link.label else "")), Span(_one_line(link.title) or link.url, href=safe_link(link.url))]
+            for link in digest.related
+        ]
     if digest.summarizer:  # who wrote the points, as a small footer
         lines += [[], [Span(f"Summary: {_one_line(digest.summarizer)}", italic=True)]]
     return lines

@@ -16,7 +16,7 @@ from bot.inference import InferenceService
 from bot.models import ChatRef, RelatedLink
 from bot.related.feeds import FeedSource
 from bot.related.memory import RelatedMemory
-from bot.related.rank import merge_related
+from bot.related.rank import rank_related
 from bot.related.vectors import ArticleVectors
 
 MAX_RELATED = 3
@@ -88,7 +88,7 @@ class RelatedFinder:
             from_feeds = await self.feeds.related_for_chat(chat, vector, limit=MAX_RELATED)
             if url and self.memory.needs_remembering(view, url):
                 await self.memory.remember(scope, url, title, vector)
-        candidates = merge_related([list(page_links), remembered, from_feeds], exclude=[url])
+        candidates = rank_related(page_links, remembered, from_feeds, exclude=[url])
         return await self._titled(candidates, view)
 
     async def _titled(self, candidates: list[RelatedLink], view) -> list[RelatedLink]:
@@ -100,7 +100,7 @@ class RelatedFinder:
             if not title and self.title_lookup is not None:
                 title = await self.title_lookup(link.url)
             if title:
-                chosen.append(RelatedLink(title, link.url))
+                chosen.append(RelatedLink(title, link.url, link.kind))
                 if len(chosen) == MAX_RELATED:
                     break
         return chosen

@@ -8,7 +8,9 @@ are read; every other link on the page (menus, tags, authors, share buttons, adv
 ignored, and each candidate must still look like an article page on the same site.
 
 Results come in order of how strongly the page vouches for them: links it calls related
-first, then its previous/next neighbours, then general "more stories" lists.
+first, then its previous/next neighbours, then general "more stories" lists. Each link says
+which it is (`RelatedLink.kind`: "related", "previous" or "next", "more"), so that ranking
+can put topical links first and renderers can label the neighbours.
 """
 
 from __future__ import annotations
@@ -134,7 +136,7 @@ def find_page_related(html: str, base_url: str, page_urls: Iterable[str] = ()) -
     own_sections = _ancestor_paths(base_url)
 
     found: dict[str, tuple[int, int, RelatedLink]] = {}  # canonical -> (strength, order, link)
-    for order, (strength, href, title) in enumerate(_candidates(tree)):
+    for order, (strength, href, title, direction) in enumerate(_candidates(tree)):
         url = _article_url(href, base_url, site)
         if url is None or _same_page_key(url) in own or _path_key(url) in own_sections:
             continue
@@ -143,9 +145,13 @@ def find_page_related(html: str, base_url: str, page_urls: Iterable[str] = ()) -
         if key in found:
             old_strength, old_order, old = found[key]
             # Keep the strongest vouching and the first real title either occurrence gives.
-            found[key] = (min(old_strength, strength), old_order, RelatedLink(_better_title(old.title, title), old.url))
+            kind = old.kind if old_strength <= strength else _kind(strength, direction)
+            if kind == "more" and strength == NEIGHBOUR:
+                kind = _kind(strength, direction)
+            better = RelatedLink(_better_title(old.title, title), old.url, kind)
+            found[key] = (min(old_strength, strength), old_order, better)
         else:
-            found[key] = (strength, order, RelatedLink(title, url))
+            found[key] = (strength, order, RelatedLink(title, url, _kind(strength, direction)))
     ranked = sorted(found.values(), key=lambda item: (item[0], item[1]))
     return [link for _, _, link in ranked[:MAX_LINKS]]
 
@@ -173,18 +179,59 @@ def _better_title(first: str, second: str) -> str:
 
 
 # -- where links are declared --------------------------------------------------------------
-def _candidates(tree) -> Iterator[tuple[int, str, str]]:
-    """(strength, href, title text) for every declared link, in document order per kind."""
+def _kind(strength: int, direction: str | None) -> str:
+    """RelatedLink.kind for a link of this strength; a neighbour whose direction is not
+    known is one of the site's other stories."""
+    if strength == RELATED:
+        return "related"
+    if strength == NEIGHBOUR and direction:
+        return direction
+    return "more"
+
+
+_PREVIOUS_WORDS = re.compile(r"\b(prev|previous|older|zurück|vorheriger?|précédent|anterior|precedente)\b|«|‹|←")
+_NEXT_WORDS = re.compile(r"\b(next|newer|nächster?|weiter|suivant|siguiente|successivo)\b|»|›|→")
+
+
+def _direction(anchor, levels: int = 3) -> str | None:
+    """"previous" or "next" for a navigation link: by its rel, else by the nearest of
+    itself and its few ancestors whose names (class, id) or label text (outside links) say
+    one of the two and not both; None when nothing says."""
+    rel = set((anchor.get("rel") or "").lower().split())
+    if rel & {"prev", "previous"}:
+        return "previous"
+    if "next" in rel:
+        return "next"
+    element = anchor
+    for _ in range(levels + 1):
+        if element is None or element.tag in _BROAD_TAGS:
+            return None
+        said = f"{_tokens(_furniture_names(element))} {_words(_text_outside_links(element))}"
+        if element is anchor:
+            said += " " + _words(anchor.text_content())
+        previous, following = bool(_PREVIOUS_WORDS.search(said)), bool(_NEXT_WORDS.search(said))
+        if previous != following:
+            return "previous" if previous else "next"
+        if previous and following:
+            return None
+        element = element.getparent()
+    return None
+
+
+def _candidates(tree) -> Iterator[tuple[int, str, str, str | None]]:
+    """(strength, href, title text, "previous"/"next"/None) for every declared link, in
+    document order per kind."""
     for link in tree.iter("link", "a"):
         rel = set((link.get("rel") or "").lower().split())
         if rel & {"prev", "previous", "next"} and link.get("href"):
-            yield NEIGHBOUR, link.get("href"), _link_text(link) if link.tag == "a" else ""
+            direction = "next" if "next" in rel else "previous"
+            yield NEIGHBOUR, link.get("href"), _link_text(link) if link.tag == "a" else "", direction
     yield from _from_sections(tree)
-    yield from _from_inline_labels(tree)
-    yield from _from_json_ld(tree)
+    for strength, href, title in (*_from_inline_labels(tree), *_from_json_ld(tree)):
+        yield strength, href, title, None
 
 
-def _from_sections(tree) -> Iterator[tuple[int, str, str]]:
+def _from_sections(tree) -> Iterator[tuple[int, str, str, str | None]]:
     seen: set = set()
     for element in tree.iter(etree.Element):
         if element.tag in _BROAD_TAGS:
@@ -201,7 +248,8 @@ def _from_sections(tree) -> Iterator[tuple[int, str, str]]:
             for anchor in _section_anchors(root):
                 if anchor not in seen:
                     seen.add(anchor)
-                    yield strength, anchor.get("href"), _link_text(anchor)
+                    direction = _direction(anchor) if strength == NEIGHBOUR else None
+                    yield strength, anchor.get("href"), _link_text(anchor), direction
 
 
 def _section_strength(element) -> tuple[int, bool] | None:
