@@ -13,13 +13,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
-from benchmarks.standins.slack_api import SlackStandIn, event_callback, signed_headers
+from benchmarks.standins.slack_api import SlackStandIn, event_callback
 from benchmarks.standins.telegram_api import BotApiStandIn
 from bot.config import Settings
 from model_support import make_summary_bot
+from slack_support import running_slack, signed_headers
 from tests.local_site import serve_site
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,39 +110,17 @@ async def test_a_page_that_keeps_extraction_busy_is_stopped_and_the_next_page_is
 
 # -- Slack requests that are not what Slack sends --------------------------------------------
 
-SECRET = "hostile-signing-secret"
-
-
 @pytest.fixture
-async def slack(store, tmp_path):
-    async with SlackStandIn() as standin:
-        from adapters.slack import SlackService
-        from adapters.slack.settings import SlackSettings
-
-        settings = Settings(sqlite_path=tmp_path / "s.sqlite3", fetch_allow_private=["127.0.0.0/8"], user_rate_limit=0)
-        bot = make_summary_bot(settings, store)
-        slack_settings = SlackSettings(
-            slack_bot_token="xoxb-hostile", slack_signing_secret=SECRET, slack_api_url=standin.api_url
-        )
-        service = SlackService(slack_settings, bot)
-        app = web.Application()
-        service.add_routes(app)
-        client = TestClient(TestServer(app, host="127.0.0.1"))
-        await client.start_server()
-        await service.start()
-        try:
-            yield client, service, standin
-        finally:
-            await service.stop()
-            await client.close()
-            await bot.close()
+async def slack(store):
+    async with SlackStandIn() as standin, running_slack(standin, store, user_rate_limit=0) as running:
+        yield running.http, running.service, standin
 
 
 @pytest.mark.parametrize("timestamp", ["abc", "", "1e9", "-5"])
 async def test_a_bad_slack_timestamp_is_401_not_a_crash(slack, timestamp):
     client, _, _ = slack
     body = event_callback({"type": "message", "channel": "C1", "user": "U1", "text": "hi", "ts": "1.2"}, event_id="Ev1")
-    headers = signed_headers(body, SECRET) | {"X-Slack-Request-Timestamp": timestamp}
+    headers = signed_headers(body) | {"X-Slack-Request-Timestamp": timestamp}
     response = await client.post("/slack/events", data=body, headers=headers)
     assert response.status == 401
 
@@ -161,7 +138,7 @@ async def test_a_bad_slack_timestamp_is_401_not_a_crash(slack, timestamp):
 )
 async def test_a_signed_but_malformed_slack_body_is_400(slack, body):
     client, _, standin = slack
-    response = await client.post("/slack/events", data=body, headers=signed_headers(body, SECRET))
+    response = await client.post("/slack/events", data=body, headers=signed_headers(body))
     assert response.status == 400
     assert not standin.calls_to("chat.postMessage")
 
@@ -179,12 +156,12 @@ async def test_a_slack_event_whose_answer_failed_is_answered_on_slacks_retry(sla
         {"type": "message", "channel": "C9", "channel_type": "channel", "user": "U1", "text": "/help", "ts": "1.5"},
         event_id="EvLost",
     )
-    assert (await client.post("/slack/events", data=body, headers=signed_headers(body, SECRET))).status == 200
+    assert (await client.post("/slack/events", data=body, headers=signed_headers(body))).status == 200
     await service.stop()  # the answer has failed by now
     assert not standin.calls_to("chat.postMessage")
     assert await store.get("slack:event:EvLost") != b"done"  # pending until its lease runs out
     await asyncio.sleep(1.5)
-    retry = signed_headers(body, SECRET) | {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    retry = signed_headers(body) | {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
     assert (await client.post("/slack/events", data=body, headers=retry)).status == 200
     await service.stop()
     assert len(standin.calls_to("chat.postMessage")) == 1

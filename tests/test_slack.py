@@ -12,16 +12,12 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
 import pytest
 import pytest_asyncio
-from aiohttp.test_utils import TestClient, TestServer
-from aiohttp import web
 
 from adapters.seed_site import SeedSite
 from adapters.slack import SlackService
@@ -29,20 +25,17 @@ from adapters.slack.settings import SlackSettings
 from adapters.slack.incoming import incoming_from_command, plain_text
 from adapters.slack.installation_store import StoreInstallationStore, StoreOAuthStateStore
 from adapters.slack.render import MAX_BLOCKS, MAX_HEADER_CHARS, MAX_SECTION_CHARS, render_reply
-from benchmarks.standins.slack_api import BOT_ID, BOT_USER_ID, SlackStandIn, event_callback
-from benchmarks.standins.slack_api import signed_headers as standin_signed_headers
+from benchmarks.standins.slack_api import BOT_ID, BOT_USER_ID, SlackStandIn
 from bot.config import ConfigError, Settings
 from bot.models import ChatRef, DailyDigest, Digest, DigestEntry, RelatedLink, Reply
-from bot.store import Store
 from bot.store.sqlite_store import SQLiteStore
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from model_support import make_summary_bot
+from slack_support import BOT_TOKEN, SECRET, RunningSlack, event_body, message_event, running_slack, signed_headers
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_PAGE = ROOT / "seeds" / "news" / "russia-us-prisoner-exchange-talks-g20.html"
 SEED_TITLE = "Russia and the US pursue private prisoner-exchange talks amid G20 discussions"
-SECRET = "test-signing-secret"
-BOT_TOKEN = "xoxb-test-token"
 INJECTION_TITLE = "<!channel> <https://evil|bank>"
 
 INJECTION_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
@@ -55,71 +48,6 @@ INJECTION_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{tit
         for i in range(12)
     ),
 )
-
-
-# -- signing and payloads -------------------------------------------------------------------
-
-
-def signed_headers(body: str, *, secret: str = SECRET, **options) -> dict:
-    return standin_signed_headers(body, secret, **options)
-
-
-def event_body(event: dict, *, event_id: str = "Ev001", team_id: str = "T1") -> str:
-    return event_callback(event, event_id=event_id, team_id=team_id)
-
-
-def message_event(text: str, *, ts: str = "1700000000.000100", channel: str = "C1", **extra) -> dict:
-    return {"type": "message", "channel": channel, "user": "U1", "text": text, "ts": ts,
-            "channel_type": "channel", **extra}  # fmt: skip
-
-
-# -- the running app ------------------------------------------------------------------------
-
-
-@dataclass
-class RunningSlack:
-    service: SlackService
-    http: TestClient
-    standin: SlackStandIn
-    store: Store
-
-    async def post_event(self, event: dict, *, event_id: str = "Ev001", team_id: str = "T1", headers: dict | None = None):
-        body = event_body(event, event_id=event_id, team_id=team_id)
-        return await self.http.post("/slack/events", data=body, headers={**signed_headers(body), **(headers or {})})
-
-    async def post_command(self, text: str, *, response_name: str = "cmd", command: str = "/summary"):
-        body = urlencode({
-            "token": "unused", "team_id": "T1", "team_domain": "test", "channel_id": "C1", "channel_name": "general",
-            "user_id": "U1", "user_name": "someone", "command": command, "text": text,
-            "response_url": self.standin.response_url(response_name), "trigger_id": "1.2.3",
-        })  # fmt: skip
-        headers = signed_headers(body, content_type="application/x-www-form-urlencoded")
-        return await self.http.post("/slack/events", data=body, headers=headers)
-
-    async def finish(self) -> None:
-        """Let every reply in progress finish (what `stop` does), so counts are final."""
-        await self.service.stop()
-
-
-@asynccontextmanager
-async def running_slack(standin: SlackStandIn, store: Store, **settings):
-    options = {
-        "slack_bot_token": BOT_TOKEN, "slack_signing_secret": SECRET, "slack_api_url": standin.api_url,
-        "fetch_allow_private": ["127.0.0.0/8"], **settings,
-    }  # fmt: skip
-    bot = make_summary_bot(Settings(**options), store)
-    service = SlackService(SlackSettings(**options), bot)
-    app = web.Application()
-    service.add_routes(app)
-    http = TestClient(TestServer(app, host="127.0.0.1"))
-    await http.start_server()
-    await service.start()
-    try:
-        yield RunningSlack(service, http, standin, store)
-    finally:
-        await service.stop()
-        await http.close()
-        await bot.close()
 
 
 @pytest_asyncio.fixture
