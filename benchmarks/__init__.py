@@ -13,6 +13,7 @@ its sub-commands (functions `async def cmd_*(args, settings) -> int`):
   telegram_bench   telegram: link messages per second through the Telegram adapter
   slack_bench      slack: Slack events per second through the Slack adapter
   scale            fronts and workers as separate processes on Redis
+  grounding        where the LLM summarizer's grounding threshold goes (supported vs unsupported points)
 
 `standins/` holds the stand-in Telegram Bot API and Slack Web API servers (also used by the
 tests); `seed_editions.py` serves never-cached editions of the sample pages.
@@ -25,7 +26,7 @@ import importlib
 import importlib.util
 
 BENCHMARKS = (
-    "rouge", "extraction", "train", "related", "digest", "latency", "telegram_bench", "slack_bench", "scale",
+    "rouge", "extraction", "train", "related", "digest", "latency", "telegram_bench", "slack_bench", "scale", "grounding",
 )  # fmt: skip
 # What the `bench` extra adds to the bot's own dependencies (pyproject.toml).
 EXTRA_MODULES = ("rouge_score",)

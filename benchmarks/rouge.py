@@ -122,6 +122,13 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
     rouge.add_argument("--length", choices=["short", "medium", "long"], default="medium")
     rouge.add_argument("--format", choices=["text", "json"], default="text")
     rouge.add_argument(
+        "--summarizer",
+        choices=["extractive", "abstractive", "llm"],
+        default=None,
+        help="which summarizer to score (default: SUMMARY_BOT_SUMMARIZER); llm uses the server at "
+        "SUMMARY_BOT_LLM_URL with SUMMARY_BOT_LLM_MODEL, with grounding and the extractive fallback",
+    )
+    rouge.add_argument(
         "--scorer-weights",
         type=Path,
         default=None,
@@ -150,6 +157,10 @@ async def cmd_rouge(args, settings) -> int:
         if not Path(path).is_file():
             print(f"summary-bot: no such data file: {path}", file=sys.stderr)
             return 2
+    if args.summarizer:
+        settings = settings.model_copy(update={"summarizer": args.summarizer})
+    if settings.summarizer == "llm":
+        return await _rouge_of_llm(args, settings)
     summarizer = build_summarizer(settings, args.scorer_weights)
     summarizer.summarize("Warming up the model. It runs once before timing starts.", length=args.length)
     scorer = RougeScorer()
@@ -169,4 +180,44 @@ async def cmd_rouge(args, settings) -> int:
         print(json.dumps(results, indent=2))
     else:
         print(format_table(results, name))
+    return 0
+
+
+async def _rouge_of_llm(args, settings) -> int:
+    """The LLM summarizer as the bot runs it (grounding, extractive fallback), against the
+    configured server; articles one at a time, from a worker thread."""
+    import asyncio
+
+    from benchmarks.llm_summaries import BenchLLMSummarizer, llm_settings_problem
+
+    if args.scorer_weights is not None:
+        print("summary-bot: --scorer-weights applies to the extractive summarizer only", file=sys.stderr)
+        return 2
+    problem = llm_settings_problem(settings)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    summarizer = await BenchLLMSummarizer(settings).start()
+    try:
+        scorer = RougeScorer()
+        results = []
+        for path in args.data:
+            examples = load_examples(path, args.limit)
+
+            def summarize(example: Example) -> list[str]:
+                return summarizer.summarize(example.article, example.title, args.length)
+
+            result = await asyncio.to_thread(evaluate, summarize, examples, scorer)
+            results.append({"data": str(path), **result})
+    finally:
+        await summarizer.close()
+    if args.format == "json":
+        for result in results:
+            result["summarizer"] = summarizer.name
+            result["length"] = args.length
+            result["llm"] = summarizer.outcomes()
+        print(json.dumps(results, indent=2))
+    else:
+        print(format_table(results, summarizer.name))
+        print(summarizer.describe())
     return 0

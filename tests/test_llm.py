@@ -133,7 +133,7 @@ async def test_the_article_is_cut_to_the_input_budget_at_a_sentence(program, sta
     p = program(llm_max_input_chars=500)
     await digest_of(p)
     _, sent = llm_standin.article_of(standin.requests[0])
-    assert len(sent) <= 500 and sent.endswith(".") and ARTICLE.startswith(sent[:100])
+    assert len(sent) <= 500 and sent.endswith(".") and ARTICLE.startswith(" ".join(sent.splitlines()))
 
 
 # -- grounding ---------------------------------------------------------------------------
@@ -383,3 +383,42 @@ def test_telegram_and_console_say_who_wrote_the_points_in_the_footer():
     assert "&lt;!channel&gt;" in telegram(LLM_DIGEST)
     assert console(LLM_DIGEST).endswith("Summary: llm:qwen2.5:7b")
     assert "Summary" not in console(Digest(title="T", points=["One."]))  # unknown: nothing said
+
+
+# -- the grounding benchmark ---------------------------------------------------------------
+
+
+def test_bench_grounding_separates_supported_from_unsupported_points():
+    from benchmarks.grounding import measure, summarise
+    from model_support import shared_models
+
+    rows = [
+        {"article": ARTICLE, "highlights": "The council approved a plan to clean up the river .\nTrout have almost vanished below the harbour"},
+        {"article": "The football club signed a new striker from Brazil for a record fee. The player scored twice in his first match. "
+         "Fans celebrated in the streets after the win.", "highlights": "A Brazilian striker joined the club for a record fee ."},
+        {"article": "A new smartphone was launched with a larger battery and a faster chip. Reviewers praised its camera. "
+         "The price is higher than last year's model.", "highlights": "The new phone has a bigger battery and a faster processor ."},
+    ]  # fmt: skip
+    scores = measure(rows, shared_models().encoder.embed, budget=12_000)
+    assert len(scores["supported"]) == 4 and len(scores["nearest"]) > 0
+    assert min(scores["supported"]) > max(scores["other"] + scores["nearest"])
+    summary = summarise(scores)
+    assert summary["default_threshold"]["threshold"] == 0.5
+
+
+def test_bench_grounding_threshold_rule():
+    from benchmarks.grounding import summarise
+
+    scores = {"articles": 2, "supported": [0.7] * 90 + [0.45] * 10, "other": [0.1] * 100, "nearest": [0.3] * 97 + [0.52] * 3}
+    summary = summarise(scores)
+    strict = summary["threshold_nearest_at_most_2pct"]
+    assert strict["threshold"] == 0.53 and strict["supported_kept"] == 90.0 and strict["nearest_kept"] == 0.0
+    assert summary["best_threshold"]["threshold"] == 0.31  # supported 100% kept, nearest 3%
+
+
+def test_the_llm_bench_commands_are_registered():
+    from adapters.cli import build_parser
+
+    parser = build_parser(benchmarks=True)
+    assert parser.parse_args(["bench", "grounding", "--data", "f.jsonl"]).func.__name__ == "cmd_bench_grounding"
+    assert parser.parse_args(["bench", "rouge", "--summarizer", "llm", "--data", "f.jsonl"]).summarizer == "llm"

@@ -196,7 +196,7 @@ class LLMSummarizer:
         if not sentences:
             return await self._extractive(text, title, length)
         try:
-            written = await self._ask(title, " ".join(sentences), wanted)
+            written = await self._ask(title, "\n".join(sentences), wanted)  # a line without an end stays apart
         except LLMUnavailable as exc:
             log.warning("the LLM server gave no usable summary (%s); using the extractive one", exc)
             self._count_request(exc.outcome)
