@@ -183,12 +183,14 @@ async def cmd_chat(args, settings: Settings) -> int:
     import ipaddress
 
     from adapters.assembly import assemble_bot, close_bot
-    from adapters.console import run_console
+    from adapters.console import PASTE_NOTE, run_console
     from adapters.seed_site import SeedSite, find_seeds_dir, seed_pages
     from bot.config import ConfigError
     from bot.store import open_store
 
     store = await open_store(settings)  # first: a Redis that does not answer stops here, in one line
+    # One local user: no per-user rate limit (that protects a chat platform from a crowd).
+    settings = settings.model_copy(update={"user_rate_limit": 0})
     seeds_dir = find_seeds_dir(settings.seeds_dir)
     site = SeedSite(seeds_dir, args.port) if seeds_dir else None
     banner = ["summary-bot: paste a link or some text, /help for commands, Ctrl-D to quit."]
@@ -203,15 +205,32 @@ async def cmd_chat(args, settings: Settings) -> int:
         settings = settings.model_copy(update={"fetch_allow_private": [*settings.fetch_allow_private, loopback]})
         banner.append(f"Sample articles, served from {seeds_dir} at {base_url}:")
         banner += [f"  {base_url}/{page.as_posix()}" for page in seed_pages(seeds_dir)]
+    banner += [PASTE_NOTE, "Daily digests (/subscribe) are sent by `summary-bot run`, not by this chat."]
     bot = assemble_bot(settings, store)
+    # The model loads in the background, said out loud, so the first reply need not sit on a
+    # silent "working…" while it loads.
+    warming = asyncio.create_task(_warm_up_visibly(bot))
     try:
-        await run_console(bot, banner="\n".join(banner))
+        await run_console(bot, banner="\n".join([*banner, "loading the model…"]))
     finally:
+        warming.cancel()
         await close_bot(bot)
         await store.close()
         if site:
             await site.stop()
     return 0
+
+
+async def _warm_up_visibly(bot) -> None:
+    import time
+
+    started = time.monotonic()
+    try:
+        await bot.inference.warm_up()
+    except Exception as exc:  # the first summary will say what is wrong
+        print(f"summary-bot: the model could not be loaded: {exc}", flush=True)
+        return
+    print(f"model ready ({time.monotonic() - started:.1f} s)", flush=True)
 
 
 # -- run ------------------------------------------------------------------------------------

@@ -152,6 +152,9 @@ class SummaryBot:
     async def summarize_links(
         self, message: Incoming, urls: list[str], length: str | None = None, record_history: bool = True
     ) -> list[Reply]:
+        """Digests of `urls`; each link counts as one share of this message in the chat's
+        daily digest, and asking for another length of a link shared here before
+        (`/summary short|long <link>`) counts as none."""
         urls = urls[: self.settings.max_links_per_message]
         limited = await self._over_rate_limit(message, len(urls))
         if limited:
@@ -159,7 +162,7 @@ class SummaryBot:
         replies = list(await asyncio.gather(*(self._summarize_link(url, length, message.chat) for url in urls)))
         if record_history:  # what is shared in a chat makes its daily digest
             digests = [reply.digest for reply in replies if reply.digest]
-            await self.digests.history.record(message.chat, digests, self.digests.clock())
+            await self.digests.history.record(message.chat, digests, self.digests.clock(), only_new=length is not None)
         return replies
 
     async def _summarize_link(self, url: str, length: str | None, chat: ChatRef) -> Reply:

@@ -61,12 +61,19 @@ class ShareHistory:
         self.vectors = vectors  # cached by content: one story shared in many chats is embedded once
         self.encoder = vectors.inference.encoder_identity
 
-    async def record(self, chat: ChatRef, digests: list[Digest], at: datetime) -> None:
+    async def record(self, chat: ChatRef, digests: list[Digest], at: datetime, *, only_new: bool = False) -> None:
         """Remember that `digests` were shared in `chat` at `at`. Never raises: a digest of
-        the day is worth less than the summary the user is waiting for."""
+        the day is worth less than the summary the user is waiting for. `only_new`: a
+        length variant ("/summary long <link>" of a link already shared here) is no new
+        share; only links this chat's history does not hold yet are recorded."""
         try:
             linked = [(digest, _canonical(digest.url)) for digest in digests]
             linked = [(digest, canonical) for digest, canonical in linked if canonical]
+            if only_new:
+                linked = [
+                    (digest, canonical) for digest, canonical in linked
+                    if await self.store.get(keys.digest_article(chat.key, url_id(canonical))) is None
+                ]  # fmt: skip
             if not linked:
                 return
             vectors = await self._vectors(chat, linked)
