@@ -11,8 +11,11 @@ Telegram delivers it again); a worker then runs `answer_update`, the same journe
 
 Flood control is python-telegram-bot's `AIORateLimiter`: Telegram's limits (30 messages a
 second, 20 a minute per group) are kept, and a 429 is waited out for `retry_after` and
-the message sent again. A failure inside one update is logged and answered with a short
-apology; the application keeps serving other updates.
+the message sent again. Only messages spend that budget: a "typing…" action (sent only
+once an answer has taken TYPING_DELAY, never for a quick cached one) goes straight out and
+is simply dropped if Telegram refuses it, so it never delays a reply. A failure inside one
+update is logged and answered with a short apology; the application keeps serving other
+updates.
 """
 
 from __future__ import annotations
@@ -54,12 +57,21 @@ RETRIES_AFTER_429 = 3
 _SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as a secret_token
 
 
+UNTHROTTLED = frozenset({"sendChatAction"})  # cosmetic calls that must not take a message's slot
+
+
 class CountingRateLimiter(AIORateLimiter):
-    """python-telegram-bot's flood limiter, counting Telegram's 429s for /metrics."""
+    """python-telegram-bot's flood limiter, counting Telegram's 429s for /metrics; chat
+    actions bypass it (see UNTHROTTLED)."""
 
     def __init__(self, metrics, **options):
         super().__init__(**options)
         self.metrics = metrics
+
+    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
+        if endpoint in UNTHROTTLED:
+            return await callback(*args, **kwargs)  # a refusal raises; _keep_typing gives up quietly
+        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
 
     async def _run_request(self, *args, **kwargs):  # the one call each try goes through
         try:
