@@ -67,11 +67,15 @@ class Deployment:
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
 
-    def start(self, name: str, command: str, **extra_env: str) -> None:
+    def start(self, name: str, command: str, *, cpus: set[int] | None = None, **extra_env: str) -> None:
+        """Start `summary-bot COMMAND` as `name`; `cpus`: the only cores it may run on."""
         port = free_port()
         env = {**self.env, **extra_env, "SUMMARY_BOT_HTTP_PORT": str(port)}
         log = open(self.logs_dir / f"{name}.log", "wb")  # a file: a full pipe would stall the process
-        self.processes[name] = subprocess.Popen([sys.executable, "-m", "bot", command], env=env, stdout=log, stderr=log)
+        pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "bot", command], env=env, stdout=log, stderr=log, preexec_fn=pin
+        )
         self.ports[name] = port
 
     def cpu(self, prefix: str) -> float:

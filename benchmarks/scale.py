@@ -40,6 +40,10 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
     parser = kinds.add_parser("scale", help="fronts and workers as separate processes on Redis: throughput, memory")
     parser.add_argument("--links", type=int, default=40, help="uncached links per worker count (default 40)")
     parser.add_argument("--chats", type=int, default=100, help="channels sharing one new link (default 100)")
+    parser.add_argument(
+        "--pin-cores", action="store_true",
+        help="also pin each worker to a core of its own (CPU affinity): 1 worker then has 1 core, 2 workers 2",
+    )  # fmt: skip
     parser.add_argument("--format", choices=["text", "json"], default="text")
     parser.set_defaults(func=cmd_bench_scale)
 
@@ -48,16 +52,17 @@ async def cmd_bench_scale(args, settings) -> int:
     from benchmarks.seed_editions import require_seeds_dir
 
     seeds_dir = require_seeds_dir(settings)
-    results = await measure(seeds_dir, links=args.links, chats=args.chats)
+    results = await measure(seeds_dir, links=args.links, chats=args.chats, pin_cores=args.pin_cores)
     print(json.dumps(results, indent=2) if args.format == "json" else report(results))
     return 0
 
 
-async def measure(seeds_dir: Path, *, links: int, chats: int) -> dict:
+async def measure(seeds_dir: Path, *, links: int, chats: int, pin_cores: bool = False) -> dict:
     from benchmarks.seed_editions import SeedEditions
     from benchmarks.standins.slack_api import SlackStandIn
 
-    results: dict = {"links": links}
+    results: dict = {"links": links, "workers_pinned_to_cores": pin_cores}
+    cores = sorted(os.sched_getaffinity(0))
     edition = iter(range(1, 1_000_000))
     with RedisServer() as redis_server, tempfile.TemporaryDirectory(prefix="summary-bot-scale-") as logs:
         async with SeedEditions(seeds_dir) as site, SlackStandIn() as slack, aiohttp.ClientSession() as http:
@@ -74,8 +79,9 @@ async def measure(seeds_dir: Path, *, links: int, chats: int) -> dict:
                 deployed = Deployment(env, Path(logs))
                 try:
                     names = [f"worker{n}" for n in range(workers)]
-                    for name in names:
-                        deployed.start(name, "worker", **pinned)
+                    for n, name in enumerate(names):
+                        cpus = {cores[n % len(cores)]} if pin_cores else None
+                        deployed.start(name, "worker", cpus=cpus, **pinned)
                     deployed.start("front0", "run")
                     deployed.start("front1", "run")
                     await deployed.wait_healthy([*names, "front0", "front1"])
@@ -214,8 +220,9 @@ async def loaded_modules(deployed: Deployment, name: str) -> set[str]:
 
 def report(results: dict) -> str:
     one, two = results["uncached_1_worker"], results["uncached_2_worker"]
+    pinned = "each worker on a core of its own, " if results["workers_pinned_to_cores"] else ""
     lines = [
-        f"uncached links ({results['links']} each): 1 worker {one['links_per_second']}/s, "
+        f"uncached links ({results['links']} each, {pinned}one torch thread each): 1 worker {one['links_per_second']}/s, "
         f"2 workers {two['links_per_second']}/s (x{results['speedup_2_workers']})",
         f"CPU ms per uncached link, 1 worker: {one['cpu_ms_per_link']}; 2 workers: {two['cpu_ms_per_link']}",
     ]
