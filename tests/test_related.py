@@ -337,7 +337,7 @@ async def test_an_untitled_page_link_takes_the_title_of_the_cached_article_or_is
             assert digest.related == []  # no title known: left out rather than shown bare
             await bot.pipeline.digest_link(site.url("/bees/warm-autumns-mites-study"))
             [link] = (await bot.pipeline.digest_link(site.url("/bees/winter-losses-survey"))).related
-            assert link == RelatedLink(BEES["/bees/warm-autumns"][0], site.url("/bees/warm-autumns-mites-study"))
+            assert link == RelatedLink(BEES["/bees/warm-autumns"][0], site.url("/bees/warm-autumns-mites-study"), "next")
         finally:
             await bot.close()
 
