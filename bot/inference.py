@@ -72,6 +72,14 @@ def check_deadline() -> None:
         raise BudgetExceeded()
 
 
+def time_left() -> float | None:
+    """Seconds left in the current model job's budget; None outside a job (no budget)."""
+    deadline = _deadline.get()
+    if deadline is None:
+        return None
+    return 0.0 if deadline.stopped.is_set() else deadline.at - time.monotonic()
+
+
 class InferenceService(Protocol):
     summarizer_identity: str  # name:version:model of the summarizer, for cache keys (no model load)
     encoder_identity: str  # which encoder made a stored vector

@@ -3,7 +3,8 @@
 Lines first. A blank line, a bullet, or a line that ends with end punctuation ends a unit;
 so does any line without end punctuation (a headline, a dateline, a caption) unless it is
 plainly hard-wrapped prose: at least 40 characters, and the next line starts with a
-lower-case letter or this one ends with a comma or a dash. A headline is never fused with
+lower-case letter or this one ends with a comma, a dash, or a word no headline ends with
+("the", "of", "and", "der", "de", ...). A headline is never fused with
 the first sentence under it.
 
 Then each unit is scanned once, left to right, for sentence ends, and each candidate end
@@ -18,9 +19,14 @@ no part of the text is ever scanned twice, whatever the input:
   a full stop with no space after it (3.5, example.com, U.S.A) never is.
 - Script-specific marks, followed by a space: Greek `;` (the Greek question mark, which
   Unicode normalises to a semicolon) after a Greek letter; Arabic and Persian `؟` `؛` and
-  Urdu `۔`; Devanagari `।` `॥`; Armenian `։`; Hebrew `׃`; Ethiopic `።` `፧`; Myanmar `။`;
-  Khmer `។` `៕`.
-- CJK `。` `！` `？` (and half-width `｡`) end a sentence with or without a space after them.
+  Urdu `۔`; Devanagari `।` `॥` (also Bengali and Gurmukhi text); Armenian `։`; Hebrew `׃`;
+  Ethiopic `።` `፧`; Myanmar `။`; Khmer `។` `៕`; Tibetan `།` `༎`. Georgian is caseless
+  (Python calls Mkhedruli lower case), so a Georgian letter after a full stop starts a
+  sentence.
+- A question or exclamation that a dash and a lower-case word go on with
+  («Это правда?» — спросил он) does not end the sentence.
+- CJK `。` `！` `？` (and half-width `｡`) end a sentence with or without a space after them,
+  except inside a quotation that a kana particle goes on with (「行きます。」と言った).
 - PTB-tokenized text (`word .`, `did n't`, a closing quote as a token of its own) ends a
   sentence at a free-standing `.`, `!` or `?` whatever follows.
 
@@ -53,11 +59,17 @@ NUMBER_ABBREVIATIONS = frozenset("no nos nr vol pp p art ch".split())
 
 _BULLET_RE = re.compile(r"^\s*(?:[-•*·▪–]|\d+[.)])\s")
 _HARD_WRAP_MIN = 40  # a line this long that ends mid-sentence may have been wrapped
-_LINE_ENDS = ".!?:;\"”’)…»」』。！？｡\u037e\u061f\u061b\u06d4\u0964\u0965\u0589\u05c3\u1362\u1367\u104b\u17d4\u17d5"
+_LINE_ENDS = ".!?:;\"”’)…»」』。！？｡\u037e\u061f\u061b\u06d4\u0964\u0965\u0589\u05c3\u1362\u1367\u104b\u17d4\u17d5\u0f0d\u0f0e"
 _WRAPPED_LINE_ENDS = ",-–—(&/"  # a line ending in one of these goes on in the next
+# ...and so does a line ending in one of these words (no headline ends "... won the").
+_WRAPPED_LAST_WORDS = frozenset(
+    """a an the of to in on at by for from with and or but that which who whose as than
+    der die das den dem des ein eine und oder mit von zu im für le la les un une des du de
+    et ou à au aux el los las y o del en que il lo gli di da e per con""".split()
+)
 
 _CJK_ENDS = "。！？｡"
-_SCRIPT_ENDS = "\u061f\u061b\u06d4\u0964\u0965\u0589\u05c3\u1362\u1367\u104b\u17d4\u17d5\u037e"
+_SCRIPT_ENDS = "\u061f\u061b\u06d4\u0964\u0965\u0589\u05c3\u1362\u1367\u104b\u17d4\u17d5\u037e\u0f0d\u0f0e"
 _CLOSERS = "\"'”’»)]」』）】"
 # One candidate end: a run of end marks (a Greek `;` only after a Greek letter), closing
 # quotes or brackets, then any spaces.
@@ -125,7 +137,10 @@ def _continues(previous: str, line: str) -> bool:
     """Whether `line` goes on with the sentence that `previous` left unfinished."""
     if len(previous) < _HARD_WRAP_MIN or previous[-1] in _LINE_ENDS or _BULLET_RE.match(line):
         return False
-    return line[0].islower() or previous[-1] in _WRAPPED_LINE_ENDS
+    if line[0].islower() or previous[-1] in _WRAPPED_LINE_ENDS:
+        return True
+    last_word = previous[previous.rfind(" ", max(0, len(previous) - 20)) + 1 :]
+    return last_word in _WRAPPED_LAST_WORDS  # lower case only: "... won the" / "Africa ..."
 
 
 # -- a unit into sentences --------------------------------------------------------------
@@ -156,19 +171,29 @@ def _split_unit(unit: str) -> Iterator[str]:
 def _ends_here(unit: str, match: re.Match) -> bool:
     """Whether the candidate end `match` (not at the end of the unit) ends a sentence."""
     marks = match.group("end").rstrip(_CLOSERS)
+    following = unit[match.end()]
     if any(ch in _CJK_ENDS for ch in marks):
-        return True  # CJK full stops need no space after them
+        # CJK full stops need no space after them; a quotation that a particle goes on
+        # with (「明日行きます。」と言った) is not the end of the sentence.
+        return not (len(marks) < len(match.group("end")) and "\u3041" <= following <= "\u309f")
     if not match.group("space"):
         return False  # 3.5, example.com, U.S.A, Yahoo!Inc
-    following = unit[match.end()]
     free_standing = match.start() == 0 or unit[match.start() - 1] == " "
     if free_standing and marks[0] in ".!?":
         return True  # PTB: "forward . He", "objections . the"
-    if following.islower():
+    if _is_lower(following):
         return False  # "Yahoo! is", "approx. ten", "etc. and"
+    if following in "—–" and _is_lower(unit[match.end() + 1 : match.end() + 3].lstrip()[:1]):
+        return False  # «Это правда?» — спросил он. / "Why?" — she asked.
     if marks == ".":
         return not _is_abbreviation(unit, match.start(), following)
     return True
+
+
+def _is_lower(ch: str) -> bool:
+    """Whether `ch` is a lower-case letter of a script that has case. Georgian Mkhedruli
+    counts as lower case to Python (it has Mtavruli capitals) but is written caseless."""
+    return ch.islower() and not ("\u10d0" <= ch <= "\u10ff")
 
 
 def _is_abbreviation(unit: str, dot: int, following: str) -> bool:

@@ -126,11 +126,16 @@ def test_odd_input_never_crashes_and_gives_sentences_of_it(summarizer, text):
             assert points, "text with words in it gets at least one point"
 
 
-def test_huge_input_is_summarized_from_its_opening(summarizer):
+def test_huge_input_is_summarized_from_its_opening_and_a_bounded_part_of_the_rest(summarizer):
+    from bot.summarize.extractive import LONG_TEXT_MAX_SCANNED
+
     text = " ".join(f"Sentence number {i} talks about topic {i % 17} at some length today." for i in range(10_000))
-    points = summarizer.summarize(text)  # 110k words
-    assert len(points) == 3
-    assert all(int(point.split()[2]) < 40 for point in points)  # only the opening is scored
+    assert all(int(point.split()[2]) < 40 for point in summarizer.summarize(text))  # 110k words, medium: the opening
+    points = summarizer.summarize(text, length="long")
+    assert len(points) == 5
+    numbers = [int(point.split()[2]) for point in points]
+    assert all(n < 40 for n in numbers[:4])  # the opening leads
+    assert all(n < LONG_TEXT_MAX_SCANNED for n in numbers)  # the rest is read only so far
 
 
 def test_other_weights_can_be_given(summarizer, tmp_path):
