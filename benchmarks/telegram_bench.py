@@ -14,6 +14,15 @@ The time of a round runs from queueing its messages to the last reply accepted b
 stand-in. The model is loaded before the first round. Telegram allows a bot about 30
 messages a second, which AIORateLimiter enforces; to measure the process rather than
 that limit the bench runs without it unless --flood-limits is given.
+
+The ceiling: with --echo-bot PATH (shared/tools/echo_bot.py, a bare python-telegram-bot
+bot that answers every message at once, with the same AIORateLimiter when
+ECHO_RATE_LIMIT=1), both are measured side by side the same way: each as a process of its
+own (`summary-bot run` on the store the rounds above filled, so every link is cached, with
+its own flood limiter; the echo bot with ECHO_RATE_LIMIT=1), each on a stand-in of its own
+in this process, one warm-up message and a pause for the flood limiter's bucket to empty,
+then the same --updates messages from new chats. The adapter's cached replies per second
+are reported as a share of the echo bot's.
 """
 
 from __future__ import annotations
@@ -37,6 +46,11 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
     parser = kinds.add_parser("telegram", help="link messages per second through the Telegram adapter (stand-in Bot API)")
     parser.add_argument("--updates", type=int, default=100, help="link messages per round (default 100)")
     parser.add_argument("--flood-limits", action="store_true", help="keep Telegram's flood limits (30 messages/s)")
+    parser.add_argument(
+        "--echo-bot", metavar="PATH",
+        help="a bare python-telegram-bot echo bot (shared/tools/echo_bot.py) to compare cached replies with: "
+        "both run as processes of their own with AIORateLimiter",
+    )  # fmt: skip
     parser.add_argument("--format", choices=["text", "json"], default="text")
     parser.set_defaults(func=cmd_bench_telegram)
 
@@ -53,7 +67,11 @@ async def cmd_bench_telegram(args, settings: Settings) -> int:
     if args.updates < 1:
         print("summary-bot: --updates must be at least 1", file=sys.stderr)
         return 2
-    limits = {} if args.flood_limits else {"overall_max_rate": 0, "group_max_rate": 0}
+    if args.echo_bot and not Path(args.echo_bot).is_file():
+        print(f"summary-bot: --echo-bot {args.echo_bot}: no such file", file=sys.stderr)
+        return 2
+    flood_limits = args.flood_limits
+    limits = {} if flood_limits else {"overall_max_rate": 0, "group_max_rate": 0}
     with tempfile.TemporaryDirectory(prefix="summary-bot-bench-") as workdir:
         async with BotApiStandIn() as api, SeedEditions(seeds_dir) as site:
             telegram = TelegramSettings(telegram_token=api.token, telegram_api_url=api.base_url, telegram_webhook_url=None)
@@ -77,21 +95,75 @@ async def cmd_bench_telegram(args, settings: Settings) -> int:
                 await service.stop()
                 await close_bot(bot)
                 await store.close()
-    result = {"updates": args.updates, "flood_limits": args.flood_limits, "uncached": uncached, "cached": cached}
+            if args.echo_bot:
+                run_env = {
+                    "SUMMARY_BOT_SQLITE_PATH": str(Path(workdir) / "store.sqlite3"),
+                    "SUMMARY_BOT_FETCH_ALLOW_PRIVATE": "127.0.0.1/32",
+                    "SUMMARY_BOT_HTTP_HOST": "127.0.0.1",
+                    "SUMMARY_BOT_HTTP_PORT": "0",
+                    "SUMMARY_BOT_LOG_LEVEL": "WARNING",
+                }
+                as_process = await measure_process([sys.executable, "-m", "bot", "run"], run_env, links)
+                echo = await measure_process([sys.executable, args.echo_bot], {"ECHO_RATE_LIMIT": "1"}, links)
+    result = {"updates": args.updates, "flood_limits": flood_limits, "uncached": uncached, "cached": cached}
+    if args.echo_bot:
+        result["cached_run_process"] = as_process
+        result["echo_bot"] = echo
+        result["cached_share_of_echo"] = round(as_process["updates_per_second"] / echo["updates_per_second"], 3)
     if args.format == "json":
         print(json.dumps(result, indent=2))
     else:
-        limit_note = "on" if args.flood_limits else "off"
+        limit_note = "on" if flood_limits else "off"
         print(f"Telegram adapter, one process, {args.updates} link messages per round (flood limits {limit_note}):")
         for name in ("uncached", "cached"):
             r = result[name]
             print(f"  {name:8}  {r['updates_per_second']:8.1f} updates/s   {r['seconds']:.2f} s in all, "
                   f"update to reply median {r['median_latency_s']:.2f} s, p95 {r['p95_latency_s']:.2f} s")  # fmt: skip
+        if args.echo_bot:
+            print("Side by side, each a process of its own with AIORateLimiter:")
+            for name, key in (("summary-bot run, cached", "cached_run_process"), ("echo bot", "echo_bot")):
+                r = result[key]
+                print(f"  {name:24}  {r['updates_per_second']:8.1f} updates/s   {r['seconds']:.2f} s in all, "
+                      f"median {r['median_latency_s']:.2f} s, chat actions {r['chat_actions']}")  # fmt: skip
+            print(f"  cached replies reach {100 * result['cached_share_of_echo']:.1f}% of the echo bot's updates/s")
     failures = uncached["failed"] + cached["failed"]
     if failures:
         print(f"summary-bot: {failures} message(s) were answered with an error instead of a digest")
         return 1
     return 0
+
+
+async def measure_process(command: list[str], env_extra: dict, texts: list[str]) -> dict:
+    """A bot run as `command` (a process of its own) on a stand-in of its own: one warm-up
+    message, a pause that empties the flood limiter's bucket, then one round of `texts`
+    from new chats."""
+    import asyncio
+    import os
+    import subprocess
+
+    from benchmarks.standins.telegram_api import BotApiStandIn
+
+    async with BotApiStandIn() as api:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("SUMMARY_BOT_")},
+            "SUMMARY_BOT_TELEGRAM_TOKEN": api.token,
+            "SUMMARY_BOT_TELEGRAM_API_URL": api.base_url,
+            **env_extra,
+        }
+        process = await asyncio.create_subprocess_exec(
+            *command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            await api.wait_for("getUpdates", 1, timeout=120)
+            await run_round(api, texts[:1], first_chat=3_000_000)
+            await asyncio.sleep(2.0)
+            actions = len(api.calls_to("sendChatAction"))
+            result = await run_round(api, texts, first_chat=4_000_000)
+            result["chat_actions"] = len(api.calls_to("sendChatAction")) - actions
+            return result
+        finally:
+            process.terminate()
+            await process.wait()
 
 
 async def run_round(api, links: list[str], *, first_chat: int) -> dict:

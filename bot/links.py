@@ -6,6 +6,8 @@ so two shares of the same page with different tracking parameters count once.
 
 from __future__ import annotations
 
+import functools
+
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -57,6 +59,7 @@ def find_urls(text: str) -> list[str]:
     return found
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function called many times per cached reply
 def canonicalize(url: str) -> str:
     """Lower-case scheme and host, IDNA host, no default port, no fragment, no tracking
     parameters, "/" for an empty path. Raises ValueError for something that is not an

@@ -15,7 +15,7 @@ from collections import OrderedDict
 import numpy as np
 
 from bot.inference import InferenceService
-from bot.sentences import split_sentences
+from bot.sentences import iter_sentences
 from bot.store.keys import related_vector
 
 LEAD_WORDS = 60  # the encoder reads 128 tokens: a title and a lead of about this size fit
@@ -27,7 +27,7 @@ def embedding_text(title: str, text: str) -> str:
     is about, without the long tail that dilutes a mean-pooled embedding."""
     lead: list[str] = []
     words = 0
-    for sentence in split_sentences(text[:4000]):
+    for sentence in iter_sentences(text[:4000]):  # lazily: only the lead is split
         if words and words + len(sentence.split()) > LEAD_WORDS:
             break
         lead.append(sentence)
