@@ -260,3 +260,32 @@ def test_pathological_inputs_finish():
     done = subprocess.run([sys.executable, "-c", PATHOLOGICAL], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "finished"
+
+
+@pytest.mark.parametrize(
+    "sentences",
+    [
+        ["თბილისი საქართველოს დედაქალაქია.", "დღეს ცივა!"],  # Georgian: caseless, though Python calls it lower case
+        ["বাংলাদেশ একটি সুন্দর দেশ।", "আপনি কি ঢাকায় থাকেন?"],  # Bengali
+        ["ਪੰਜਾਬ ਇੱਕ ਸੂਬਾ ਹੈ।", "ਤੁਸੀਂ ਕਿੱਥੇ ਰਹਿੰਦੇ ਹੋ?"],  # Gurmukhi
+        ["சென்னை தமிழ்நாட்டின் தலைநகரம்.", "இன்று மழை பெய்கிறது!"],  # Tamil
+        ["བོད་ནི་ཡུལ་ཞིག་རེད།", "དེ་རིང་གནམ་གཤིས་ཡག་པོ་རེད།"],  # Tibetan shad
+        ["አዲስ አበባ የኢትዮጵያ ዋና ከተማ ናት።", "ዛሬ ዝናብ ይዘንባል።"],  # Ethiopic
+        ["ရန်ကုန်သည် မြို့ကြီးဖြစ်သည်။", "ယနေ့ မိုးရွာသည်။"],  # Myanmar
+        ["«Это правда?» — спросил он.", "Никто не ответил."],  # a question the sentence goes on from
+        ['"Why?" — she asked.', "Nobody knew."],
+    ],
+)
+def test_more_scripts_and_quoted_questions(sentences):
+    assert split_sentences(" ".join(sentences)) == sentences
+
+
+def test_a_japanese_quotation_that_goes_on_is_not_a_sentence_end():
+    assert split_sentences("彼は「明日行きます。」と言った。みんな賛成した。") == ["彼は「明日行きます。」と言った。", "みんな賛成した。"]
+    assert split_sentences("他说：“我们明天出发。”大家都同意了。") == ["他说：“我们明天出发。”", "大家都同意了。"]
+
+
+def test_a_hard_wrapped_line_ending_in_a_function_word_goes_on():
+    text = "Veteran actress Kate Henshaw, who in 2008 won the\nAfrica Movie Academy Award, shared new photos."
+    assert split_sentences(text) == ["Veteran actress Kate Henshaw, who in 2008 won the Africa Movie Academy Award, shared new photos."]
+    assert split_sentences("Council closes the old dam\nThe council voted on Tuesday.") == ["Council closes the old dam", "The council voted on Tuesday."]
