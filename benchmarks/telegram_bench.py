@@ -19,8 +19,9 @@ The ceiling: with --echo-bot PATH (shared/tools/echo_bot.py, a bare python-teleg
 bot that answers every message at once, with the same AIORateLimiter when
 ECHO_RATE_LIMIT=1), both are measured side by side the same way: each as a process of its
 own (`summary-bot run` on the store the rounds above filled, so every link is cached, with
-its own flood limiter; the echo bot with ECHO_RATE_LIMIT=1), each on a stand-in of its own
-in this process, one warm-up message and a pause for the flood limiter's bucket to empty,
+its own flood limiter, measured once /healthz says its model is loaded; the echo bot with
+ECHO_RATE_LIMIT=1), each on a stand-in of its own in this process, one warm-up message and
+a pause for the flood limiter's bucket to empty,
 then the same --updates messages from new chats. The adapter's cached replies per second
 are reported as a share of the echo bot's.
 """
@@ -96,14 +97,17 @@ async def cmd_bench_telegram(args, settings: Settings) -> int:
                 await close_bot(bot)
                 await store.close()
             if args.echo_bot:
+                port = _free_port()
                 run_env = {
                     "SUMMARY_BOT_SQLITE_PATH": str(Path(workdir) / "store.sqlite3"),
                     "SUMMARY_BOT_FETCH_ALLOW_PRIVATE": "127.0.0.1/32",
                     "SUMMARY_BOT_HTTP_HOST": "127.0.0.1",
-                    "SUMMARY_BOT_HTTP_PORT": "0",
+                    "SUMMARY_BOT_HTTP_PORT": str(port),
                     "SUMMARY_BOT_LOG_LEVEL": "WARNING",
                 }
-                as_process = await measure_process([sys.executable, "-m", "bot", "run"], run_env, links)
+                as_process = await measure_process(
+                    [sys.executable, "-m", "bot", "run"], run_env, links, ready_url=f"http://127.0.0.1:{port}/healthz"
+                )
                 echo = await measure_process([sys.executable, args.echo_bot], {"ECHO_RATE_LIMIT": "1"}, links)
     result = {"updates": args.updates, "flood_limits": flood_limits, "uncached": uncached, "cached": cached}
     if args.echo_bot:
@@ -133,10 +137,38 @@ async def cmd_bench_telegram(args, settings: Settings) -> int:
     return 0
 
 
-async def measure_process(command: list[str], env_extra: dict, texts: list[str]) -> dict:
-    """A bot run as `command` (a process of its own) on a stand-in of its own: one warm-up
-    message, a pause that empties the flood limiter's bucket, then one round of `texts`
-    from new chats."""
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def _wait_ready(url: str, timeout: float = 180.0) -> None:
+    """Until `url` (a /healthz) answers 200: summary-bot run loads the model in the
+    background at start, and a measurement taken meanwhile measures the loading."""
+    import asyncio
+
+    import aiohttp
+
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            try:
+                async with http.get(url) as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    raise TimeoutError(f"{url} did not say ready within {timeout:g} s")
+
+
+async def measure_process(command: list[str], env_extra: dict, texts: list[str], *, ready_url: str | None = None) -> dict:
+    """A bot run as `command` (a process of its own) on a stand-in of its own: once it is
+    ready (`ready_url` answers 200, where given), one warm-up message, a pause that empties
+    the flood limiter's bucket, then one round of `texts` from new chats."""
     import asyncio
     import os
     import subprocess
@@ -155,6 +187,8 @@ async def measure_process(command: list[str], env_extra: dict, texts: list[str])
         )
         try:
             await api.wait_for("getUpdates", 1, timeout=120)
+            if ready_url:
+                await _wait_ready(ready_url)
             await run_round(api, texts[:1], first_chat=3_000_000)
             await asyncio.sleep(2.0)
             actions = len(api.calls_to("sendChatAction"))
