@@ -14,6 +14,8 @@ its sub-commands (functions `async def cmd_*(args, settings) -> int`):
   slack_bench      slack: Slack events per second through the Slack adapter
   scale            fronts and workers as separate processes on Redis
   grounding        where the LLM summarizer's grounding threshold goes (supported vs unsupported points)
+  hygiene          visible defects of digests made from real pages
+  hostile          hostile pages: their time and memory, and an innocent link's time meanwhile
 
 `standins/` holds the stand-in Telegram Bot API and Slack Web API servers (also used by the
 tests); `seed_editions.py` serves never-cached editions of the sample pages.
@@ -27,6 +29,7 @@ import importlib.util
 
 BENCHMARKS = (
     "rouge", "extraction", "train", "related", "digest", "latency", "telegram_bench", "slack_bench", "scale", "grounding",
+    "hygiene", "hostile",
 )  # fmt: skip
 # What the `bench` extra adds to the bot's own dependencies (pyproject.toml).
 EXTRA_MODULES = ("rouge_score",)
