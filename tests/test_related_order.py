@@ -28,7 +28,24 @@ def test_the_seed_page_names_its_previous_and_next_articles_and_its_other_storie
     found = find_page_related((SEEDS / SEED).read_text(encoding="utf-8"), f"https://northline.example/{SEED}")
     kinds = {link.url: link.kind for link in found}
     assert kinds[HOMEPOD] == "previous" and kinds[MOSKVICH] == "next"
-    assert kinds[NEW_START] == "more"  # listed under "More stories": no topical claim
+    # Listed under "More stories", but with the kicker of the article's own section
+    # (article:section "World"): the same subject area, so it counts as related.
+    assert kinds[NEW_START] == "related"
+    assert kinds["https://northline.example/news/chinese-brands-russia-car-market.html"] == "more"  # "Autos"
+
+
+async def test_on_the_seed_page_a_story_of_its_own_section_comes_before_previous_and_next(store, seed_site, tmp_path):
+    settings = Settings(fetch_allow_private=["127.0.0.0/8"], sqlite_path=tmp_path / "unused.sqlite3", user_rate_limit=0)
+    bot = make_summary_bot(settings, store)
+    message = Incoming(chat=ChatRef("test", "fresh", kind="private"), text=f"{seed_site.base_url}/{SEED}", user_id="u1")
+    try:
+        [reply] = await bot.handle(message)
+    finally:
+        await bot.close()
+    path = lambda url: url.split("/news/", 1)[1]  # noqa: E731  (the sample site serves them on 127.0.0.1)
+    assert [(path(link.url), link.kind) for link in reply.digest.related] == [
+        (path(NEW_START), "related"), (path(HOMEPOD), "previous"), (path(MOSKVICH), "next"),
+    ]  # fmt: skip
 
 
 def test_topical_links_rank_before_neighbours_and_other_stories():

@@ -134,9 +134,10 @@ def find_page_related(html: str, base_url: str, page_urls: Iterable[str] = ()) -
         return []
     own = {_same_page_key(u) for u in (base_url, *page_urls) if u}
     own_sections = _ancestor_paths(base_url)
+    section = _article_section(tree)
 
     found: dict[str, tuple[int, int, RelatedLink]] = {}  # canonical -> (strength, order, link)
-    for order, (strength, href, title, direction) in enumerate(_candidates(tree)):
+    for order, (strength, href, title, direction, kicker) in enumerate(_candidates(tree)):
         url = _article_url(href, base_url, site)
         if url is None or _same_page_key(url) in own or _path_key(url) in own_sections:
             continue
@@ -151,7 +152,10 @@ def find_page_related(html: str, base_url: str, page_urls: Iterable[str] = ()) -
             better = RelatedLink(_better_title(old.title, title), old.url, kind)
             found[key] = (min(old_strength, strength), old_order, better)
         else:
-            found[key] = (strength, order, RelatedLink(title, url, _kind(strength, direction)))
+            kind = _kind(strength, direction)
+            if kind == "more" and section and _words(kicker) == section:
+                kind = "related"  # a listed story of the article's own section: the same subject area
+            found[key] = (strength, order, RelatedLink(title, url, kind))
     ranked = sorted(found.values(), key=lambda item: (item[0], item[1]))
     return [link for _, _, link in ranked[:MAX_LINKS]]
 
@@ -218,17 +222,46 @@ def _direction(anchor, levels: int = 3) -> str | None:
     return None
 
 
-def _candidates(tree) -> Iterator[tuple[int, str, str, str | None]]:
-    """(strength, href, title text, "previous"/"next"/None) for every declared link, in
-    document order per kind."""
+def _candidates(tree) -> Iterator[tuple[int, str, str, str | None, str]]:
+    """(strength, href, title text, "previous"/"next"/None, kicker) for every declared link,
+    in document order per kind; the kicker is the section label a story list shows beside
+    a link ("World" in `<li><span>World</span> <a>…</a></li>`), if any."""
     for link in tree.iter("link", "a"):
         rel = set((link.get("rel") or "").lower().split())
         if rel & {"prev", "previous", "next"} and link.get("href"):
             direction = "next" if "next" in rel else "previous"
-            yield NEIGHBOUR, link.get("href"), _link_text(link) if link.tag == "a" else "", direction
+            yield NEIGHBOUR, link.get("href"), _link_text(link) if link.tag == "a" else "", direction, ""
     yield from _from_sections(tree)
     for strength, href, title in (*_from_inline_labels(tree), *_from_json_ld(tree)):
-        yield strength, href, title, None
+        yield strength, href, title, None, ""
+
+
+def _article_section(tree) -> str:
+    """The section the article declares (`article:section`, or JSON-LD `articleSection`),
+    as words; "" if none."""
+    for meta in tree.iter("meta"):
+        if (meta.get("property") or meta.get("name") or "").lower() == "article:section":
+            return _words(meta.get("content") or "")
+    for script in tree.iter("script"):
+        if (script.get("type") or "").strip().lower() == "application/ld+json":
+            try:
+                data = json.loads(script.text or "")
+            except ValueError:
+                continue
+            for node in _as_list(data):
+                if isinstance(node, dict) and node.get("articleSection"):
+                    value = _as_list(node["articleSection"])[0]
+                    return _words(value) if isinstance(value, str) else ""
+    return ""
+
+
+def _kicker(anchor) -> str:
+    """The short label beside a link in its list item or card (not the link's own text)."""
+    item = anchor.getparent()
+    if item is None or item.tag not in ("li", "article", "div", "p"):
+        return ""
+    label = _text_outside_links(item)
+    return label if len(label) <= 40 else ""
 
 
 def _from_sections(tree) -> Iterator[tuple[int, str, str, str | None]]:
@@ -249,7 +282,7 @@ def _from_sections(tree) -> Iterator[tuple[int, str, str, str | None]]:
                 if anchor not in seen:
                     seen.add(anchor)
                     direction = _direction(anchor) if strength == NEIGHBOUR else None
-                    yield strength, anchor.get("href"), _link_text(anchor), direction
+                    yield strength, anchor.get("href"), _link_text(anchor), direction, _kicker(anchor)
 
 
 def _section_strength(element) -> tuple[int, bool] | None:
