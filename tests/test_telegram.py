@@ -292,15 +292,21 @@ async def test_webhook_checks_the_secret_token(api, site, tmp_path):
 # -- summary-bot run, as a separate process -----------------------------------------------
 
 
-async def test_summary_bot_run_answers_a_link_end_to_end(api, site, tmp_path):
+def run_environment(api: BotApiStandIn, tmp_path: Path, **settings: str) -> dict:
+    """The environment of a `summary-bot run` process that talks to the stand-in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUMMARY_BOT_")}
     env.update(
         SUMMARY_BOT_TELEGRAM_TOKEN=api.token,
         SUMMARY_BOT_TELEGRAM_API_URL=api.base_url,
         SUMMARY_BOT_FETCH_ALLOW_PRIVATE="127.0.0.0/8",
         SUMMARY_BOT_SQLITE_PATH=str(tmp_path / "run.sqlite3"),
-        SUMMARY_BOT_HTTP_PORT="0",  # /healthz on any free port
+        **settings,
     )
+    return env
+
+
+async def test_summary_bot_run_answers_a_link_end_to_end(api, site, tmp_path):
+    env = run_environment(api, tmp_path, SUMMARY_BOT_HTTP_PORT="0")  # /healthz on any free port
     log_path = tmp_path / "run.log"
     with log_path.open("wb") as log_file:  # a file, not a pipe: a full pipe would stall the bot
         process = await asyncio.create_subprocess_exec(
@@ -332,15 +338,8 @@ async def test_the_model_is_loaded_before_healthz_says_ready(api, site, tmp_path
     """`summary-bot run` warms the model at start: /healthz answers 503 while it loads and
     200 once it is loaded, and the first reply after that needs no model load."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SUMMARY_BOT_")}
-    env.update(
-        SUMMARY_BOT_TELEGRAM_TOKEN=api.token,
-        SUMMARY_BOT_TELEGRAM_API_URL=api.base_url,
-        SUMMARY_BOT_FETCH_ALLOW_PRIVATE="127.0.0.0/8",
-        SUMMARY_BOT_SQLITE_PATH=str(tmp_path / "run.sqlite3"),
-        SUMMARY_BOT_HTTP_HOST="127.0.0.1",
-        SUMMARY_BOT_HTTP_PORT=str(port),
-        SUMMARY_BOT_LOG_LEVEL="INFO",
+    env = run_environment(
+        api, tmp_path, SUMMARY_BOT_HTTP_HOST="127.0.0.1", SUMMARY_BOT_HTTP_PORT=str(port), SUMMARY_BOT_LOG_LEVEL="INFO"
     )
     log_path = tmp_path / "run.log"
     loaded = "loaded sentence encoder"
