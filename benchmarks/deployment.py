@@ -37,27 +37,47 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a process and all its live descendants, in seconds."""
+def process_tree(pid: int) -> list[Path]:
+    """The /proc folders of a process and all its live descendants."""
     children: dict[int, list[int]] = {}
-    times: dict[int, float] = {}
-    tick = os.sysconf("SC_CLK_TCK")
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        child = int(entry.name)
-        children.setdefault(int(fields[1]), []).append(child)
-        times[child] = (int(fields[11]) + int(fields[12])) / tick
-    total, stack = 0.0, [pid]
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, stack = [], [pid]
     while stack:
         current = stack.pop()
-        total += times.get(current, 0.0)
+        found.append(Path(f"/proc/{current}"))
         stack += children.get(current, [])
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and all its live descendants, in seconds."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for folder in process_tree(pid):
+        try:
+            fields = (folder / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
     return total
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its live descendants, in MB."""
+    total = 0
+    for folder in process_tree(pid):
+        try:
+            status = (folder / "status").read_text()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return round(total / 1024, 1)
 
 
 @dataclass

@@ -22,6 +22,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from benchmarks.deployment import rss_mb
+
 # Each page is built on demand: some are megabytes.
 HOSTILE_PAGES = {
     "quadratic-splitter (600 KB of 'Mr. ')": lambda: "<html><body><article><p>" + "Mr. " * 150_000 + "</p></article></body></html>",
@@ -52,29 +54,6 @@ async def cmd_bench_hostile(args, settings) -> int:
     results = await measure(settings, require_seeds_dir(settings), rounds=args.rounds)
     print(json.dumps(results, indent=2) if args.format == "json" else report(results))
     return 0
-
-
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and its descendants, in MB."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        child = int(entry.name)
-        children.setdefault(int(fields["PPid"].strip()), []).append(child)
-        rss[child] = int(fields.get("VmRSS", "0 kB").split()[0])
-    total, stack = 0, [pid]
-    while stack:
-        current = stack.pop()
-        total += rss.get(current, 0)
-        stack += children.get(current, [])
-    return round(total / 1024, 1)
 
 
 async def measure(settings, seeds_dir: Path, *, rounds: int) -> dict:
@@ -134,7 +113,7 @@ async def one_page(bot, url: str, innocent) -> dict:
     async def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, tree_rss_mb(os.getpid()))
+            peak = max(peak, rss_mb(os.getpid()))
             await asyncio.sleep(0.05)
 
     sampler = asyncio.create_task(sample())

@@ -27,14 +27,8 @@ def redis_url() -> Iterator[str]:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{message}; in CI the Redis backend must be tested", pytrace=False)
         pytest.skip(message)
-    try:
-        server = RedisServer().__enter__()
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    with RedisServer() as server:
         yield server.url
-    finally:
-        server.__exit__(None, None, None)
 
 
 @pytest_asyncio.fixture(params=["sqlite", "redis"])
