@@ -1,8 +1,8 @@
 """The Slack adapter: slack-bolt's AsyncApp on the shared aiohttp server (or Socket Mode).
 
 A message's journey: Slack POSTs to /slack/events -> `_dispatch` refuses what is not a
-well-formed, signed Slack request (401/400) -> Bolt's middleware chain verifies the
-signature, answers url_verification, ignores our own events, and `_claim_event` drops a
+well-formed, signed Slack request at most 5 minutes old (401/400) -> Bolt's middleware
+chain answers url_verification, ignores our own events, and `_claim_event` drops a
 delivery that is being or has been answered -> a listener below hands the work off and
 acks -> `answer_job`: `SummaryBot.handle` -> `render` -> chat.postMessage (or the slash
 command's response_url, or chat.unfurl).
@@ -109,6 +109,9 @@ class SlackService:
             # Listeners only start tasks, so running them before the response still acks at once,
             # and every task is started (and tracked) before Slack hears back.
             process_before_response=True,
+            # `_dispatch` verifies every HTTP request's signature and age before Bolt sees it
+            # (401/400 with no traceback); Socket Mode needs none. One check, not two.
+            request_verification_enabled=False,
         )
         self.app.use(self._claim_event)
         self.app.event("message")(self._on_message)
