@@ -6,6 +6,12 @@ tags, a tag with 100k attributes) keep it busy for minutes; a thread cannot be s
 So `Extractor` runs `extract_page` in a small pool of processes (pebble): a page that runs
 past its time limit has its process killed and replaced, and the limit counts from when
 the page's extraction starts, not while it waits for a free process.
+
+pebble gives up on a whole pool for good when a process dies while it is not known to be
+working on a page (killed by the OOM killer or by hand while idle, or between taking a
+page and saying so): every later page would fail. `Extractor` then stops that pool, fails
+the pages still waiting in it, and starts a fresh one; a page caught in that is tried once
+more on the fresh pool.
 """
 
 from __future__ import annotations
@@ -13,8 +19,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import threading
 from concurrent.futures import CancelledError as FutureCancelled
+from concurrent.futures import InvalidStateError
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
@@ -70,44 +79,111 @@ class Extractor:
         self.timeout = timeout
         self.min_chars = min_chars
         self._pool = None
+        self._waiting: dict[object, set] = {}  # pool -> its unfinished jobs, to fail if it breaks
+        self._lock = threading.RLock()  # several event loops may share it; done-callbacks re-enter
         self.pages_killed = 0  # pages whose extraction ran out of time
+        self.pools_replaced = 0  # pools pebble gave up on, replaced by fresh ones
 
-    def _ensure_pool(self):
-        if self._pool is None:
-            from pebble import ProcessPool
+    def _running_pool(self):
+        with self._lock:
+            if self._pool is not None and not self._pool.active:
+                self._discard(self._pool)
+            if self._pool is None:
+                from pebble import ProcessPool
 
-            # forkserver: the processes start from a clean server that has imported
-            # trafilatura once, not from a copy of this process and its threads.
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["bot.extract"])
-            self._pool = ProcessPool(max_workers=self.workers, context=context)
-        return self._pool
+                # forkserver: the processes start from a clean server that has imported
+                # trafilatura once, not from a copy of this process and its threads.
+                context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload(["bot.extract"])
+                self._pool = ProcessPool(max_workers=self.workers, context=context)
+                self._waiting[self._pool] = set()
+            return self._pool
+
+    def _replace(self, pool) -> None:
+        """`pool` broke: stop it and fail what still waits in it (a fresh one is started on
+        the next page)."""
+        with self._lock:
+            if pool in self._waiting:
+                self._discard(pool)
+
+    def _discard(self, pool) -> None:  # with self._lock held
+        self.pools_replaced += 1
+        log.error("the extraction processes failed; starting fresh ones")
+        if self._pool is pool:
+            self._pool = None
+        for job in self._waiting.pop(pool, ()):
+            try:  # pebble would never finish a job left in a pool that gave up
+                job.set_exception(BrokenProcessPool("the extraction pool was replaced"))
+            except InvalidStateError:
+                pass  # it finished meanwhile
+        _stop_in_background(pool)
 
     async def extract(self, html: str, url: str) -> Article:
         """The article in `html`. Raises ExtractionError with a friendly sentence."""
-        job = self._ensure_pool().schedule(extract_page, args=(html, url, self.min_chars), timeout=self.timeout)
-        try:
-            return await asyncio.wrap_future(job)
-        except FutureTimeout:
-            self.pages_killed += 1
-            log.warning("extraction of %s took longer than %ss; its process was stopped", url, self.timeout)
-            raise ExtractionError("Reading that page took too long, so I gave up on it.") from None
-        except asyncio.CancelledError:
-            job.cancel()  # pebble stops the process working on it
-            raise
-        except FutureCancelled:
-            raise ExtractionError("Reading that page was cancelled.") from None
-        except ExtractionError:
-            raise
-        except Exception:  # the process died (out of memory, a crash in lxml)
-            log.exception("extraction of %s failed", url)
-            raise ExtractionError("I couldn't read that page.") from None
+        for last_try in (False, True):
+            pool = self._running_pool()
+            try:
+                job = pool.schedule(extract_page, args=(html, url, self.min_chars), timeout=self.timeout)
+            except RuntimeError:  # it broke since _running_pool looked
+                self._replace(pool)
+                continue
+            with self._lock:
+                waiting = self._waiting.get(pool)
+                if waiting is None:  # replaced meanwhile
+                    job.cancel()
+                    continue
+                waiting.add(job)
+            job.add_done_callback(lambda job, pool=pool: self._forget(pool, job))
+            try:
+                return await asyncio.wrap_future(job)
+            except BrokenProcessPool:
+                self._replace(pool)
+                if last_try:
+                    log.error("extraction of %s failed twice because its processes failed", url)
+                    raise ExtractionError("I couldn't read that page.") from None
+            except FutureTimeout:
+                self.pages_killed += 1
+                log.warning("extraction of %s took longer than %ss; its process was stopped", url, self.timeout)
+                raise ExtractionError("Reading that page took too long, so I gave up on it.") from None
+            except asyncio.CancelledError:
+                job.cancel()  # pebble stops the process working on it
+                raise
+            except FutureCancelled:
+                raise ExtractionError("Reading that page was cancelled.") from None
+            except ExtractionError:
+                raise
+            except Exception:  # the process died while working on it (out of memory, a crash in lxml)
+                log.exception("extraction of %s failed", url)
+                raise ExtractionError("I couldn't read that page.") from None
+        raise ExtractionError("I couldn't read that page.")
+
+    def _forget(self, pool, job) -> None:
+        with self._lock:
+            self._waiting.get(pool, set()).discard(job)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.stop()
-            self._pool.join(timeout=5)
-            self._pool = None
+        with self._lock:
+            pool, self._pool = self._pool, None
+            for broken in [p for p in self._waiting if p is not pool]:
+                self._waiting.pop(broken)
+            self._waiting.pop(pool, None)
+        if pool is not None:
+            pool.stop()
+            pool.join(timeout=5)
+
+
+def _stop_in_background(pool) -> None:
+    """Stop a broken pool without blocking the caller: its threads may be stuck writing to
+    a process that is gone, and `join` waits for them."""
+
+    def stop() -> None:
+        try:
+            pool.stop()
+            pool.join(timeout=5)
+        except Exception:
+            log.debug("stopping a broken extraction pool failed", exc_info=True)
+
+    threading.Thread(target=stop, name="extract-pool-stop", daemon=True).start()
 
 
 def extract_page(html: str, url: str, min_chars: int) -> Article:

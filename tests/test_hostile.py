@@ -108,6 +108,39 @@ async def test_a_page_that_keeps_extraction_busy_is_stopped_and_the_next_page_is
     assert not isinstance(ordinary, Exception) and ordinary.title == "Ferry timetable changes"
 
 
+
+def _forkserver_children() -> set[int]:
+    """Extraction processes: children of multiprocessing's fork server, a child of this process."""
+    from benchmarks.deployment import process_tree
+
+    def parent(folder: Path) -> int:
+        return int((folder / "stat").read_text().rsplit(")", 1)[1].split()[1])
+
+    servers = [f for f in process_tree(os.getpid()) if b"forkserver" in (f / "cmdline").read_bytes()]
+    return {int(f.name) for f in process_tree(os.getpid()) if any(parent(f) == int(s.name) for s in servers)}
+
+
+async def test_an_extraction_process_that_dies_while_idle_does_not_break_extraction():
+    # pebble gives up on a pool whose process dies while not known to be on a page (the OOM
+    # killer picking an idle one); every later page then failed until the bot was restarted.
+    from bot.extract import Extractor
+
+    extractor = Extractor(workers=2, timeout=20, min_chars=200)
+    try:
+        before = _forkserver_children()
+        assert (await extractor.extract(ORDINARY, "https://example.org/first")).title == "Ferry timetable changes"
+        ours = _forkserver_children() - before
+        assert len(ours) == 2
+        os.kill(min(ours), signal.SIGKILL)
+        await asyncio.sleep(0.5)  # pebble notices the death
+        pages = [extractor.extract(ORDINARY, f"https://example.org/{n}") for n in range(5)]
+        articles = await asyncio.wait_for(asyncio.gather(*pages), 60)
+        assert [a.title for a in articles] == ["Ferry timetable changes"] * 5
+        assert extractor.pools_replaced == 1
+    finally:
+        extractor.close()
+
+
 # -- Slack requests that are not what Slack sends --------------------------------------------
 
 @pytest.fixture
