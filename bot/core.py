@@ -25,6 +25,7 @@ from bot.models import ChatRef, Incoming, Reply
 from bot.pipeline import SummaryPipeline
 from bot.sentences import word_count
 from bot.store import Store, keys
+from bot.store.priority import work_started
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,8 @@ class SummaryBot:
         """All replies to `message` (possibly none). Never raises for a bad message."""
         self.metrics.messages.labels(message.chat.platform, self._kind_of(message)).inc()
         try:
-            replies = await self._dispatch(message)
+            with work_started():  # in a burst, the store serves earlier messages first
+                replies = await self._dispatch(message)
         except Exception:
             log.exception("failed to handle a message in %s", message.chat.key)
             self.metrics.errors.labels("internal").inc()

@@ -337,3 +337,27 @@ async def test_sqlite_in_memory_and_closed_store() -> None:
     await store.close()  # idempotent
     with pytest.raises(RuntimeError, match="closed"):
         await store.get("k")
+
+
+async def test_sqlite_serves_the_work_that_started_first_first(tmp_path) -> None:
+    # A burst of messages shares the one SQLite thread. Served in arrival order of the
+    # operations, twenty messages of ten operations each all finish near the end (the first
+    # after 181 of 200 operations); served oldest work first, the first finishes early.
+    from bot.store.priority import work_started
+
+    store = await SQLiteStore.open(tmp_path / "s.sqlite3")
+    finished: list[int] = []
+
+    async def message(number: int) -> None:
+        with work_started():
+            for _ in range(10):
+                await store.incr(f"counter:{number}")
+                finished.append(number)
+
+    try:
+        await asyncio.gather(*(message(n) for n in range(20)))
+    finally:
+        await store.close()
+    first_done = max(i for i, number in enumerate(finished) if number == 0)
+    assert first_done < 50, first_done
+    assert sorted(finished) == sorted(n for n in range(20) for _ in range(10))

@@ -8,9 +8,10 @@ a key first clears any expired predecessor, and all expired rows are purged on o
 at most once a minute on a write.
 
 sqlite3 blocks, so the connection lives on one dedicated worker thread and each operation runs
-there as one whole transaction. That thread serializes the operations of this process; writes
-take `BEGIN IMMEDIATE` so that other processes on the same file are serialized too (a
-deferred transaction that reads and then writes could fail on lock upgrade instead of waiting).
+there as one whole transaction. That thread serializes the operations of this process, those
+of the oldest piece of work first (bot/store/priority.py); writes take `BEGIN IMMEDIATE` so
+that other processes on the same file are serialized too (a deferred transaction that reads
+and then writes could fail on lock upgrade instead of waiting).
 
 Like Redis, using a key as the wrong type raises (`WrongTypeError`), and `incr` on a value
 that is not a canonical 64-bit integer raises `ValueError`.
@@ -19,12 +20,17 @@ that is not a canonical 64-bit integer raises `ValueError`.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
+
+from bot.store.priority import rank
 
 T = TypeVar("T")
 
@@ -73,10 +79,10 @@ class WrongTypeError(TypeError):
 class SQLiteStore:
     """The `Store` protocol on one SQLite file (or ":memory:")."""
 
-    def __init__(self, conn: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
-        # Use `open`: the connection must have been made on the executor's only thread.
+    def __init__(self, conn: sqlite3.Connection, worker: _OldestFirstThread) -> None:
+        # Use `open`: the connection must have been made on the worker's thread.
         self._conn = conn
-        self._executor = executor
+        self._worker = worker
         self._closed = False
         self._next_purge = time.time() + _PURGE_INTERVAL_S  # `_connect` has just purged
 
@@ -86,22 +92,21 @@ class SQLiteStore:
         path = str(path)
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        worker = _OldestFirstThread("sqlite-store")
         try:
-            conn = await asyncio.get_running_loop().run_in_executor(executor, _connect, path)
+            conn = await asyncio.wrap_future(worker.submit(rank(), _connect, path))
         except BaseException:
-            executor.shutdown(wait=False)
+            worker.shutdown(wait=False)
             raise
-        return cls(conn, executor)
+        return cls(conn, worker)
 
     async def close(self) -> None:
         """Close the connection after the operations already queued; later calls raise."""
         if self._closed:
             return
         self._closed = True
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._conn.close)
-        self._executor.shutdown(wait=True)
+        await asyncio.wrap_future(self._worker.submit(float("inf"), self._conn.close))  # after all queued
+        await asyncio.to_thread(self._worker.shutdown, wait=True)
 
     # -- plain keys -------------------------------------------------------------
     async def get(self, key: str) -> bytes | None:
@@ -179,10 +184,7 @@ class SQLiteStore:
     async def _run(self, operation: Callable[..., T], args: tuple, write: bool) -> T:
         if self._closed:
             raise RuntimeError("SQLiteStore is closed")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor, self._transaction, operation, args, write
-        )
+        return await asyncio.wrap_future(self._worker.submit(rank(), self._transaction, operation, args, write))
 
     def _transaction(self, operation: Callable[..., T], args: tuple, write: bool) -> T:
         """Run `operation(conn, now, *args)` as one transaction (on the worker thread)."""
@@ -200,6 +202,53 @@ class SQLiteStore:
             raise
         conn.execute("COMMIT")
         return result
+
+
+class _OldestFirstThread:
+    """One thread running the calls submitted to it, lowest rank first (then in order of
+    submission); a call whose future was cancelled before it started is skipped."""
+
+    def __init__(self, name: str) -> None:
+        self._queue: list[tuple[float, int, Future, Callable, tuple]] = []
+        self._order = itertools.count()
+        self._ready = threading.Condition()
+        self._closing = False
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, rank_: float, call: Callable[..., T], *args: Any) -> Future:
+        future: Future = Future()
+        with self._ready:
+            if self._closing:
+                raise RuntimeError("SQLiteStore is closed")
+            heapq.heappush(self._queue, (rank_, next(self._order), future, call, args))
+            self._ready.notify()
+        return future
+
+    def shutdown(self, wait: bool = True) -> None:
+        """No new calls; the queued ones still run."""
+        with self._ready:
+            self._closing = True
+            self._ready.notify()
+        if wait:
+            self._thread.join()
+
+    def _serve(self) -> None:
+        while True:
+            with self._ready:
+                while not self._queue and not self._closing:
+                    self._ready.wait()
+                if not self._queue:
+                    return
+                _, _, future, call, args = heapq.heappop(self._queue)
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = call(*args)
+            except BaseException as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
 
 
 def _connect(path: str) -> sqlite3.Connection:
