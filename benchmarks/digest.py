@@ -80,6 +80,7 @@ async def cmd_digest_compose(args, settings) -> int:
     from bot.digest.localtime import utc_now
     from bot.digest.service import DigestService
     from bot.digest.similarity import story_text
+    from bot.extract import Extractor
     from bot.inference import LocalInference
     from bot.fetch import Fetcher
     from bot.models import ChatRef, Digest
@@ -98,7 +99,8 @@ async def cmd_digest_compose(args, settings) -> int:
     with tempfile.TemporaryDirectory() as folder:
         store = await SQLiteStore.open(Path(folder) / "bench.sqlite3")
         fetcher = Fetcher(settings)
-        digests = DigestService(settings, store, fetcher, inference)
+        extractor = Extractor(workers=1, timeout=settings.extract_timeout, min_chars=settings.min_article_chars)
+        digests = DigestService(settings, store, fetcher, extractor, inference)
         now = utc_now()
         shares = 0
         articles = []
@@ -125,6 +127,7 @@ async def cmd_digest_compose(args, settings) -> int:
             pending = await digests.composer.compose(chat, since, until, zone)
             samples.append(time.perf_counter() - t0)
         await fetcher.close()
+        extractor.close()
         await store.close()
 
     entries = pending.daily.entries if pending else []
@@ -153,6 +156,7 @@ async def cmd_digest_tick(args, settings) -> int:
     from bot.digest.scheduler import DigestScheduler
     from bot.digest.service import DigestService
     from bot.digest.subscriptions import DUE_KEY
+    from bot.extract import Extractor
     from bot.fetch import Fetcher
     from bot.models import ChatRef
     from bot.store import open_store
@@ -188,7 +192,8 @@ async def cmd_digest_tick(args, settings) -> int:
     # digest_send_empty: every due chat gets composed and sent, the costly path.
     bench_settings = settings.model_copy(update={"digest_send_empty": True})
     fetcher = Fetcher(bench_settings)
-    digests = DigestService(bench_settings, store, fetcher, _NoModel())
+    extractor = Extractor(workers=1, timeout=settings.extract_timeout, min_chars=settings.min_article_chars)
+    digests = DigestService(bench_settings, store, fetcher, extractor, _NoModel())
     scheduler = DigestScheduler(digests, {"bench": platform})
     day = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
     result: dict = {"subscriptions": args.subscriptions, "redis": url}
@@ -235,6 +240,7 @@ async def cmd_digest_tick(args, settings) -> int:
         for start in range(0, len(chats), 1000):
             await store.zrem(DUE_KEY, *chats[start : start + 1000])
         await fetcher.close()
+        extractor.close()
         await store.close()
         await admin.aclose()
     print_result(result, args.format)

@@ -73,7 +73,7 @@ class SummaryBot:
         self.inference = inference
         self.metrics = metrics or Metrics()
         self.pipeline = pipeline or SummaryPipeline(settings, store, inference, metrics=self.metrics)
-        self.digests = DigestService(settings, store, self.pipeline.fetcher, inference)
+        self.digests = DigestService(settings, store, self.pipeline.fetcher, self.pipeline.extractor, inference)
         self.commands: dict[str, Handler] = {
             "summary": self._summary_command,
             "start": self._help_command,

@@ -5,7 +5,8 @@ trafilatura has no timeout of its own, and some pages (hundreds of thousands of 
 tags, a tag with 100k attributes) keep it busy for minutes; a thread cannot be stopped.
 So `Extractor` runs `extract_page` in a small pool of processes (pebble): a page that runs
 past its time limit has its process killed and replaced, and the limit counts from when
-the page's extraction starts, not while it waits for a free process.
+the page's extraction starts, not while it waits for a free process. Feeds are parsed in
+the same processes (`Extractor.run`), for the same reasons.
 
 pebble gives up on a whole pool for good when a process dies while it is not known to be
 working on a page (killed by the OOM killer or by hand while idle, or between taking a
@@ -24,7 +25,9 @@ from concurrent.futures import CancelledError as FutureCancelled
 from concurrent.futures import InvalidStateError
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import trafilatura
@@ -36,8 +39,17 @@ from bot.sentences import word_count
 from bot.text import clean_body, clean_line
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 WORDS_PER_MINUTE = 230
+
+class Overran(Exception):
+    """The work ran past its time limit; its process was killed."""
+
+
+class ProcessFailed(Exception):
+    """The process doing the work died (out of memory, a crash in a C library)."""
+
 
 class ExtractionError(Exception):
     """No article could be read; str(exc) is a friendly sentence for the chat."""
@@ -120,10 +132,29 @@ class Extractor:
 
     async def extract(self, html: str, url: str) -> Article:
         """The article in `html`. Raises ExtractionError with a friendly sentence."""
+        try:
+            return await self.run(extract_page, html, url, self.min_chars)
+        except Overran:
+            log.warning("extraction of %s took longer than %ss; its process was stopped", url, self.timeout)
+            raise ExtractionError("Reading that page took too long, so I gave up on it.") from None
+        except ExtractionError:
+            raise
+        except Exception:  # its process died (out of memory, a crash in lxml)
+            log.exception("extraction of %s failed", url)
+            raise ExtractionError("I couldn't read that page.") from None
+
+    async def run(self, function: Callable[..., T], *args) -> T:
+        """`function(*args)` in one of the processes, stopped after `timeout` seconds of
+        work (Overran). What `function` raises comes back as it is; a process that died on
+        the job raises ProcessFailed. `function` must be importable by the processes and
+        its arguments and result picklable. Any stranger's document is read through here:
+        pages (`extract`) and feeds (bot/digest/feeds.py)."""
+        from pebble import ProcessExpired
+
         for last_try in (False, True):
             pool = self._running_pool()
             try:
-                job = pool.schedule(extract_page, args=(html, url, self.min_chars), timeout=self.timeout)
+                job = pool.schedule(function, args=args, timeout=self.timeout)
             except RuntimeError:  # it broke since _running_pool looked
                 self._replace(pool)
                 continue
@@ -139,23 +170,18 @@ class Extractor:
             except BrokenProcessPool:
                 self._replace(pool)
                 if last_try:
-                    log.error("extraction of %s failed twice because its processes failed", url)
-                    raise ExtractionError("I couldn't read that page.") from None
+                    raise ProcessFailed("the processes failed twice") from None
             except FutureTimeout:
                 self.pages_killed += 1
-                log.warning("extraction of %s took longer than %ss; its process was stopped", url, self.timeout)
-                raise ExtractionError("Reading that page took too long, so I gave up on it.") from None
+                raise Overran(f"ran longer than {self.timeout:g} s") from None
             except asyncio.CancelledError:
                 job.cancel()  # pebble stops the process working on it
                 raise
             except FutureCancelled:
-                raise ExtractionError("Reading that page was cancelled.") from None
-            except ExtractionError:
-                raise
-            except Exception:  # the process died while working on it (out of memory, a crash in lxml)
-                log.exception("extraction of %s failed", url)
-                raise ExtractionError("I couldn't read that page.") from None
-        raise ExtractionError("I couldn't read that page.")
+                raise ProcessFailed("the job was cancelled") from None
+            except ProcessExpired as exc:
+                raise ProcessFailed(f"its process died ({exc})") from None
+        raise ProcessFailed("the processes failed twice")
 
     def _forget(self, pool, job) -> None:
         with self._lock:

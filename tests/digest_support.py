@@ -14,7 +14,7 @@ from bot.digest.service import DigestService
 from bot.fetch import Fetcher
 from bot.models import ChatRef, DailyDigest, Reply
 from bot.store.redis_store import RedisStore
-from model_support import shared_inference
+from model_support import shared_extractor, shared_inference
 
 GROUP = ChatRef(platform="telegram", chat_id="-1001234", kind="group")
 
@@ -73,5 +73,5 @@ def digest_settings(tmp_path, **overrides) -> Settings:
 
 
 def scheduler_for(store, settings: Settings, clock: FakeClock, sender, **options) -> DigestScheduler:
-    digests = DigestService(settings, store, Fetcher(settings), shared_inference(), clock)
+    digests = DigestService(settings, store, Fetcher(settings), shared_extractor(), shared_inference(), clock)
     return DigestScheduler(digests, {GROUP.platform: sender}, **options)

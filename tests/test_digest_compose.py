@@ -15,7 +15,7 @@ from bot.links import canonicalize
 from bot.models import Digest
 from bot.store import keys
 from digest_support import GROUP, FakeClock, digest_settings, utc
-from model_support import shared_inference
+from model_support import shared_extractor, shared_inference
 
 UTC = ZoneInfo("UTC")
 
@@ -71,7 +71,7 @@ def article(url: str, title: str, lead: str) -> Digest:
 
 def service(store, tmp_path, clock, **settings) -> DigestService:
     settings = digest_settings(tmp_path, **settings)
-    return DigestService(settings, store, Fetcher(settings), CountingInference(shared_inference()), clock)
+    return DigestService(settings, store, Fetcher(settings), shared_extractor(), CountingInference(shared_inference()), clock)
 
 
 async def share(digests: DigestService, *items: Digest) -> None:

@@ -184,3 +184,42 @@ async def test_a_feed_whose_body_names_another_resource_is_not_followed_there(st
             finally:
                 await bot.close()
         assert internal.requests == []
+
+
+def slow_to_parse_feed() -> str:
+    """Malformed XML that sends feedparser to its loose parser, which spends about 12 s on
+    these 800 kB (linear, but slow): a thread could not be stopped, a process can."""
+    return (
+        "<?xml version='1.0'?><rss version='2.0'><channel><title>Busy</title><item><title>x &amp; y</title>"
+        "<link>https://example.org/1</link><description>" + "<p>a<b>c" * 100_000 + "</description></item></channel></rss>"
+    )
+
+
+async def test_a_feed_that_keeps_the_parser_busy_is_stopped_with_a_friendly_reply(store, tmp_path):
+    routes = {"/busy.xml": (200, {"Content-Type": "application/rss+xml"}, slow_to_parse_feed())}
+    bot = make_summary_bot(digest_settings(tmp_path, extract_timeout=1, extract_workers=1), store)
+    bot.permissions.register(GROUP.platform, only_admin_is_an_admin)
+    try:
+        async with serve_site(routes) as site:
+            (reply,) = await bot.handle(command(f"/feeds add {site.url('/busy.xml')}"))
+    finally:
+        await bot.close()
+    assert "took too long" in reply.error
+    assert bot.pipeline.extractor.pages_killed == 1  # its process was stopped, not left running
+    assert await bot.digests.feeds.followed(GROUP) == {}
+
+
+def test_a_feed_that_expands_entities_into_megabytes_gives_capped_fields():
+    from bot.digest.feeds import parse_feed
+    from bot.limits import MAX_TITLE_CHARS
+
+    entities = '<!ENTITY a "aaaaaaaaaa">' + "".join(
+        f'<!ENTITY {name} "{("&" + previous + ";") * 10}">' for previous, name in zip("abcde", "bcdef")
+    )
+    document = (
+        f'<?xml version="1.0"?><!DOCTYPE rss [{entities}]><rss version="2.0"><channel><title>&f;&f;</title>'
+        "<item><title>&f;</title><link>https://example.org/1</link><description>&f;</description></item></channel></rss>"
+    )
+    title, (item,) = parse_feed(document, "https://example.org/feed.xml")
+    assert 0 < len(title) <= MAX_TITLE_CHARS and 0 < len(item.title) <= MAX_TITLE_CHARS
+    assert len(item.summary) <= 280

@@ -29,7 +29,9 @@ from urllib.parse import urljoin
 import feedparser
 
 from bot.digest.history import DAY, url_id
+from bot.extract import Extractor, Overran, ProcessFailed
 from bot.fetch import FetchError, Fetcher
+from bot.limits import MAX_TITLE_CHARS, MAX_URL_CHARS, shorten
 from bot.links import canonicalize, host_of
 from bot.models import ChatRef, RelatedLink
 from bot.sentences import split_sentences
@@ -92,9 +94,10 @@ def _seen_key(chat: ChatRef) -> str:
 
 
 class Feeds:
-    def __init__(self, store: Store, fetcher: Fetcher):
+    def __init__(self, store: Store, fetcher: Fetcher, extractor: Extractor):
         self.store = store
         self.fetcher = fetcher
+        self.extractor = extractor  # its processes parse feeds: feedparser can't be stopped in a thread
 
     # -- what a chat follows --------------------------------------------------------------
     async def add(self, chat: ChatRef, url: str, now: datetime) -> FeedState:
@@ -182,7 +185,14 @@ class Feeds:
         except FetchError as exc:
             raise FeedError(f"I couldn't load that feed: {exc}") from None
         if page.status != 304:
-            state.title, state.items = await asyncio.to_thread(parse_feed, page.text, page.url)
+            try:
+                state.title, state.items = await self.extractor.run(parse_feed, page.text, page.url)
+            except Overran:
+                log.warning("parsing feed %s took longer than %ss; its process was stopped", url, self.extractor.timeout)
+                raise FeedError("Reading that feed took too long, so I gave up on it.") from None
+            except ProcessFailed as exc:
+                log.error("parsing feed %s failed: %s", url, exc)
+                raise FeedError("I couldn't read that feed.") from None
         state.etag = page.etag or state.etag
         state.last_modified = page.last_modified or state.last_modified
         state.fetched_at = now.timestamp()
@@ -196,29 +206,36 @@ _DECODED_FEED_HEADERS = {"content-type": "application/xml; charset=utf-8"}
 
 
 def parse_feed(text: str, base_url: str) -> tuple[str, list[FeedItem]]:
-    """The title and the first MAX_ITEMS_PER_FEED linked items of an RSS or Atom document.
+    """The title and the first MAX_ITEMS_PER_FEED linked items of an RSS or Atom document,
+    every field capped (entities can blow a small document up to megabytes of title).
+    Runs in the Extractor's processes: feedparser's time grows with what a stranger wrote.
 
     Only ever give feedparser a stream: given a str or bytes that looks like a URL or a
     file path it opens it itself (urllib, open()), outside the fetcher's address policy,
     so a feed whose body is `http://10.0.0.1/...` or `/etc/...` would be an SSRF."""
-    parsed = feedparser.parse(io.BytesIO(text.encode("utf-8", "replace")), response_headers=_DECODED_FEED_HEADERS)
+    parsed = feedparser.parse(
+        io.BytesIO(text.encode("utf-8", "replace")),
+        response_headers=_DECODED_FEED_HEADERS,
+        sanitize_html=False,  # its HTML is reduced to plain text here (_plain), never shown as HTML
+        resolve_relative_uris=False,  # only links are used, resolved against the feed by urljoin
+    )
     if not parsed.version:
         raise FeedError(
             "That isn't an RSS or Atom feed. Send the feed's own address (it often ends in "
             "/feed, /rss or .xml)."
         )
-    title = _plain(parsed.feed.get("title", "")) or host_of(base_url)
+    title = shorten(_plain(parsed.feed.get("title", "")), MAX_TITLE_CHARS) or host_of(base_url)
     items: list[FeedItem] = []
     for entry in parsed.entries:
         link = urljoin(base_url, entry.get("link", ""))
-        if not link.startswith(("http://", "https://")):
+        if not link.startswith(("http://", "https://")) or len(link) > MAX_URL_CHARS:
             continue
         stamp = entry.get("published_parsed") or entry.get("updated_parsed")
         items.append(
             FeedItem(
                 item_id=url_id(entry.get("id") or link),
                 url=link,
-                title=_plain(entry.get("title", "")) or link,
+                title=shorten(_plain(entry.get("title", "")), MAX_TITLE_CHARS) or link,
                 summary=_two_sentences(_plain(entry.get("summary", ""))),
                 source=title,
                 published=float(calendar.timegm(stamp)) if stamp else None,
@@ -234,7 +251,7 @@ def _plain(markup: str) -> str:
 
 
 def _two_sentences(text: str) -> str:
-    summary = " ".join(split_sentences(text)[:2])
+    summary = " ".join(split_sentences(text[: 8 * SUMMARY_CHARS])[:2])  # two sentences are near the start
     if len(summary) > SUMMARY_CHARS:
         summary = summary[: SUMMARY_CHARS - 1].rsplit(" ", 1)[0] + "…"
     return summary

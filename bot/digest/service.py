@@ -15,6 +15,7 @@ from bot.digest.feeds import Feeds
 from bot.digest.history import ShareHistory
 from bot.digest.localtime import Clock, LocalTimeError, parse_time_zone, utc_now
 from bot.digest.subscriptions import Subscriptions
+from bot.extract import Extractor
 from bot.fetch import Fetcher
 from bot.inference import InferenceService
 from bot.related.vectors import ArticleVectors
@@ -30,7 +31,13 @@ def chat_settings_key(chat: ChatRef) -> str:
 
 class DigestService:
     def __init__(
-        self, settings: Settings, store: Store, fetcher: Fetcher, inference: InferenceService, clock: Clock = utc_now
+        self,
+        settings: Settings,
+        store: Store,
+        fetcher: Fetcher,
+        extractor: Extractor,
+        inference: InferenceService,
+        clock: Clock = utc_now,
     ):
         self.settings = settings
         self.store = store
@@ -38,7 +45,7 @@ class DigestService:
         self.subscriptions = Subscriptions(store)
         vectors = ArticleVectors(store, inference, ttl=settings.summary_cache_ttl)
         self.history = ShareHistory(store, settings.history_days, vectors)
-        self.feeds = Feeds(store, fetcher)
+        self.feeds = Feeds(store, fetcher, extractor)
         self.composer = DigestComposer(settings, self.history, self.feeds, vectors)
 
     async def chat_zone(self, chat: ChatRef) -> ZoneInfo:
