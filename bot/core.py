@@ -156,20 +156,24 @@ class SummaryBot:
     ) -> list[Reply]:
         """Digests of `urls`; each link counts as one share of this message in the chat's
         daily digest, and asking for another length of a link shared here before
-        (`/summary short|long <link>`) counts as none."""
+        (`/summary short|long <link>`) counts as none. Without `record_history` (a private
+        request) the links leave no trace in the chat: no share, and no memory that could
+        show them to others as related articles."""
         urls = urls[: self.settings.max_links_per_message]
         limited = await self._over_rate_limit(message, len(urls))
         if limited:
             return [limited]
-        replies = list(await asyncio.gather(*(self._summarize_link(url, length, message.chat) for url in urls)))
+        replies = list(
+            await asyncio.gather(*(self._summarize_link(url, length, message.chat, record_history) for url in urls))
+        )
         if record_history:  # what is shared in a chat makes its daily digest
             digests = [reply.digest for reply in replies if reply.digest]
             await self.digests.history.record(message.chat, digests, self.digests.clock(), only_new=length is not None)
         return replies
 
-    async def _summarize_link(self, url: str, length: str | None, chat: ChatRef) -> Reply:
+    async def _summarize_link(self, url: str, length: str | None, chat: ChatRef, remember: bool) -> Reply:
         try:
-            return Reply(digest=await self.pipeline.digest_link(url, length, chat))
+            return Reply(digest=await self.pipeline.digest_link(url, length, chat, remember=remember))
         except FRIENDLY_ERRORS as exc:
             return self._failed(exc)
         except Exception:

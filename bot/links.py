@@ -7,9 +7,11 @@ so two shares of the same page with different tracking parameters count once.
 from __future__ import annotations
 
 import functools
-
 import re
+from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from bot.limits import MAX_URL_CHARS
 
 # Tracking parameters that never change what page is served.
 TRACKING_PARAMS = frozenset(
@@ -29,26 +31,37 @@ _PAIRS = {")": "(", "]": "[", "}": "{"}
 
 
 def _trim(candidate: str) -> str:
-    """Strip sentence punctuation and unbalanced closing brackets from a found URL."""
-    while candidate:
-        last = candidate[-1]
+    """Strip sentence punctuation and unbalanced closing brackets from a found URL (in one
+    pass: a stranger's "link" may end in forty thousand brackets)."""
+    excess = {close: candidate.count(close) - candidate.count(open_) for close, open_ in _PAIRS.items()}
+    end = len(candidate)
+    while end:
+        last = candidate[end - 1]
         if last in _TRAILING:
-            candidate = candidate[:-1]
-        elif last in _PAIRS and candidate.count(last) > candidate.count(_PAIRS[last]):
-            candidate = candidate[:-1]
+            end -= 1
+        elif last in _PAIRS and excess[last] > 0:
+            excess[last] -= 1
+            end -= 1
         else:
             break
-    return candidate
+    return candidate[:end]
+
+
+def _links(text: str):
+    """(start, end, url) of each link in `text` as a reader means it: trimmed, "www." given
+    a scheme, at most MAX_URL_CHARS long (a longer one is no one's link)."""
+    for match in _URL_RE.finditer(text or ""):
+        found = _trim(match.group(0))
+        url = "http://" + found if found.lower().startswith("www.") else found
+        if len(url) <= MAX_URL_CHARS:
+            yield match.start(), match.start() + len(found), url
 
 
 def find_urls(text: str) -> list[str]:
     """Links in `text`, in order of appearance, without duplicates (by canonical form)."""
     found: list[str] = []
     seen: set[str] = set()
-    for match in _URL_RE.finditer(text or ""):
-        url = _trim(match.group(0))
-        if url.lower().startswith("www."):
-            url = "http://" + url
+    for _, _, url in _links(text):
         try:
             canonical = canonicalize(url)
         except ValueError:
@@ -59,7 +72,19 @@ def find_urls(text: str) -> list[str]:
     return found
 
 
-@functools.lru_cache(maxsize=4096)  # a pure function called many times per cached reply
+def remove_urls(text: str, unwanted: Callable[[str], bool]) -> str:
+    """`text` without the links (as `find_urls` reads them) for which `unwanted` is true."""
+    kept: list[str] = []
+    position = 0
+    for start, end, url in _links(text):
+        if unwanted(url):
+            kept.append(text[position:start])
+            position = end
+    kept.append(text[position:])
+    return "".join(kept)
+
+
+@functools.lru_cache(maxsize=4096)  # called many times per cached reply; keys are at most MAX_URL_CHARS
 def canonicalize(url: str) -> str:
     """Lower-case scheme and host, IDNA host, no default port, no fragment, no tracking
     parameters, "/" for an empty path. Raises ValueError for something that is not an

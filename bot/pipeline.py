@@ -96,10 +96,14 @@ class SummaryPipeline:
             self.extractor.close()
 
     # -- public entry points ----------------------------------------------------------
-    async def digest_link(self, url: str, length: str | None = None, chat: ChatRef | None = None) -> Digest:
+    async def digest_link(
+        self, url: str, length: str | None = None, chat: ChatRef | None = None, *, remember: bool = True
+    ) -> Digest:
+        """The digest of the article at `url`; with a `chat`, its related articles include
+        what the chat's scope has seen, and (if `remember`) the article is remembered there."""
         length = length or self.settings.summary_length
         article, summary, cached = await self.content(url, length)
-        return await self._digest(article, summary, cached, chat)
+        return await self._digest(article, summary, cached, chat, remember)
 
     async def compute_content(self, url: str, length: str) -> tuple[Article, Summary, bool]:
         """The article at `url` and its key points, computed here (from the caches when
@@ -117,8 +121,10 @@ class SummaryPipeline:
         summary, cached = await self.summarize(article.text, title=article.title, length=length)
         return await self._digest(article, summary, cached, chat)
 
-    async def _digest(self, article: Article, summary: Summary, cached: bool, chat: ChatRef | None) -> Digest:
-        related = await self._related(article, chat)
+    async def _digest(
+        self, article: Article, summary: Summary, cached: bool, chat: ChatRef | None, remember: bool = True
+    ) -> Digest:
+        related = await self._related(article, chat, remember)
         return Digest(
             title=article.title,
             points=summary.points,
@@ -133,7 +139,7 @@ class SummaryPipeline:
             cached=cached,
         )
 
-    async def _related(self, article: Article, chat: ChatRef | None) -> list[RelatedLink]:
+    async def _related(self, article: Article, chat: ChatRef | None, remember: bool) -> list[RelatedLink]:
         # Related links are an extra: failing to find them must not cost the summary.
         try:
             return await self.related.find(
@@ -142,6 +148,7 @@ class SummaryPipeline:
                 text=article.text,
                 page_links=article.related,
                 chat=chat,
+                remember=remember,
             )
         except Exception:
             log.exception("finding related articles for %s failed", article.url or "pasted text")

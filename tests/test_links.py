@@ -1,6 +1,7 @@
 import pytest
 
-from bot.links import canonicalize, find_urls, host_of
+from bot.limits import MAX_URL_CHARS
+from bot.links import canonicalize, find_urls, host_of, remove_urls
 
 
 def test_finds_links_in_order_without_trailing_punctuation():
@@ -45,3 +46,20 @@ def test_canonicalize_rejects_non_http(bad):
 
 def test_host_of_drops_www():
     assert host_of("https://www.Example.com/x") == "example.com"
+
+
+def test_closing_brackets_are_trimmed_while_unbalanced_however_many():
+    assert find_urls("(see https://en.wikipedia.org/wiki/Foo_(bar)).") == ["https://en.wikipedia.org/wiki/Foo_(bar)"]
+    assert find_urls("http://a.example/" + ")" * 40_000) == ["http://a.example/"]
+    assert find_urls("[[http://a.example/x]]]") == ["http://a.example/x"]
+
+
+def test_a_link_longer_than_any_real_one_is_not_a_link():
+    assert find_urls("https://a.example/" + "x" * MAX_URL_CHARS) == []
+    assert find_urls("https://a.example/" + "x" * (MAX_URL_CHARS - 50)) != []
+
+
+def test_remove_urls_leaves_the_rest_of_the_text():
+    text = "read https://a.example/1, then www.b.example/2. (and https://c.example/3)"
+    assert remove_urls(text, lambda url: "b.example" in url) == "read https://a.example/1, then . (and https://c.example/3)"
+    assert remove_urls(text, lambda url: False) == text

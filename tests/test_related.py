@@ -433,3 +433,18 @@ async def test_the_number_of_views_and_of_refresh_locks_is_bounded(store):
     assert memory.cached_scopes <= 5
     assert memory.refreshing_scopes == 0  # no lock outlives its refresh
     assert len(await memory.view("dm-3")) == 2
+
+
+async def test_a_private_summary_leaves_nothing_another_chat_could_be_shown(store, topic_site, tmp_path):
+    # `/summary private <link>` in a public channel answers one person alone: the article
+    # must not join the workspace's memory and turn up as "related" in another channel.
+    one = ChatRef("slack", "C1", scope_id="T1", kind="group")
+    two = ChatRef("slack", "C2", scope_id="T1", kind="group")
+    bot = make_bot(store, tmp_path)
+    try:
+        [reply] = await bot.handle(shared(one, f"/summary private {topic_site.url('/bees/winter-losses')}"))
+        assert reply.private and reply.digest is not None
+        assert len(await bot.pipeline.related.memory.view(one.scope)) == 0
+        assert (await share(bot, two, topic_site, "/bees/new-treatment")).related == []
+    finally:
+        await bot.close()

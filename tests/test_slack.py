@@ -22,12 +22,12 @@ import pytest_asyncio
 from adapters.seed_site import SeedSite
 from adapters.slack import SlackService
 from adapters.slack.settings import SlackSettings
-from adapters.slack.incoming import incoming_from_command, plain_text
+from adapters.slack.incoming import chat_kind, incoming_from_command, plain_text
 from adapters.slack.installation_store import StoreInstallationStore, StoreOAuthStateStore
 from adapters.slack.render import MAX_BLOCKS, MAX_HEADER_CHARS, MAX_SECTION_CHARS, render_reply
 from benchmarks.standins.slack_api import BOT_ID, BOT_USER_ID, SlackStandIn
 from bot.config import ConfigError, Settings
-from bot.models import ChatRef, DailyDigest, Digest, DigestEntry, RelatedLink, Reply
+from bot.models import ChatRef, DailyDigest, Digest, DigestEntry, Incoming, RelatedLink, Reply
 from bot.store.sqlite_store import SQLiteStore
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from model_support import make_summary_bot
@@ -291,6 +291,35 @@ async def test_link_shared_in_unfurl_domains_is_unfurled(standin, sqlite_store, 
         assert unfurl.params["unfurl_id"] == "Uf1" and unfurl.params["source"] == "conversations_history"
         assert list(unfurl.params["unfurls"]) == [ours]
         assert SEED_TITLE in json.dumps(unfurl.params["unfurls"][ours]["blocks"])
+
+
+
+async def test_a_message_with_an_unfurled_link_and_another_answers_each_link_once(standin, sqlite_store, site):
+    async with running_slack(standin, sqlite_store, slack_unfurl_domains=["127.0.0.1"]) as slack:
+        ours = f"{site}/article.html"  # 127.0.0.1: an unfurl domain
+        other = ours.replace("127.0.0.1", "localhost").replace("article.html", "injection.html")  # not one
+        await slack.post_event({
+            "type": "link_shared", "channel": "C1", "user": "U1", "message_ts": "1700000004.000001",
+            "unfurl_id": "Uf2", "source": "conversations_history",
+            "links": [{"domain": "127.0.0.1", "url": ours}],
+        }, event_id="EvUnfurl2")  # fmt: skip
+        await slack.post_event(message_event(f"<{ours}> and <{other}>", ts="1700000004.000001"), event_id="EvMixed")
+        [unfurl] = await standin.wait_for("chat.unfurl")
+        [reply] = await standin.wait_for("chat.postMessage")
+        await slack.finish()
+        assert list(unfurl.params["unfurls"]) == [ours]
+        assert SEED_TITLE not in json.dumps(reply.params)  # the thread reply holds the other link alone
+        [digest] = await slack.service.bot.handle(
+            Incoming(chat=ChatRef("slack", "C1", scope_id="T1", kind="group"), text="/digest", user_id="U1")
+        )
+        assert sorted(entry.shares for entry in digest.daily.entries) == [1, 1]  # each link shared once
+
+
+def test_only_a_d_channel_is_a_direct_message_whatever_a_channel_is_named():
+    # In a DM anyone may change settings, so a public channel named "directmessage" must not pass for one.
+    assert chat_kind("D024BE91L", channel_name="directmessage") == "private"
+    assert chat_kind("C024BE91L", channel_name="directmessage") == "group"
+    assert chat_kind("D024BE91L", "im") == "private"
 
 
 # -- daily digests through send() -----------------------------------------------------------

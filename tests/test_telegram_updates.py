@@ -43,6 +43,8 @@ async def test_group_messages_are_addressed_by_mention_reply_or_named_command_on
     assert plain.chat.kind == "group" and not plain.addressed_to_bot
     mention = await incoming(api.new_update("@Summary_Test_Bot please read https://a.example/x", **group))
     assert mention.addressed_to_bot and mention.text == "please read https://a.example/x"
+    in_a_link = await incoming(api.new_update("see https://a.example/@summary_test_bot/story", **group))
+    assert not in_a_link.addressed_to_bot and in_a_link.text == "see https://a.example/@summary_test_bot/story"
     bot_said = api.new_update("earlier digest", chat_id=-100, chat_type="supergroup", user_id=ME.id)["message"]
     reply = await incoming(api.new_update("more like this", reply_to=bot_said, **group))
     assert reply.addressed_to_bot and reply.reply_to_text == "earlier digest"

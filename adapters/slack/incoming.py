@@ -60,7 +60,9 @@ def chat_kind(
     the id (D… is a DM, G… a private channel or group DM; C… may be either nowadays).
     A C… id with nothing else known (app_mention and link_shared events) counts as private:
     its articles then stay in the channel's own memory rather than risk a leak."""
-    if channel_type == "im" or channel_name == "directmessage" or (not channel_type and channel_id.startswith("D")):
+    # A DM's id starts with D: a channel a user named "directmessage" is not one (in a DM
+    # anyone may change settings, so this must fail closed).
+    if channel_type == "im" or (channel_id.startswith("D") and (channel_name == "directmessage" or not channel_type)):
         return "private"
     if (
         channel_type in PRIVATE_GROUP_TYPES

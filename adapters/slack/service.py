@@ -50,7 +50,7 @@ from adapters.slack.render import SlackMessage, render_replies, render_unfurl
 from adapters.slack.settings import SlackSettings
 from bot.config import ConfigError
 from bot.core import SummaryBot
-from bot.links import find_urls
+from bot.links import find_urls, remove_urls
 from bot.models import ChatRef, Incoming, Reply
 from bot.store import keys
 
@@ -315,6 +315,10 @@ class SlackService:
                 event, team_id=payload.get("team_id"), bot_user_id=payload.get("bot_user_id"),
                 addressed_to_bot=payload.get("addressed_to_bot", False),
             )  # fmt: skip
+            if not message.addressed_to_bot and self.settings.slack_unfurl_domains:
+                # link_shared unfurls those links: one answer (and one share) per link
+                domains = self.settings.slack_unfurl_domains
+                message = replace(message, text=remove_urls(message.text, lambda url: host_matches(url, domains)))
             await self._answer_in_thread(client, message, delivery)
         elif kind == "unfurl":
             channel = event.get("channel", "")

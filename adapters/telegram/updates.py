@@ -89,7 +89,8 @@ def _without_mention(text: str, me: User) -> str:
 
 
 def _mention_re(me: User) -> re.Pattern:
-    return re.compile(rf"@{re.escape(me.username or '')}\b", re.I)
+    # Not inside a word or a link: "https://x.example/@bot/story" mentions no one.
+    return re.compile(rf"(?<![\w./:@%~+-])@{re.escape(me.username or '')}\b", re.I)
 
 
 async def is_chat_admin(chat: ChatRef, user_id: str, member_is_admin: MemberIsAdmin) -> bool:

@@ -71,9 +71,11 @@ class RelatedFinder:
         text: str,
         page_links: Sequence[RelatedLink],
         chat: ChatRef | None,
+        remember: bool = True,
     ) -> list[RelatedLink]:
         """Up to MAX_RELATED titled links for the article at `url` ("" for pasted text);
-        with a `chat`, the article (if it has a URL) is remembered in the chat's scope."""
+        with a `chat`, the article (if it has a URL, and unless not to `remember` it: a
+        private request) is remembered in the chat's scope."""
         remembered: list[RelatedLink] = []
         from_feeds: list[RelatedLink] = []
         view = None
@@ -86,7 +88,7 @@ class RelatedFinder:
             found = view.search(vector, limit=MAX_RELATED, threshold=SIMILARITY_THRESHOLD, exclude=[url] if url else [])
             remembered = [hit.link for hit in found]
             from_feeds = await self.feeds.related_for_chat(chat, vector, limit=MAX_RELATED)
-            if url and self.memory.needs_remembering(view, url):
+            if remember and url and self.memory.needs_remembering(view, url):
                 await self.memory.remember(scope, url, title, vector)
         candidates = rank_related(page_links, remembered, from_feeds, exclude=[url])
         return await self._titled(candidates, view)
