@@ -166,3 +166,11 @@ def test_a_short_text_is_scored_on_its_opening_only():
     encoder = CountingEncoder(shared_models().encoder)
     ExtractiveSummarizer(encoder).summarize(text, length="medium")
     assert encoder.embedded <= 20
+
+
+def test_a_label_followed_by_one_long_word_is_judged_at_once():
+    # "Ab: " and a 480-character word once sent the label check into hours of backtracking
+    # on the model thread, which holds the GIL: the whole process stood still.
+    sentence = "Ab: " + "x" * 480 + " and then a few more words to end the sentence."
+    assert as_point(sentence) is None or as_point(sentence).startswith("Ab:")
+    assert as_point("Photo: John Smith") is None  # a label line is still no point

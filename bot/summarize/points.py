@@ -61,7 +61,9 @@ _BOILERPLATE_RE = re.compile(
 # Lines that introduce another story or a widget: "Also on rt.com ...", "WATCH: ...".
 _BOILERPLATE_START_RE = re.compile(r"^(?:Also on|See also|Related|More|Watch|Listen|Read|Photos?|Video)\b\s*:?", re.IGNORECASE)
 _LINK_RE = re.compile(r"https?://|www\.\w", re.IGNORECASE)
-_LABEL_RE = re.compile(r"^[-•*·▪–]?\s*[^\W\d_][\w ]{0,24}:\s*(?:\S+\s*){0,5}$")
+# Each word ends at a space or the end: `(?:\S+\s*){0,5}` could split one long word five
+# ways over and backtracked for hours on a 500-character "word".
+_LABEL_RE = re.compile(r"^[-•*·▪–]?\s*[^\W\d_][\w ]{0,24}:\s*(?:\S+(?:\s+|$)){0,5}$")
 _ELLIPSIS_END_RE = re.compile(r"(?:…|\.\.\.|\. \. \.)[" + re.escape(_CLOSERS) + r"\s]*$")
 _UNPUNCTUATED_SCRIPT_RE = re.compile(r"[\u0e00-\u0eff]")  # Thai and Lao
 _WORD_RE = re.compile(r"\w+")
