@@ -26,12 +26,22 @@ from concurrent.futures import InvalidStateError
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 import trafilatura
 
+from bot.limits import (
+    MAX_AUTHOR_CHARS,
+    MAX_DATE_CHARS,
+    MAX_POINT_CHARS,
+    MAX_RELATED_TITLE_CHARS,
+    MAX_SOURCE_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_URL_CHARS,
+    shorten,
+)
 from bot.links import host_of
 from bot.models import RelatedLink
 from bot.related.page_links import find_page_related
@@ -42,6 +52,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 WORDS_PER_MINUTE = 230
+# Article text kept: some 50,000 words, longer than any real article; the key points come
+# from its opening anyway (bot/summarize/extractive.py).
+MAX_TEXT_CHARS = 300_000
 
 class Overran(Exception):
     """The work ran past its time limit; its process was killed."""
@@ -67,10 +80,11 @@ class Article:
     description: str | None = None
     language: str | None = None
     related: list[RelatedLink] = field(default_factory=list)  # links the page declares
+    words: int = 0  # of the whole text, before it was cut to MAX_TEXT_CHARS (0: count `text`)
 
     @property
     def reading_minutes(self) -> int:
-        return max(1, round(word_count(self.text) / WORDS_PER_MINUTE))
+        return max(1, round((self.words or word_count(self.text)) / WORDS_PER_MINUTE))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -141,6 +155,18 @@ class Extractor:
             raise
         except Exception:  # its process died (out of memory, a crash in lxml)
             log.exception("extraction of %s failed", url)
+            raise ExtractionError("I couldn't read that page.") from None
+
+    async def read_text(self, text: str, url: str) -> Article:
+        """A text/plain page as an article. Raises ExtractionError with a friendly sentence."""
+        try:
+            return await self.run(read_text_page, text, url)
+        except Overran:
+            raise ExtractionError("Reading that page took too long, so I gave up on it.") from None
+        except ExtractionError:
+            raise
+        except Exception:
+            log.exception("reading the text of %s failed", url)
             raise ExtractionError("I couldn't read that page.") from None
 
     async def run(self, function: Callable[..., T], *args) -> T:
@@ -226,7 +252,7 @@ def extract_page(html: str, url: str, min_chars: int) -> Article:
         raise ExtractionError("I couldn't find an article on that page (it may need JavaScript or a login).")
     title = _clean(doc.title) or _first_line(text)
     shown_url = _display_url(doc.url, url)
-    return Article(
+    return _bounded(Article(
         url=shown_url,
         title=title,
         text=clean_body(text).strip(),
@@ -240,7 +266,7 @@ def extract_page(html: str, url: str, min_chars: int) -> Article:
             RelatedLink(title=_clean(link.title), url=link.url, kind=link.kind)
             for link in find_page_related(html, shown_url, page_urls=(url,))
         ],
-    )
+    ))  # fmt: skip
 
 
 def article_from_text(text: str, *, url: str = "", title: str | None = None) -> Article:
@@ -248,7 +274,42 @@ def article_from_text(text: str, *, url: str = "", title: str | None = None) -> 
     text = clean_body(text).strip()
     if not text:
         raise ExtractionError("There is no text there to summarize.")
-    return Article(url=url, title=_clean(title) or _first_line(text), text=text, site_name=host_of(url) if url else "")
+    return _bounded(Article(url=url, title=_clean(title) or _first_line(text), text=text, site_name=host_of(url) if url else ""))
+
+
+def read_text_page(text: str, url: str) -> Article:
+    """A text/plain page (blocking; run it through `Extractor.run`: cleaning 5 MB takes a while)."""
+    return article_from_text(text, url=url)
+
+
+def _bounded(article: Article) -> Article:
+    """`article` as it is kept and passed on: short fields capped as a digest caps them, and
+    the text cut at a paragraph near MAX_TEXT_CHARS (its word count kept for the reading
+    time). A page is a stranger's: its title may be a megabyte and its text a line of five
+    million characters, and all of it would be stored and looked at again and again."""
+    words = word_count(article.text)
+    text = article.text
+    if len(text) > MAX_TEXT_CHARS:
+        cut = text.rfind("\n", MAX_TEXT_CHARS // 2, MAX_TEXT_CHARS)
+        text = text[: cut if cut > 0 else MAX_TEXT_CHARS].rstrip()
+    return replace(
+        article,
+        url=article.url if len(article.url) <= MAX_URL_CHARS else "",
+        title=shorten(article.title, MAX_TITLE_CHARS),
+        text=text,
+        site_name=shorten(article.site_name, MAX_SOURCE_CHARS),
+        date=shorten(article.date, MAX_DATE_CHARS) or None,
+        author=shorten(article.author, MAX_AUTHOR_CHARS) or None,
+        image=article.image if article.image and len(article.image) <= MAX_URL_CHARS else None,
+        description=shorten(article.description, MAX_POINT_CHARS) or None,
+        language=shorten(article.language, 16) or None,
+        related=[
+            replace(link, title=shorten(link.title, MAX_RELATED_TITLE_CHARS))
+            for link in article.related
+            if len(link.url) <= MAX_URL_CHARS
+        ],
+        words=words,
+    )
 
 
 def _display_url(declared: str | None, fetched: str) -> str:

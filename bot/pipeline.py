@@ -28,6 +28,7 @@ from bot.config import Settings
 from bot.extract import Article, Extractor, article_from_text
 from bot.fetch import Fetcher
 from bot.inference import InferenceService
+from bot.limits import cap_digest
 from bot.links import canonicalize
 from bot.metrics import Metrics
 from bot.models import ChatRef, Digest, RelatedLink
@@ -125,7 +126,7 @@ class SummaryPipeline:
         self, article: Article, summary: Summary, cached: bool, chat: ChatRef | None, remember: bool = True
     ) -> Digest:
         related = await self._related(article, chat, remember)
-        return Digest(
+        return cap_digest(Digest(
             title=article.title,
             points=summary.points,
             sources=summary.sources,
@@ -137,7 +138,7 @@ class SummaryPipeline:
             reading_minutes=article.reading_minutes,
             related=related,
             cached=cached,
-        )
+        ))  # fmt: skip
 
     async def _related(self, article: Article, chat: ChatRef | None, remember: bool) -> list[RelatedLink]:
         # Related links are an extra: failing to find them must not cost the summary.
@@ -179,7 +180,7 @@ class SummaryPipeline:
             with self.metrics.stage_seconds.labels("extract").time():
                 article = await self.extractor.extract(page.text, page.url)
         else:
-            article = article_from_text(page.text, url=page.url)
+            article = await self.extractor.read_text(page.text, page.url)
         await self.store.set(key, json.dumps(article.to_dict()).encode(), ttl=self.settings.article_cache_ttl)
         return article
 

@@ -227,3 +227,27 @@ async def test_a_repeated_link_is_answered_from_its_json_summary_cache_entry(bot
     second = (await bot.handle(message(f"{site.base_url}/seed.html")))[0].digest
     assert not first.cached and second.cached
     assert Summary.from_json(json.loads(written[key])).points == first.points == second.points
+
+
+async def test_a_page_of_megabytes_is_kept_and_shown_within_the_caps(bot):
+    # A stranger's page: a title of 10,000 emoji and a text/plain body of one 1.9 MB line.
+    # What is stored and what the core hands to any platform stays within bot/limits.py.
+    from bot.extract import MAX_TEXT_CHARS
+    from bot.limits import MAX_TITLE_CHARS
+    from bot.pipeline import article_key
+
+    title = "🚀" * 10_000
+    html = ARTICLE_HTML.format(title=title, paragraphs="".join(
+        f"<p>The council met on day {n} and agreed that the harbour would reopen after repairs.</p>" for n in range(40)
+    ))  # fmt: skip
+    plain = "Mr. Smith went to the harbour and Mr. Jones stayed home. " * 34_000
+    routes = {"/title": page(html), "/plain": page(plain, content_type="text/plain; charset=utf-8")}
+    async with serve_site(routes) as site:
+        [titled] = await bot.handle(message(site.url("/title")))
+        [long] = await bot.handle(message(site.url("/plain")))
+    assert len(titled.digest.title) <= MAX_TITLE_CHARS and titled.digest.title.startswith("🚀")
+    assert long.digest is not None and long.digest.points
+    assert long.digest.reading_minutes >= 34_000 * 11 // 230 - 1  # counted on the whole text
+    stored = json.loads(await bot.store.get(article_key(site.url("/plain"))))
+    assert len(stored["text"]) <= MAX_TEXT_CHARS and len(stored["title"]) <= MAX_TITLE_CHARS
+    assert len(json.loads(await bot.store.get(article_key(site.url("/title"))))["title"]) <= MAX_TITLE_CHARS

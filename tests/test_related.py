@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.core import SummaryBot
 from bot.models import ChatRef, Incoming, RelatedLink
 from bot.related.finder import memory_scope
-from bot.related.memory import ROW_OVERHEAD, TRIM_EVERY, VIEW_OVERHEAD, RelatedMemory
+from bot.related.memory import ROW_OVERHEAD, ROW_TEXT, TRIM_EVERY, VIEW_OVERHEAD, RelatedMemory, ScopeView
 from bot.related.page_links import clean_title, find_page_related
 from bot.related.rank import merge_related
 from tests.local_site import page, serve_site
@@ -448,3 +448,14 @@ async def test_a_private_summary_leaves_nothing_another_chat_could_be_shown(stor
         assert (await share(bot, two, topic_site, "/bees/new-treatment")).related == []
     finally:
         await bot.close()
+
+
+def test_a_remembered_article_with_a_long_link_counts_its_length_against_the_cache():
+    view = ScopeView()
+    view.upsert("https://a.example/1", np.ones(4, dtype=np.float32), RelatedLink("Short", "https://a.example/1"), 1)
+    assert view.nbytes == 4 * 4 + ROW_OVERHEAD + VIEW_OVERHEAD
+    long_url = "https://a.example/" + "x" * 2000
+    view.upsert(long_url, np.ones(4, dtype=np.float32), RelatedLink("Long", long_url), 2)
+    assert view.nbytes >= 2 * (4 * 4 + ROW_OVERHEAD) + VIEW_OVERHEAD + 2 * 2000 - ROW_TEXT
+    view.drop_up_to(1.5)
+    assert view.nbytes >= 4 * 4 + ROW_OVERHEAD + VIEW_OVERHEAD + 2 * 2000 - ROW_TEXT and len(view) == 1

@@ -41,6 +41,7 @@ DEFAULT_MAX_PER_SCOPE = 10_000
 CACHE_BYTES = 300 * 1024 * 1024  # all scopes' views a process keeps, together
 MAX_VIEWS = 20_000  # scopes a process keeps a view of (most are small private chats)
 ROW_OVERHEAD = 700  # bytes per row besides its vector: canonical URL, title, link, seq, index
+ROW_TEXT = 300  # characters of URL, canonical URL and title that ROW_OVERHEAD allows for; longer rows count extra
 VIEW_OVERHEAD = 2_048  # bytes of an empty view: the object, its lists and dict, the array header
 LANDING_WINDOW = 64  # writes that may land out of order: more concurrent writers than this in one scope is unlikely
 TRIM_EVERY = 32  # check the cap every this many rememberings, not on each
@@ -53,6 +54,10 @@ _HEADER = struct.Struct("<H")  # vector length, before the float16 values
 class ScoredLink:
     link: RelatedLink
     score: float  # cosine similarity to the query
+
+
+def _extra_text(key: str, link: RelatedLink) -> int:
+    return max(0, len(key) + len(link.url) + len(link.title) - ROW_TEXT)
 
 
 def pack_entry(vector: np.ndarray, title: str, url: str) -> bytes:
@@ -81,6 +86,7 @@ class ScopeView:
         self._matrix = np.zeros((0, 0), dtype=np.float32)  # rows beyond len(keys) are headroom
         self.max_seq = 0.0
         self.floor = float("-inf")  # rows at or below this sequence number are gone
+        self._extra_text = 0  # characters of long rows beyond ROW_TEXT (a page's URL may be 2 kB)
 
     @classmethod
     def of(cls, keys: list[str], vectors: list[np.ndarray], links: list[RelatedLink], seqs: list[float]) -> ScopeView:
@@ -95,6 +101,7 @@ class ScopeView:
             view.keys, view.links, view.seqs = list(keys), list(links), list(seqs)
             view.rows = {key: i for i, key in enumerate(keys)}
             view.max_seq = max(seqs)
+            view._extra_text = sum(_extra_text(key, link) for key, link in zip(keys, links))
         return view
 
     def __len__(self) -> int:
@@ -103,8 +110,8 @@ class ScopeView:
     @property
     def nbytes(self) -> int:
         """About how much memory the view holds: the matrix as allocated, headroom included,
-        and an estimate for each row's Python objects."""
-        return self._matrix.nbytes + len(self.keys) * ROW_OVERHEAD + VIEW_OVERHEAD
+        and an estimate for each row's Python objects (more for rows with long text)."""
+        return self._matrix.nbytes + len(self.keys) * ROW_OVERHEAD + self._extra_text + VIEW_OVERHEAD
 
     def vector_of(self, url: str) -> np.ndarray | None:
         row = self.rows.get(_key(url))
@@ -146,8 +153,10 @@ class ScopeView:
             self.seqs.append(seq)
             self.rows[key] = row
         else:
+            self._extra_text -= _extra_text(key, self.links[row])
             self.links[row] = link
             self.seqs[row] = seq
+        self._extra_text += _extra_text(key, link)
         self._matrix[row] = vector
         self.max_seq = max(self.max_seq, seq)
 
@@ -164,6 +173,7 @@ class ScopeView:
         self.links = [self.links[i] for i in keep]
         self.seqs = [self.seqs[i] for i in keep]
         self.rows = {key: i for i, key in enumerate(self.keys)}
+        self._extra_text = sum(_extra_text(key, link) for key, link in zip(self.keys, self.links))
 
     def _grow(self, rows: int, dimension: int) -> None:
         if self._matrix.shape[1] != dimension:
