@@ -3,7 +3,9 @@ the guarded fetcher with ETags; new items appear once, already-sent items never 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 from datetime import time
 from email.utils import format_datetime
 from zoneinfo import ZoneInfo
@@ -13,6 +15,8 @@ from aiohttp import web
 
 from bot.digest.feeds import FeedError, recent_feed_items
 from bot.digest.scheduler import DigestScheduler
+from bot.links import canonicalize
+from bot.store import keys
 from bot.models import Incoming
 from digest_support import GROUP, FakeClock, RecordingSender, digest_settings, fresh_redis_store, utc
 from local_site import page, serve_site
@@ -223,3 +227,54 @@ def test_a_feed_that_expands_entities_into_megabytes_gives_capped_fields():
     title, (item,) = parse_feed(document, "https://example.org/feed.xml")
     assert 0 < len(title) <= MAX_TITLE_CHARS and 0 < len(item.title) <= MAX_TITLE_CHARS
     assert len(item.summary) <= 280
+
+
+def test_an_item_with_a_broken_link_is_skipped_not_the_feed():
+    from bot.digest.feeds import parse_feed
+
+    document = (
+        "<?xml version='1.0'?><rss version='2.0'><channel><title>Mixed</title>"
+        "<item><title>Broken</title><link>http://[::1</link></item>"
+        "<item><title>Fine</title><link>https://example.org/fine</link></item></channel></rss>"
+    )
+    title, items = parse_feed(document, "https://example.org/feed.xml")
+    assert title == "Mixed" and [item.title for item in items] == ["Fine"]
+
+
+async def test_a_feed_that_posts_a_flood_dated_in_the_future_does_not_crowd_out_the_others(store, tmp_path):
+    from bot.digest.compose import MAX_FEED_CANDIDATES
+    from bot.digest.feeds import FeedItem, FeedState, feed_state_key
+    from bot.links import canonicalize
+
+    bot = make_summary_bot(digest_settings(tmp_path), store)
+    now = utc(2024, 5, 6, 12)
+    feeds = bot.digests.feeds
+    spam = [FeedItem(f"s{n}", f"https://spam.example/{n}", f"Spam {n}", "", "Spam", published=4_070_908_800.0 + n)
+            for n in range(50)]  # fmt: skip
+    news = [FeedItem(f"n{n}", f"https://news.example/{n}", f"News {n}", "", "News", published=now.timestamp() - 3600 * n)
+            for n in range(5)]  # fmt: skip
+    try:
+        for url, items in (("https://spam.example/feed.xml", spam), ("https://news.example/feed.xml", news)):
+            state = FeedState(url=url, title=url, fetched_at=now.timestamp(), items=items)
+            await store.set(feed_state_key(canonicalize(url)), state.to_json())
+            await store.hset(keys.digest_feeds(GROUP.key), canonicalize(url), json.dumps({"url": url, "title": url}).encode())
+        unseen = await feeds.unseen_items(GROUP, now)
+    finally:
+        await bot.close()
+    offered = unseen[:MAX_FEED_CANDIDATES]
+    assert {item.item_id for item in news} <= {item.item_id for item in offered}
+    assert all(item.published <= now.timestamp() for item in unseen)  # none newer than its feed's fetch
+
+
+async def test_many_chats_asking_at_once_fetch_a_stale_feed_once(redis_url, feed_site, tmp_path):
+    feed = feed_site.feed
+    feed.add("Ferry timetable changes for the summer", "The harbour ferry runs every twenty minutes from June.")
+    store = await fresh_redis_store(redis_url)
+    bot = make_summary_bot(digest_settings(tmp_path), store)
+    url = feed_site.url("/feed.xml")
+    try:
+        states = await asyncio.gather(*(bot.digests.feeds.refresh(canonicalize(url), url, utc(2024, 5, 6, 12)) for _ in range(20)))
+    finally:
+        await bot.close()
+        await store.close()
+    assert len(feed.statuses) == 1 and all(state.items for state in states)

@@ -311,3 +311,25 @@ async def test_chats_of_a_platform_no_process_serves_are_skipped_once_past_the_g
     report = await scheduler.tick()
     assert (report.skipped, report.moved) == (1, 1)
     assert await scheduler.digests.subscriptions.due(clock.now, 10) == []
+
+
+async def test_a_chat_whose_zone_vanished_gets_its_digest_in_utc_and_a_broken_one_steps_aside(store, tmp_path):
+    # A zone this system no longer knows must not stop the chat's digest, and a chat whose
+    # subscription cannot be read at all must not stay at the head of the due set, read
+    # first by every tick while the chats due after it wait.
+    from bot.digest.subscriptions import subscription_key
+
+    clock = FakeClock(utc(2024, 5, 6, 12))
+    sender = RecordingSender(clock)
+    scheduler = scheduler_for(store, digest_settings(tmp_path, digest_send_empty=True), clock, sender, batch_size=1)
+    vanished = ChatRef(platform="telegram", chat_id="-1", kind="group")
+    broken = ChatRef(platform="telegram", chat_id="-2", kind="group")
+    for chat, minute in ((broken, 0), (vanished, 1), (GROUP, 2)):
+        await scheduler.digests.subscriptions.subscribe(chat, time(8, minute), ZoneInfo("Europe/Berlin"), clock.now)
+    await store.hset(subscription_key(vanished.key), "tz", b"Atlantis/Lost_City")
+    await store.hset(subscription_key(broken.key), "at", b"not a time")
+
+    clock.now = utc(2024, 5, 7, 8, 5)
+    for _ in range(4):
+        await scheduler.tick()
+    assert sorted(chat.chat_id for chat, _, _ in sender.accepted) == sorted([vanished.chat_id, GROUP.chat_id])

@@ -24,7 +24,7 @@ from bot.models import ChatRef, DailyDigest, DigestEntry
 
 MAX_ENTRIES = 20
 MAX_SHARED_CANDIDATES = 100  # a busy chat's week: the most shared, then the newest
-MAX_FEED_CANDIDATES = 40  # the newest unseen items; older ones are marked seen all the same
+MAX_FEED_CANDIDATES = 40  # unseen items considered (the feeds taking turns); the rest wait for a later digest
 SAME_STORY_SIMILARITY = 0.72  # title+lead cosine: one story retold (measured on MiniLM)
 RELATED_SIMILARITY = 0.35  # title+lead cosine to a group's mean: same topic, another story
 GROUP_WHEN_MORE_THAN = 6
@@ -114,7 +114,7 @@ class DigestComposer:
             for item in unseen[:MAX_FEED_CANDIDATES]
         ]
         entries = await self.entries(candidates)
-        feed_item_ids = [item.item_id for item in unseen]
+        feed_item_ids = [item.item_id for item in unseen[:MAX_FEED_CANDIDATES]]  # what was considered
         if not entries and not self.settings.digest_send_empty:
             return None
         local_end = until.astimezone(zone)

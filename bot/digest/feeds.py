@@ -19,22 +19,24 @@ import asyncio
 import calendar
 import html
 import io
+import itertools
 import json
 import logging
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urljoin
 
 import feedparser
 
 from bot.digest.history import DAY, url_id
-from bot.extract import Extractor, Overran, ProcessFailed
+from bot.extract import Extractor, Overran
 from bot.fetch import FetchError, Fetcher
 from bot.limits import MAX_TITLE_CHARS, MAX_URL_CHARS, shorten
 from bot.links import canonicalize, host_of
 from bot.models import ChatRef, RelatedLink
 from bot.sentences import split_sentences
+from bot.singleflight import SingleFlight
 from bot.store import Store, keys
 
 log = logging.getLogger(__name__)
@@ -98,6 +100,7 @@ class Feeds:
         self.store = store
         self.fetcher = fetcher
         self.extractor = extractor  # its processes parse feeds: feedparser can't be stopped in a thread
+        self._refreshing = SingleFlight()  # many chats' /digest at once fetch a stale feed once
 
     # -- what a chat follows --------------------------------------------------------------
     async def add(self, chat: ChatRef, url: str, now: datetime) -> FeedState:
@@ -132,8 +135,10 @@ class Feeds:
 
     # -- new items ------------------------------------------------------------------------
     async def unseen_items(self, chat: ChatRef, now: datetime) -> list[FeedItem]:
-        """Items of the chat's feeds it has not been sent, newest first. Feeds are refreshed
-        when stale; one that fails to load contributes the items it had."""
+        """Items of the chat's feeds it has not been sent: each feed's newest first, the
+        feeds taking turns, so that one feed posting a hundred items (or dating them in
+        2099: no item is newer than its feed's fetch) cannot crowd the others out. Feeds
+        are refreshed when stale; one that fails to load contributes the items it had."""
         followed = await self.followed(chat)
         if not followed:
             return []
@@ -141,12 +146,23 @@ class Feeds:
             *(self._refresh_quietly(canonical, entry["url"], now) for canonical, entry in followed.items())
         )
         seen = {member for member, _ in await self.store.zrangebyscore(_seen_key(chat), float("-inf"), float("inf"))}
-        unseen: dict[str, FeedItem] = {}
+        per_feed: list[list[FeedItem]] = []
         for state in states:
-            for item in state.items if state else []:
-                if item.item_id not in seen:
+            if not state:
+                continue
+            items = [
+                replace(item, published=min(item.published, state.fetched_at or now.timestamp()))
+                if item.published else item
+                for item in state.items
+                if item.item_id not in seen
+            ]  # fmt: skip
+            per_feed.append(sorted(items, key=lambda item: item.published or 0.0, reverse=True))
+        unseen: dict[str, FeedItem] = {}
+        for turn in itertools.zip_longest(*per_feed):
+            for item in turn:
+                if item is not None:
                     unseen.setdefault(item.item_id, item)
-        return sorted(unseen.values(), key=lambda item: item.published or 0.0, reverse=True)
+        return list(unseen.values())
 
     async def mark_sent(self, chat: ChatRef, item_ids: list[str], now: datetime) -> None:
         await self._mark_seen(chat, item_ids, now)
@@ -171,7 +187,11 @@ class Feeds:
         return FeedState.from_json(raw) if raw else None
 
     async def refresh(self, canonical: str, url: str, now: datetime, *, force: bool = False) -> FeedState:
-        """The feed's state, fetched again unless fetched less than REFRESH_AFTER ago."""
+        """The feed's state, fetched again unless fetched less than REFRESH_AFTER ago; one
+        fetch for all who ask at once."""
+        return await self._refreshing.run(f"{canonical} {force}", lambda: self._refresh(canonical, url, now, force))
+
+    async def _refresh(self, canonical: str, url: str, now: datetime, force: bool) -> FeedState:
         state = await self.cached(canonical) or FeedState(url=url)
         if not force and now.timestamp() - state.fetched_at < REFRESH_AFTER:
             return state
@@ -190,8 +210,10 @@ class Feeds:
             except Overran:
                 log.warning("parsing feed %s took longer than %ss; its process was stopped", url, self.extractor.timeout)
                 raise FeedError("Reading that feed took too long, so I gave up on it.") from None
-            except ProcessFailed as exc:
-                log.error("parsing feed %s failed: %s", url, exc)
+            except FeedError:
+                raise
+            except Exception as exc:  # its process died, or feedparser met something new
+                log.error("parsing feed %s failed: %r", url, exc)
                 raise FeedError("I couldn't read that feed.") from None
         state.etag = page.etag or state.etag
         state.last_modified = page.last_modified or state.last_modified
@@ -227,7 +249,10 @@ def parse_feed(text: str, base_url: str) -> tuple[str, list[FeedItem]]:
     title = shorten(_plain(parsed.feed.get("title", "")), MAX_TITLE_CHARS) or host_of(base_url)
     items: list[FeedItem] = []
     for entry in parsed.entries:
-        link = urljoin(base_url, entry.get("link", ""))
+        try:
+            link = urljoin(base_url, entry.get("link", ""))
+        except ValueError:  # "http://[::1": one broken item, not a broken feed
+            continue
         if not link.startswith(("http://", "https://")) or len(link) > MAX_URL_CHARS:
             continue
         stamp = entry.get("published_parsed") or entry.get("updated_parsed")

@@ -38,9 +38,18 @@ def parse_time_of_day(text: str) -> time:
     return time(hour, minute)
 
 
+# Files in the tz database that are no place's zone: "localtime" is whatever the server is
+# set to (and absent on many hosts), "Factory" is "-00", posixrules a template.
+_NOT_PLACES = frozenset({"localtime", "factory", "posixrules"})
+
+
 @functools.cache
 def _zone_names_by_lower_case() -> dict[str, str]:
-    return {name.lower(): name for name in available_timezones()}
+    return {
+        name.lower(): name
+        for name in available_timezones()
+        if name.lower() not in _NOT_PLACES and not name.startswith(("posix/", "right/"))
+    }
 
 
 def parse_time_zone(text: str) -> ZoneInfo:

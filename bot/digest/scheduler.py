@@ -132,8 +132,14 @@ class DigestScheduler:
             try:
                 await self._handle(chat_key, score, now, report)
             except Exception:
-                log.exception("digest for %s: scheduling failed", chat_key)
+                log.exception("digest for %s: scheduling failed; retrying in %s", chat_key, RETRY_AFTER)
                 report.failed += 1
+                # Out of the way of the chats due after it: left at the head of the due set,
+                # a chat that fails every time would be read first by every tick for ever.
+                try:
+                    await self.digests.subscriptions.schedule(chat_key, now + RETRY_AFTER)
+                except Exception:
+                    log.exception("digest for %s: could not reschedule", chat_key)
 
     async def _handle(self, chat_key: str, score: float, now: datetime, report: TickReport) -> None:
         subscriptions = self.digests.subscriptions

@@ -11,13 +11,16 @@ The due set lets a scheduler tick read only the chats that are due, however many
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timezone
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.digest.localtime import next_occurrence
 from bot.models import ChatRef
 from bot.store import Store, keys
+
+log = logging.getLogger(__name__)
 
 DUE_KEY = keys.DIGEST_DUE
 subscription_key = keys.digest_subscription
@@ -80,7 +83,7 @@ class Subscriptions:
         return Subscription(
             chat=chat_from_json(fields["chat"]),
             at=time.fromisoformat(fields["at"].decode()),
-            zone=ZoneInfo(fields["tz"].decode()),
+            zone=_zone_or_utc(fields["tz"].decode(), chat_key),
             since=_from_timestamp(fields["since"]),
             last_sent=_from_timestamp(last_sent) if last_sent else None,
         )
@@ -102,3 +105,13 @@ class Subscriptions:
 
 def _from_timestamp(raw: bytes) -> datetime:
     return datetime.fromtimestamp(float(raw), timezone.utc)
+
+
+def _zone_or_utc(name: str, chat_key: str) -> ZoneInfo:
+    """The stored zone; UTC if this system's tz database no longer has it (an update
+    removed it, or the process runs elsewhere): the digest still goes out, an hour or so off."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("time zone %r of %s is unknown here; using UTC", name, chat_key)
+        return ZoneInfo("UTC")
