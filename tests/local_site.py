@@ -114,3 +114,17 @@ async def serve_raw(response: bytes, *, host: str = "127.0.0.1") -> AsyncIterato
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def raw_post(port: int, path: str, headers: bytes, body: bytes, *, length: int | None = None) -> int:
+    """POST raw bytes (header values aiohttp's client would not send); the status line's
+    code. With `length` larger than the body, the rest never comes."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {length or len(body)}\r\n".encode()
+        writer.write(head + headers + b"\r\n" + body)
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 30)
+        return int(status_line.split()[1])
+    finally:
+        writer.close()

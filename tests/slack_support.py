@@ -3,6 +3,7 @@ app, the real slack-sdk client talking to the stand-in Web API on 127.0.0.1."""
 
 from __future__ import annotations
 
+import itertools
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -23,6 +24,14 @@ BOT_TOKEN = "xoxb-test-token"
 
 
 # -- signing and payloads -------------------------------------------------------------------
+
+
+_TRIGGERS = itertools.count(1)
+
+
+def trigger_id() -> str:
+    """A fresh trigger_id: Slack gives every invocation of a command its own (a repeated one is a replay)."""
+    return f"1.2.{next(_TRIGGERS)}"
 
 
 def signed_headers(body: str, *, secret: str = SECRET, **options) -> dict:
@@ -56,7 +65,7 @@ class RunningSlack:
         body = urlencode({
             "token": "unused", "team_id": "T1", "team_domain": "test", "channel_id": "C1", "channel_name": "general",
             "user_id": "U1", "user_name": "someone", "command": command, "text": text,
-            "response_url": self.standin.response_url(response_name), "trigger_id": "1.2.3",
+            "response_url": self.standin.response_url(response_name), "trigger_id": trigger_id(),
         })  # fmt: skip
         headers = signed_headers(body, content_type="application/x-www-form-urlencoded")
         return await self.http.post("/slack/events", data=body, headers=headers)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
@@ -19,7 +20,7 @@ from benchmarks.standins.telegram_api import BotApiStandIn
 from bot.config import Settings
 from model_support import make_summary_bot
 from slack_support import running_slack, signed_headers
-from tests.local_site import serve_site
+from tests.local_site import raw_post, serve_site
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -156,6 +157,34 @@ async def test_a_bad_slack_timestamp_is_401_not_a_crash(slack, timestamp):
     headers = signed_headers(body) | {"X-Slack-Request-Timestamp": timestamp}
     response = await client.post("/slack/events", data=body, headers=headers)
     assert response.status == 401
+
+
+async def test_a_replayed_slash_command_is_answered_once_and_only_on_slack(slack):
+    client, service, standin = slack
+
+    async def command(response_url: str, trigger_id: str):
+        body = urlencode({"team_id": "T1", "channel_id": "C1", "channel_name": "general", "user_id": "U1",
+                          "command": "/summary", "text": "help", "response_url": response_url, "trigger_id": trigger_id})  # fmt: skip
+        headers = signed_headers(body, content_type="application/x-www-form-urlencoded")
+        return (await client.post("/slack/events", data=body, headers=headers)).status
+
+    async with serve_site({"/hook": (200, {}, "ok")}) as elsewhere:
+        statuses = [await command(standin.response_url("once"), "7.7.7") for _ in range(3)]
+        statuses.append(await command(elsewhere.url("/hook"), "8.8.8"))  # a response_url off Slack
+        await service.stop()  # the answers in progress finish
+        assert statuses == [200] * 4
+        assert len(standin.calls_to("response_url")) == 1
+        assert elsewhere.hits["/hook"] == 0
+
+
+async def test_a_slack_body_that_never_finishes_is_dropped(slack, monkeypatch):
+    import adapters.slack.service as slack_service
+
+    client, _, _ = slack
+    monkeypatch.setattr(slack_service, "BODY_READ_SECONDS", 0.5)
+    body = event_callback({"type": "message", "channel": "C1", "user": "U1", "text": "hi", "ts": "1.2"}, event_id="Ev9")
+    headers = "".join(f"{name}: {value}\r\n" for name, value in signed_headers(body).items()).encode()
+    assert await raw_post(client.port, "/slack/events", headers, body.encode()[:20], length=len(body)) == 408
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from urllib.parse import quote
 import os
 import re
 import signal
@@ -31,7 +32,16 @@ from bot.models import ChatRef, DailyDigest, Digest, DigestEntry, Incoming, Rela
 from bot.store.sqlite_store import SQLiteStore
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from model_support import make_summary_bot
-from slack_support import BOT_TOKEN, SECRET, RunningSlack, event_body, message_event, running_slack, signed_headers
+from slack_support import (
+    BOT_TOKEN,
+    SECRET,
+    RunningSlack,
+    event_body,
+    message_event,
+    running_slack,
+    signed_headers,
+    trigger_id,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_PAGE = ROOT / "seeds" / "news" / "russia-us-prisoner-exchange-talks-g20.html"
@@ -154,19 +164,32 @@ def test_the_stand_ins_signatures_match_slacks_documented_example():
 
 
 async def test_signed_requests_that_slack_would_not_send_are_refused_before_bolt(slack):
-    refusal = slack.service._refusal
+    async def status(body: str, headers: dict) -> int:
+        response = await slack.http.post("/slack/events", data=body.encode(), headers=headers)
+        return response.status
+
     event = event_body(message_event("hello"))
-    command = "command=%2Fsummary&text=hello&trigger_id=1.2.3"
-    assert refusal(event, signed_headers(event)) is None
-    assert refusal(command, signed_headers(command, content_type="application/x-www-form-urlencoded")) is None
-    malformed = ["not json", "[1, 2]", json.dumps({"type": "event_callback", "event": "a string"}),
+    command = "command=%2Fsummary&text=help&trigger_id=1.2.3&response_url=" + quote(slack.standin.response_url("c"), safe="")
+    assert await status(event, signed_headers(event)) == 200
+    assert await status(command, signed_headers(command, content_type="application/x-www-form-urlencoded")) == 200
+    # Bodies Bolt's own parsing would raise on (a 500 and a traceback), whatever the Content-Type says.
+    malformed = [json.dumps({"type": "event_callback", "event": "a string"}), json.dumps({"event": "a string"}),
+                 "payload=%7Bnot-json", "payload=%5B1%5D", "{not json",
                  event_body({"type": "message", "text": "no channel", "ts": "1.2"})]  # fmt: skip
     for body in malformed:
-        assert refusal(body, signed_headers(body)).status == 400, body
+        for content_type in ("application/json", "text/plain", "application/x-www-form-urlencoded"):
+            assert await status(body, signed_headers(body, content_type=content_type)) == 400, (body, content_type)
+    for body in ("not json", "[1, 2]"):
+        assert await status(body, signed_headers(body, content_type="application/json")) == 400
+        assert await status(body, signed_headers(body, content_type="text/plain")) == 404  # a form naming nothing
     headers = signed_headers(event)
-    assert refusal(event, {**headers, "X-Slack-Request-Timestamp": "soon"}).status == 401
-    assert refusal(event, {k: v for k, v in headers.items() if k != "X-Slack-Request-Timestamp"}).status == 401
-    assert refusal(event + " ", headers).status == 401  # the body is not the one signed
+    for timestamp in ("soon", "²", "１２３"):  # only ASCII digits are a timestamp
+        assert await status(event, {**headers, "X-Slack-Request-Timestamp": timestamp}) == 401
+    assert await status(event, {k: v for k, v in headers.items() if k != "X-Slack-Request-Timestamp"}) == 401
+    assert await status(event + " ", headers) == 401  # the body is not the one signed
+    assert await status(event, {**headers, "Content-Type": "application/json; charset=nope"}) == 200
+    response = await slack.http.post("/slack/events", data=b"\xff\xfe" + event.encode(), headers=headers)
+    assert response.status == 401  # not UTF-8: not from Slack, and no traceback
 
 
 async def test_own_and_other_bots_messages_edits_and_deletions_are_ignored(slack, site):
@@ -519,7 +542,7 @@ async def post_slash(slack: RunningSlack, command: str, text: str, *, user_id: s
     body = urlencode({
         "token": "unused", "team_id": "T1", "team_domain": "test", "channel_id": channel_id,
         "channel_name": channel_name, "user_id": user_id, "user_name": user_id.lower(), "command": command,
-        "text": text, "response_url": slack.standin.response_url(response_name), "trigger_id": "1.2.3",
+        "text": text, "response_url": slack.standin.response_url(response_name), "trigger_id": trigger_id(),
     })  # fmt: skip
     return await slack.http.post("/slack/events", data=body, headers=signed_headers(body, content_type="application/x-www-form-urlencoded"))
 

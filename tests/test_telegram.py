@@ -18,13 +18,14 @@ import pytest
 from aiohttp import web
 from telegram.error import Forbidden
 
+import adapters.telegram.service as telegram_service
 from adapters.telegram import TelegramService
 from adapters.telegram.settings import TelegramSettings
 from benchmarks.standins.telegram_api import BotApiStandIn, utf16_units, visible_text
 from bot.config import ConfigError, Settings
 from bot.models import ChatRef, DailyDigest, DigestEntry, Reply
 from bot.store import open_store
-from tests.local_site import page, serve_site
+from tests.local_site import page, raw_post, serve_site
 from model_support import make_summary_bot
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -262,7 +263,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def test_webhook_checks_the_secret_token(api, site, tmp_path):
+async def test_webhook_checks_the_secret_token(api, site, tmp_path, monkeypatch):
     port = free_port()
     hook = f"http://127.0.0.1:{port}/telegram/updates"
     settings = telegram_settings(api, tmp_path, telegram_webhook_url=hook, telegram_webhook_secret="s3cret-token")
@@ -278,6 +279,13 @@ async def test_webhook_checks_the_secret_token(api, site, tmp_path):
                 for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "guess"}):
                     async with http.post(hook, json=forged, headers=headers) as response:
                         assert response.status == 403
+            # Odd bytes from strangers are refused, never a 500 with a traceback.
+            assert await raw_post(port, "/telegram/updates", b"X-Telegram-Bot-Api-Secret-Token: \xff\xfe\r\n", b"{}") == 403
+            lying = b"X-Telegram-Bot-Api-Secret-Token: s3cret-token\r\nContent-Type: application/json; charset=nope\r\n"
+            assert await raw_post(port, "/telegram/updates", lying, b"[1, 2]") == 400
+            monkeypatch.setattr(telegram_service, "BODY_READ_SECONDS", 0.5)
+            slow = b"X-Telegram-Bot-Api-Secret-Token: s3cret-token\r\n"
+            assert await raw_post(port, "/telegram/updates", slow, b'{"update_id": 1', length=1000) == 408
             genuine = api.new_update(site.url("/river"), chat_id=510)
             assert await api.deliver_to_webhook(genuine) == 200
             await api.wait_for("sendMessage")

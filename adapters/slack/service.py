@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 import re
+from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 from collections.abc import Awaitable, Callable, Coroutine
@@ -27,6 +28,7 @@ from dataclasses import replace
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.response import BoltResponse
@@ -63,6 +65,7 @@ EVENT_DEDUPE_TTL = 3600  # Slack retries an event for about an hour at most
 EVENT_CLAIM_LEASE = 120  # an answer in progress holds its event this long; then a retry may answer
 RATE_LIMIT_RETRIES = 3  # 429s waited out (Retry-After) before a post is given up
 STOP_GRACE_SECONDS = 30  # how long stop() lets replies in progress finish
+BODY_READ_SECONDS = 10  # a request body still arriving after this is dropped (slow-send attacks)
 
 
 class CountingRateLimitRetries(AsyncRateLimitErrorRetryHandler):
@@ -207,32 +210,46 @@ class SlackService:
 
     # -- HTTP -----------------------------------------------------------------------------
     async def _dispatch(self, request: web.Request) -> web.Response:
-        body = await request.text()
-        refusal = self._refusal(body, request.headers)
+        """Every request to the events path. A stranger can send anything here, so nothing
+        is parsed before the signature holds, and nothing odd reaches Bolt (its parsing
+        raises on bodies Slack never sends)."""
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        if not (_TIMESTAMP_RE.fullmatch(timestamp) and signature.isascii()):
+            return web.Response(status=401, text="invalid request")  # before reading the body
+        try:
+            async with asyncio.timeout(BODY_READ_SECONDS):
+                raw = await request.read()
+        except TimeoutError:
+            return web.Response(status=408, text="the body came too slowly")
+        try:
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return web.Response(status=401, text="invalid request")  # Slack signs UTF-8
+        content_type = (request.headers.get("Content-Type") or "").split(";")[0] or None  # as Bolt reads it
+        refusal = self._refusal(body, timestamp, signature, content_type)
         if refusal is not None:
             return refusal
-        response = await self.app.async_dispatch(await to_bolt_request(request))
+        try:
+            response = await self.app.async_dispatch(
+                AsyncBoltRequest(body=body, query=request.query_string, headers=request.headers)
+            )
+        except Exception as exc:  # signed, yet a shape Bolt trips over: not something Slack sends
+            log.warning("slack: a signed request Bolt could not read (%s: %s)", type(exc).__name__, exc)
+            return web.Response(status=400, text="the body is not what Slack sends")
         return await to_aiohttp_response(response)
 
-    def _refusal(self, body: str, headers) -> web.Response | None:
+    def _refusal(self, body: str, timestamp: str, signature: str, content_type: str | None) -> web.Response | None:
         """401 for a request not signed by Slack in the last 5 minutes, 400 for a signed one
         that is not what Slack sends; None for a request Bolt may handle."""
-        timestamp = headers.get("X-Slack-Request-Timestamp", "")
-        if not timestamp.isdigit():
-            return web.Response(status=401, text="invalid request")
         verifier = SignatureVerifier(self.settings.slack_signing_secret or "")
-        if not verifier.is_valid(body, timestamp, headers.get("X-Slack-Signature", "")):
+        if not verifier.is_valid(body, timestamp, signature):
             return web.Response(status=401, text="invalid request")
-        if headers.get("Content-Type", "").startswith("application/json"):
-            try:
-                payload = json.loads(body)
-            except ValueError:
-                return web.Response(status=400, text="the body is not JSON")
-            if not isinstance(payload, dict):
-                return web.Response(status=400, text="the body is not a JSON object")
-            event = payload.get("event")
-            if payload.get("type") == "event_callback" and not _well_formed(event):
-                return web.Response(status=400, text="the event is not one Slack sends")
+        payload = _bolt_payload(body, content_type)
+        if not isinstance(payload, dict):
+            return web.Response(status=400, text="the body is not what Slack sends")
+        if (payload.get("type") == "event_callback" or "event" in payload) and not _well_formed(payload.get("event")):
+            return web.Response(status=400, text="the event is not one Slack sends")
         return None
 
     async def _install_page(self, request: web.Request) -> web.Response:
@@ -279,6 +296,13 @@ class SlackService:
 
     async def _on_command(self, ack, command: dict, context: AsyncBoltContext) -> None:
         job_id = f"slack:command:{command.get('trigger_id') or command.get('response_url')}"
+        if self.queue is None:  # a replayed command is answered once (scaled out, the job id does this)
+            key = keys.slack_event(job_id)
+            if not await self.bot.store.set_if_absent(key, b"pending", ttl=EVENT_CLAIM_LEASE):
+                log.info("command %s is being or was answered; skipping this delivery", job_id)
+                await ack()
+                return
+            context["event_claim"] = key
         await self._hand_off({"event_id": job_id}, context, {"kind": "command", "command": command})
         await ack()  # only once the work is handed off: scaled out, a failed enqueue is a 500
 
@@ -306,7 +330,7 @@ class SlackService:
         kind = payload["kind"]
         if kind == "command":
             message = incoming_from_command(payload["command"], self.bot.commands)
-            await self._answer_command(payload["command"]["response_url"], message, delivery)
+            await self._answer_command(payload["command"].get("response_url", ""), message, delivery)
             return
         client = await self._client_for_workspace(payload.get("team_id"))
         event = payload["event"]
@@ -354,6 +378,18 @@ class SlackService:
                 else:
                     await delivery.once(lambda rendered=rendered: self._post_message(client, message.chat, rendered))
 
+    def _is_slack_url(self, url: str) -> bool:
+        """On https://hooks.slack.com, or on the host the Web API is reached at
+        (SUMMARY_BOT_SLACK_API_URL: slack.com, or a stand-in in tests)."""
+        def origin(address: str) -> tuple:
+            parts = urlsplit(address)
+            return parts.scheme, parts.hostname, parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+
+        try:
+            return origin(url) in (("https", "hooks.slack.com", 443), origin(self.settings.slack_api_url))
+        except ValueError:  # a malformed port
+            return False
+
     async def _post_message(self, client: AsyncWebClient, chat: ChatRef, message: SlackMessage) -> None:
         await client.chat_postMessage(
             channel=chat.chat_id, thread_ts=chat.thread_id, text=message.text, blocks=message.blocks,
@@ -362,7 +398,11 @@ class SlackService:
 
     async def _answer_command(self, response_url: str, message: Incoming, delivery: Delivery) -> None:
         """Slash command replies go to its response_url: this works in any channel, even
-        one the bot is not in, and shows a `private` reply to the user alone."""
+        one the bot is not in, and shows a `private` reply to the user alone. Only Slack's
+        own hosts are posted to, whatever the request names."""
+        if not self._is_slack_url(response_url):
+            log.warning("a slash command named a response_url off Slack (%s); not answered", urlsplit(response_url).netloc)
+            return
         webhook = AsyncWebhookClient(
             response_url, session=self._http, retry_handlers=[CountingRateLimitRetries(self.bot.metrics, max_retry_count=RATE_LIMIT_RETRIES)]
         )
@@ -397,6 +437,24 @@ class SlackService:
 
 
 _EVENTS_IN_A_CHANNEL = ("message", "app_mention", "link_shared")
+_TIMESTAMP_RE = re.compile(r"[0-9]{1,12}")  # ASCII digits: str.isdigit() also takes "²"
+
+
+def _bolt_payload(body: str, content_type: str | None) -> object:
+    """The body as Bolt will read it (slack_bolt.request.internals.parse_body: JSON when
+    the type says so or it starts with "{", else a form whose `payload` field is JSON), or
+    None where Bolt's parsing would raise."""
+    try:
+        if not body:
+            return {}
+        if content_type == "application/json" or body.startswith("{"):
+            return json.loads(body)
+        form = dict(parse_qsl(body, keep_blank_values=True))
+        if "payload" in body:
+            return json.loads(form["payload"]) if "payload" in form else {}
+        return form
+    except ValueError:
+        return None
 
 
 def _well_formed(event) -> bool:

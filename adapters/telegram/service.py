@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import re
 from contextlib import asynccontextmanager, suppress
@@ -54,6 +55,7 @@ TYPING_DELAY = 0.5  # seconds of work before the chat shows "typing…" (quick a
 TYPING_REFRESH = 4.5  # Telegram shows a chat action for 5 seconds
 CONCURRENT_UPDATES = 64  # updates in progress at once: slow pages must not hold up the rest
 RETRIES_AFTER_429 = 3
+BODY_READ_SECONDS = 10  # a webhook body still arriving after this is dropped (slow-send attacks)
 _SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as a secret_token
 
 
@@ -191,10 +193,15 @@ class TelegramService:
     # -- receiving ----------------------------------------------------------------------------
     async def _on_webhook(self, request: web.Request) -> web.Response:
         secret = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(secret.encode(), self.webhook_secret.encode()):
+        if not (secret.isascii() and hmac.compare_digest(secret.encode(), self.webhook_secret.encode())):
             return web.Response(status=403, text="forbidden")
         try:
-            data = await request.json()
+            async with asyncio.timeout(BODY_READ_SECONDS):
+                raw = await request.read()
+        except TimeoutError:
+            return web.Response(status=408, text="the body came too slowly")
+        try:
+            data = json.loads(raw)  # whatever the Content-Type claims: Telegram sends UTF-8 JSON
             update = Update.de_json(data, self.application.bot)
         except (ValueError, TypeError, KeyError, AttributeError):
             return web.Response(status=400, text="not a Telegram update")
