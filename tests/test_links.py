@@ -63,3 +63,11 @@ def test_remove_urls_leaves_the_rest_of_the_text():
     text = "read https://a.example/1, then www.b.example/2. (and https://c.example/3)"
     assert remove_urls(text, lambda url: "b.example" in url) == "read https://a.example/1, then . (and https://c.example/3)"
     assert remove_urls(text, lambda url: False) == text
+
+
+def test_only_the_first_hundred_links_of_a_message_are_read():
+    from bot.links import MAX_LINKS_READ
+
+    text = " ".join(f"https://例え{n}.jp/{n}" for n in range(2_500))
+    found = find_urls(text)
+    assert len(found) == MAX_LINKS_READ and found[0] == "https://例え0.jp/0"
