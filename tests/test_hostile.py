@@ -178,10 +178,10 @@ async def test_a_replayed_slash_command_is_answered_once_and_only_on_slack(slack
 
 
 async def test_a_slack_body_that_never_finishes_is_dropped(slack, monkeypatch):
-    import adapters.slack.service as slack_service
+    import adapters.request_body as request_body
 
     client, _, _ = slack
-    monkeypatch.setattr(slack_service, "BODY_READ_SECONDS", 0.5)
+    monkeypatch.setattr(request_body, "BODY_READ_SECONDS", 0.5)
     body = event_callback({"type": "message", "channel": "C1", "user": "U1", "text": "hi", "ts": "1.2"}, event_id="Ev9")
     headers = "".join(f"{name}: {value}\r\n" for name, value in signed_headers(body).items()).encode()
     assert await raw_post(client.port, "/slack/events", headers, body.encode()[:20], length=len(body)) == 408

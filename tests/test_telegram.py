@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 from telegram.error import Forbidden
 
-import adapters.telegram.service as telegram_service
+import adapters.request_body as request_body
 from adapters.telegram import TelegramService
 from adapters.telegram.settings import TelegramSettings
 from benchmarks.standins.telegram_api import BotApiStandIn, utf16_units, visible_text
@@ -283,7 +283,7 @@ async def test_webhook_checks_the_secret_token(api, site, tmp_path, monkeypatch)
             assert await raw_post(port, "/telegram/updates", b"X-Telegram-Bot-Api-Secret-Token: \xff\xfe\r\n", b"{}") == 403
             lying = b"X-Telegram-Bot-Api-Secret-Token: s3cret-token\r\nContent-Type: application/json; charset=nope\r\n"
             assert await raw_post(port, "/telegram/updates", lying, b"[1, 2]") == 400
-            monkeypatch.setattr(telegram_service, "BODY_READ_SECONDS", 0.5)
+            monkeypatch.setattr(request_body, "BODY_READ_SECONDS", 0.5)
             slow = b"X-Telegram-Bot-Api-Secret-Token: s3cret-token\r\n"
             assert await raw_post(port, "/telegram/updates", slow, b'{"update_id": 1', length=1000) == 408
             genuine = api.new_update(site.url("/river"), chat_id=510)

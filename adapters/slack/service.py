@@ -46,6 +46,7 @@ from adapters.slack.incoming import (
     is_from_a_person,
 )
 from adapters.delivery import Delivery, untracked
+from adapters.request_body import read_body, too_slow
 from adapters.slack.admins import is_admin_or_channel_creator
 from adapters.slack.installation_store import StoreInstallationStore, StoreOAuthStateStore
 from adapters.slack.render import SlackMessage, render_replies, render_unfurl
@@ -65,7 +66,6 @@ EVENT_DEDUPE_TTL = 3600  # Slack retries an event for about an hour at most
 EVENT_CLAIM_LEASE = 120  # an answer in progress holds its event this long; then a retry may answer
 RATE_LIMIT_RETRIES = 3  # 429s waited out (Retry-After) before a post is given up
 STOP_GRACE_SECONDS = 30  # how long stop() lets replies in progress finish
-BODY_READ_SECONDS = 10  # a request body still arriving after this is dropped (slow-send attacks)
 
 
 class CountingRateLimitRetries(AsyncRateLimitErrorRetryHandler):
@@ -217,11 +217,9 @@ class SlackService:
         signature = request.headers.get("X-Slack-Signature", "")
         if not (_TIMESTAMP_RE.fullmatch(timestamp) and signature.isascii()):
             return web.Response(status=401, text="invalid request")  # before reading the body
-        try:
-            async with asyncio.timeout(BODY_READ_SECONDS):
-                raw = await request.read()
-        except TimeoutError:
-            return web.Response(status=408, text="the body came too slowly")
+        raw = await read_body(request)
+        if raw is None:
+            return too_slow()
         try:
             body = raw.decode("utf-8")
         except UnicodeDecodeError:

@@ -36,6 +36,7 @@ from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, BaseRateLimiter, ContextTypes, MessageHandler, filters
 
 from adapters.delivery import Delivery, untracked
+from adapters.request_body import read_body, too_slow
 from adapters.telegram.render import render_reply
 from adapters.telegram.settings import TelegramSettings
 from adapters.telegram.updates import PLATFORM, incoming_from_update, is_chat_admin, message_of
@@ -55,7 +56,6 @@ TYPING_DELAY = 0.5  # seconds of work before the chat shows "typing…" (quick a
 TYPING_REFRESH = 4.5  # Telegram shows a chat action for 5 seconds
 CONCURRENT_UPDATES = 64  # updates in progress at once: slow pages must not hold up the rest
 RETRIES_AFTER_429 = 3
-BODY_READ_SECONDS = 10  # a webhook body still arriving after this is dropped (slow-send attacks)
 _SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as a secret_token
 
 
@@ -195,11 +195,9 @@ class TelegramService:
         secret = request.headers.get(SECRET_HEADER, "")
         if not (secret.isascii() and hmac.compare_digest(secret.encode(), self.webhook_secret.encode())):
             return web.Response(status=403, text="forbidden")
-        try:
-            async with asyncio.timeout(BODY_READ_SECONDS):
-                raw = await request.read()
-        except TimeoutError:
-            return web.Response(status=408, text="the body came too slowly")
+        raw = await read_body(request)
+        if raw is None:
+            return too_slow()
         try:
             data = json.loads(raw)  # whatever the Content-Type claims: Telegram sends UTF-8 JSON
             update = Update.de_json(data, self.application.bot)
