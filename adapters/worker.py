@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
+from contextlib import suppress
 
 from aiohttp import web
 from arq.worker import Worker, func
+from redis.exceptions import RedisError
 
 from adapters.assembly import assemble_bot, close_bot
 from adapters.delivery import Delivery
@@ -50,6 +54,8 @@ CONTENT_CONCURRENCY = 4  # links in progress at once; the model thread takes one
 MESSAGES_POLL_SECONDS = 0.1
 CONTENT_POLL_SECONDS = 0.05  # few content jobs at once: cheap to look often
 SHUTDOWN_GRACE_SECONDS = 5  # jobs still running then are handed back to the queue
+REDIS_RETRY_FIRST_SECONDS = 1.0  # after losing Redis, the first wait before a fresh arq Worker
+REDIS_RETRY_MAX_SECONDS = 30.0  # waits double up to this
 
 
 # -- the jobs --------------------------------------------------------------------------------
@@ -85,6 +91,32 @@ async def digest_content(ctx: dict, url: str, length: str) -> dict:
 
 
 # -- the process -------------------------------------------------------------------------------
+async def keep_working(make: Callable[[], Worker], running: list[Worker], stop: asyncio.Event) -> None:
+    """Run the arq Worker `make()` builds until `stop`. When Redis goes away (a restart, a
+    failover) arq's poll raises and the Worker is done for: close it (its jobs in progress
+    go back to the queue), wait, and start a fresh one, rather than let the process die
+    while /healthz says 503 meanwhile."""
+    delay = REDIS_RETRY_FIRST_SECONDS
+    while not stop.is_set():
+        worker = make()
+        running.append(worker)
+        started = time.monotonic()
+        try:
+            await worker.async_run()
+            return
+        except (RedisError, OSError) as exc:
+            log.error("worker for %s lost Redis (%s); starting again in %g s", worker.queue_name, exc, delay)
+        finally:
+            running.remove(worker)
+        with suppress(Exception):  # Redis may still be away: closing only cancels its jobs then
+            await asyncio.wait_for(worker.close(), SHUTDOWN_GRACE_SECONDS)
+        if time.monotonic() - started > REDIS_RETRY_MAX_SECONDS:
+            delay = REDIS_RETRY_FIRST_SECONDS  # it had been working: a new outage starts over
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        delay = min(2 * delay, REDIS_RETRY_MAX_SECONDS)
+
+
 async def run_worker(settings: Settings) -> int:
     store = await open_store(settings)
     pool = await open_queue_pool(settings.redis_url)
@@ -122,19 +154,19 @@ async def run_worker(settings: Settings) -> int:
             ctx=ctx,
             log_results=False,
         )
-        workers = [
-            Worker(
+        makers = [
+            lambda: Worker(
                 [func(handle_message, name="handle_message")], queue_name=MESSAGES_QUEUE,
                 max_jobs=settings.worker_concurrency, keep_result=MESSAGE_RESULT_SECONDS,
                 job_timeout=message_job_timeout(settings.job_timeout), poll_delay=MESSAGES_POLL_SECONDS, **common,
             ),
-            Worker(
+            lambda: Worker(
                 [func(digest_content, name="digest_content")], queue_name=CONTENT_QUEUE,
                 max_jobs=CONTENT_CONCURRENCY, keep_result=CONTENT_RESULT_SECONDS,
                 job_timeout=settings.job_timeout, poll_delay=CONTENT_POLL_SECONDS, **common,
             ),
         ]  # fmt: skip
-        tasks = [asyncio.create_task(worker.async_run()) for worker in workers]
+        tasks = [asyncio.create_task(keep_working(make, workers, stop)) for make in makers]
         senders = {platform: service.send for platform, service in services.items()}
         scheduler = DigestScheduler(bot.digests, senders, metrics=bot.metrics)
         tasks.append(asyncio.create_task(scheduler.run(stop)))
@@ -145,7 +177,7 @@ async def run_worker(settings: Settings) -> int:
                 raise task.exception()
     finally:
         # Jobs still running are cancelled: arq puts them back on the queue for another worker.
-        for worker in workers:
+        for worker in list(workers):
             try:
                 await asyncio.wait_for(worker.close(), SHUTDOWN_GRACE_SECONDS)
             except Exception:

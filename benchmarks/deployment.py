@@ -182,6 +182,13 @@ class RedisServer:
     def pid(self) -> int:
         return self._process.pid
 
+    def restart(self, down_seconds: float = 1.0) -> None:
+        """Stop the server and start a fresh, empty one on the same port (a restart or failover)."""
+        self._process.terminate()
+        self._process.wait(timeout=10)
+        time.sleep(down_seconds)
+        self.__enter__()
+
     def __exit__(self, *exc_info) -> None:
         if self._process is not None:
             self._process.terminate()

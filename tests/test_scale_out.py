@@ -23,7 +23,7 @@ import redis
 from aiohttp import web
 from local_site import serve_site
 
-from benchmarks.deployment import Deployment, clean_environment
+from benchmarks.deployment import Deployment, RedisServer, clean_environment
 
 from benchmarks.standins.slack_api import SlackStandIn, event_callback, signed_headers
 from benchmarks.standins.telegram_api import BotApiStandIn
@@ -177,3 +177,28 @@ async def test_many_chats_one_new_link_cost_one_fetch_and_every_fault_costs_no_r
             assert "Story" in call.params["text"] and "river plan" in call.params["text"]
         for call in slack.calls_to("chat.postMessage"):
             assert "river plan" in json.dumps(call.params.get("blocks") or call.params.get("text"))
+
+
+async def test_a_worker_outlives_a_redis_restart_and_answers_after_it(tmp_path, standins):
+    telegram, _ = standins
+    with RedisServer() as server:
+        env = clean_environment()
+        env.update({
+            "SUMMARY_BOT_WORKERS": "external", "SUMMARY_BOT_REDIS_URL": server.url, "SUMMARY_BOT_HTTP_HOST": "127.0.0.1",
+            "SUMMARY_BOT_TELEGRAM_TOKEN": telegram.token, "SUMMARY_BOT_TELEGRAM_API_URL": telegram.base_url,
+            "SUMMARY_BOT_TELEGRAM_WEBHOOK_URL": "http://127.0.0.1:9/telegram", "SUMMARY_BOT_TELEGRAM_WEBHOOK_SECRET": SECRET,
+            "SUMMARY_BOT_LOG_LEVEL": "INFO", "OMP_NUM_THREADS": "1",
+        })  # fmt: skip
+        deployed = Deployment(env, tmp_path)
+        try:
+            deployed.start("worker1", "worker")
+            deployed.start("front1", "run")
+            await deployed.wait_healthy(["front1", "worker1"])
+            server.restart()
+            await deployed.wait_healthy(["front1", "worker1"])
+            async with aiohttp.ClientSession() as http:
+                assert await post_update(http, deployed, "front1", telegram.new_update("/help", chat_id=77)) == 200
+            await wait_until(lambda: telegram.calls_to("sendMessage"), 60, deployed, "no answer after the restart")
+            assert all(process.poll() is None for process in deployed.processes.values()), deployed.logs()
+        finally:
+            deployed.stop_all()
