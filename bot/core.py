@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 # Failures whose message is written for the chat: the page, the extraction or the model queue.
 FRIENDLY_ERRORS = (FetchError, ExtractionError, ModelBusy, ModelTimeout)
+RATE_DECISION_SECONDS = 600  # a message's rate-limit decision is kept this long, for re-runs of its job
 MIN_PASTED_WORDS = 40  # shorter plain text in a private chat is chatter, not an article
 LENGTHS = ("short", "medium", "long")
 ADMINS_ONLY = "Only chat admins can change that."
@@ -160,9 +161,9 @@ class SummaryBot:
         request) the links leave no trace in the chat: no share, and no memory that could
         show them to others as related articles."""
         urls = urls[: self.settings.max_links_per_message]
-        limited = await self._over_rate_limit(message, len(urls))
-        if limited:
-            return [limited]
+        refusal = await self._over_rate_limit(message, len(urls))
+        if refusal is not None:
+            return refusal
         replies = list(
             await asyncio.gather(*(self._summarize_link(url, length, message.chat, record_history) for url in urls))
         )
@@ -182,25 +183,38 @@ class SummaryBot:
             return Reply(error="Sorry, I couldn't summarize that link because of an error on my side.")
 
     async def summarize_text(self, message: Incoming, text: str, length: str | None = None) -> list[Reply]:
-        limited = await self._over_rate_limit(message, 1)
-        if limited:
-            return [limited]
+        refusal = await self._over_rate_limit(message, 1)
+        if refusal is not None:
+            return refusal
         try:
             return [Reply(digest=await self.pipeline.digest_text(text, length, message.chat))]
         except FRIENDLY_ERRORS as exc:
             return [self._failed(exc)]
 
-    async def _over_rate_limit(self, message: Incoming, summaries: int) -> Reply | None:
-        """A polite refusal once a user has asked for too many summaries this minute."""
+    async def _over_rate_limit(self, message: Incoming, summaries: int) -> list[Reply] | None:
+        """None when the user may have `summaries` more this minute. Otherwise the answer: a
+        polite refusal the first time in a minute and nothing after that, so a burst of
+        refused messages is not a burst of replies, each waiting its turn under the chat's
+        flood limit. A message handled again (its job re-run after a worker died) gets the
+        decision it got the first time and is not counted twice."""
         limit = self.settings.user_rate_limit
         if not limit or not message.user_id:
             return None
+        decided = keys.rate_decision(message.chat.key, message.message_id) if message.message_id else None
+        earlier = await self.store.get(decided) if decided else None
+        if earlier is not None:
+            return None if earlier == b"allowed" else []
         minute = int(time.time() // 60)
-        key = keys.rate_limit(message.chat.platform, message.user_id, minute)
-        used = await self.store.incr(key, summaries, ttl=120)
-        if used - summaries >= limit:
-            return Reply(error=f"You've asked for {limit} summaries this minute. Please wait a moment and try again.")
-        return None
+        used = await self.store.incr(keys.rate_limit(message.chat.platform, message.user_id, minute), summaries, ttl=120)
+        allowed = used - summaries < limit
+        if decided:
+            await self.store.set(decided, b"allowed" if allowed else b"refused", ttl=RATE_DECISION_SECONDS)
+        if allowed:
+            return None
+        notice = keys.rate_limit_notice(message.chat.platform, message.user_id, minute)
+        if not await self.store.set_if_absent(notice, b"1", ttl=120):
+            return []  # told already this minute
+        return [Reply(error=f"You've asked for {limit} summaries this minute. Please wait a moment and try again.")]
 
     # -- commands -------------------------------------------------------------------------
     async def _summary_command(self, message: Incoming, command: Command) -> list[Reply]:

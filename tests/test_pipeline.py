@@ -84,8 +84,8 @@ async def bot(tmp_path):
     await store.close()
 
 
-def message(text: str, kind: str = "private", chat_id: str = "c1", user_id: str = "u1", **kw) -> Incoming:
-    return Incoming(chat=ChatRef("test", chat_id, kind=kind), text=text, user_id=user_id, message_id="m1", **kw)
+def message(text: str, kind: str = "private", chat_id: str = "c1", user_id: str = "u1", message_id: str = "m1", **kw) -> Incoming:
+    return Incoming(chat=ChatRef("test", chat_id, kind=kind), text=text, user_id=user_id, message_id=message_id, **kw)
 
 
 async def test_link_in_a_message_gets_a_digest_of_the_article(bot, site):
@@ -199,15 +199,25 @@ async def test_unknown_command_in_private_chat(bot):
     assert "/help" in reply.error
 
 
-async def test_rate_limit_answers_politely(tmp_path, site):
+async def test_rate_limit_answers_politely(tmp_path, site, monkeypatch):
+    import types
+
+    import bot.core
+
+    monkeypatch.setattr(bot.core, "time", types.SimpleNamespace(time=lambda: 1_700_000_010.0))  # one minute throughout
     settings = Settings(fetch_allow_private=["127.0.0.0/8"], sqlite_path=tmp_path / "s.sqlite3", user_rate_limit=2)
     store = await SQLiteStore.open(settings.sqlite_path)
     bot = make_summary_bot(settings, store)
     try:
-        for _ in range(2):
-            assert (await bot.handle(message(f"{site.base_url}/seed.html")))[0].digest
-        [limited] = await bot.handle(message(f"{site.base_url}/seed.html"))
+        for number in range(2):
+            assert (await bot.handle(message(f"{site.base_url}/seed.html", message_id=f"m{number}")))[0].digest
+        [limited] = await bot.handle(message(f"{site.base_url}/seed.html", message_id="m2"))
         assert "wait a moment" in limited.error
+        # Told once a minute: a burst of refused messages is not a burst of replies.
+        assert [await bot.handle(message(f"{site.base_url}/seed.html", message_id=f"m{n}")) for n in (3, 4, 5)] == [[]] * 3
+        # A message handled again (its job re-run) gets its first decision and is not counted again.
+        assert (await bot.handle(message(f"{site.base_url}/seed.html", message_id="m0")))[0].digest
+        assert await bot.handle(message(f"{site.base_url}/seed.html", message_id="m2")) == []
     finally:
         await bot.close()
         await store.close()

@@ -23,6 +23,16 @@ def rate_limit(platform: str, user_id: str, minute: int) -> str:
     return f"ratelimit:{platform}:{user_id}:{minute}"
 
 
+def rate_limit_notice(platform: str, user_id: str, minute: int) -> str:
+    """Set once a user has been told of the limit in that minute (bot.core)."""
+    return f"ratelimit-told:{platform}:{user_id}:{minute}"
+
+
+def rate_decision(chat_key: str, message_id: str) -> str:
+    """Whether one message was within its sender's limit, for a re-run of it (bot.core)."""
+    return f"ratelimit-decision:{chat_key}:{message_id}"
+
+
 def article(url_hash: str) -> str:
     """A fetched and extracted article, by a hash of its canonical URL (bot.pipeline)."""
     return f"article:{url_hash}"
