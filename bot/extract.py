@@ -107,7 +107,7 @@ class Extractor:
         self._pool = None
         self._waiting: dict[object, set] = {}  # pool -> its unfinished jobs, to fail if it breaks
         self._lock = threading.RLock()  # several event loops may share it; done-callbacks re-enter
-        self.pages_killed = 0  # pages whose extraction ran out of time
+        self.pages_killed = 0  # documents (pages, feeds) whose work ran out of time: their process was killed
         self.pools_replaced = 0  # pools pebble gave up on, replaced by fresh ones
 
     def _running_pool(self):
@@ -216,9 +216,7 @@ class Extractor:
     def close(self) -> None:
         with self._lock:
             pool, self._pool = self._pool, None
-            for broken in [p for p in self._waiting if p is not pool]:
-                self._waiting.pop(broken)
-            self._waiting.pop(pool, None)
+            self._waiting.clear()  # broken pools stop in the background on their own
         if pool is not None:
             pool.stop()
             pool.join(timeout=5)
