@@ -160,7 +160,10 @@ def test_an_empty_related_container_does_not_claim_the_content_after_it():
         ("Canada beats U.S. at Davis Cup 15 hours ago", "Canada beats U.S. at Davis Cup"),
         ("Read more", ""),
         ("« Older posts", ""),
+        ("Ferry plan approved  » ›", "Ferry plan approved"),
+        (">" * 100_000 + " a title after a hundred thousand arrows", ""),  # only the first 2,000 characters are read
     ],
+    ids=lambda value: value[:40],
 )
 def test_titles_are_cleaned_of_labels(raw, title):
     assert clean_title(raw) == title
