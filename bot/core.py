@@ -91,10 +91,12 @@ class SummaryBot:
     # -- the entry point ------------------------------------------------------------------
     async def handle(self, message: Incoming) -> list[Reply]:
         """All replies to `message` (possibly none). Never raises for a bad message."""
-        self.metrics.messages.labels(message.chat.platform, self._kind_of(message)).inc()
+        command = parse_command(message.text)  # read once: the metric and the dispatch share them
+        urls = find_urls(message.text) if command is None else []
+        self.metrics.messages.labels(message.chat.platform, self._kind_of(message, command, urls)).inc()
         try:
             with work_started():  # in a burst, the store serves earlier messages first
-                replies = await self._dispatch(message)
+                replies = await self._dispatch(message, command, urls)
         except Exception:
             log.exception("failed to handle a message in %s", message.chat.key)
             self.metrics.errors.labels("internal").inc()
@@ -103,8 +105,7 @@ class SummaryBot:
             reply.reply_to = reply.reply_to or message.message_id
         return replies
 
-    async def _dispatch(self, message: Incoming) -> list[Reply]:
-        command = parse_command(message.text)
+    async def _dispatch(self, message: Incoming, command: Command | None, urls: list[str]) -> list[Reply]:
         if command is not None:
             handler = self.commands.get(command.name)
             if handler is not None:
@@ -113,7 +114,6 @@ class SummaryBot:
             if self._is_direct(message):
                 return [Reply(error=f"I don't know /{command.name}. Send /help to see what I can do.")]
             return []  # another bot's command in a group
-        urls = find_urls(message.text)
         if urls:
             if self._is_direct(message) or await self.autosummary_enabled(message):
                 return await self.summarize_links(message, urls)
@@ -124,12 +124,11 @@ class SummaryBot:
             return [Reply(text="Send me a link or paste a longer text and I'll summarize it. /help shows more.")]
         return []
 
-    def _kind_of(self, message: Incoming) -> str:
+    def _kind_of(self, message: Incoming, command: Command | None, urls: list[str]) -> str:
         """For the messages metric: the command's name, "link", "text", or "other"."""
-        command = parse_command(message.text)
         if command is not None:
             return command.name if command.name in self.commands else "other"
-        if find_urls(message.text):
+        if urls:
             return "link"
         return "text" if word_count(message.text) >= MIN_PASTED_WORDS else "other"
 

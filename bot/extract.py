@@ -146,27 +146,22 @@ class Extractor:
 
     async def extract(self, html: str, url: str) -> Article:
         """The article in `html`. Raises ExtractionError with a friendly sentence."""
+        return await self._article(extract_page, html, url, self.min_chars)
+
+    async def read_text(self, text: str, url: str) -> Article:
+        """A text/plain page as an article. Raises ExtractionError with a friendly sentence."""
+        return await self._article(read_text_page, text, url)
+
+    async def _article(self, function: Callable[..., Article], page: str, url: str, *more) -> Article:
         try:
-            return await self.run(extract_page, html, url, self.min_chars)
+            return await self.run(function, page, url, *more)
         except Overran:
-            log.warning("extraction of %s took longer than %ss; its process was stopped", url, self.timeout)
+            log.warning("reading %s took longer than %ss; its process was stopped", url, self.timeout)
             raise ExtractionError("Reading that page took too long, so I gave up on it.") from None
         except ExtractionError:
             raise
         except Exception:  # its process died (out of memory, a crash in lxml)
-            log.exception("extraction of %s failed", url)
-            raise ExtractionError("I couldn't read that page.") from None
-
-    async def read_text(self, text: str, url: str) -> Article:
-        """A text/plain page as an article. Raises ExtractionError with a friendly sentence."""
-        try:
-            return await self.run(read_text_page, text, url)
-        except Overran:
-            raise ExtractionError("Reading that page took too long, so I gave up on it.") from None
-        except ExtractionError:
-            raise
-        except Exception:
-            log.exception("reading the text of %s failed", url)
+            log.exception("reading %s failed", url)
             raise ExtractionError("I couldn't read that page.") from None
 
     async def run(self, function: Callable[..., T], *args) -> T:
