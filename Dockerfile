@@ -22,7 +22,9 @@ COPY seeds ./seeds
 RUN pip install . && useradd --create-home --uid 10001 bot && mkdir -p /data && chown bot /data
 
 USER bot
-VOLUME ["/data"]
+# The SQLite store of a single container lives in /data: mount a named volume there
+# (`-v summary-data:/data`). No VOLUME line: with Redis (compose) nothing reads /data, and
+# a VOLUME would leave an anonymous volume behind for every container.
 EXPOSE 8080
 # 200 once the process can do its job (the model loaded; on a front, Redis reachable).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \

@@ -70,6 +70,11 @@ def build_parser(*, benchmarks: bool = False) -> argparse.ArgumentParser:
         description="Serve every chat platform whose settings are set, in one process, until SIGINT/SIGTERM.",
         epilog=RUN_SETTINGS, formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
+    run.add_argument(
+        "--unconfigured", choices=["exit", "wait"], default="exit",
+        help="with no chat platform configured: exit with status 2 (default), or stay up with /healthz "
+        "answering 503 until stopped (for supervisors that restart whatever exits, e.g. docker compose)",
+    )  # fmt: skip
     run.set_defaults(func=cmd_run)
 
     worker = commands.add_parser(
@@ -261,6 +266,9 @@ async def cmd_run(args, settings: Settings) -> int:
         services = configured_services(settings, bot, queue=queue)
         if not services:
             print(NO_PLATFORM, file=sys.stderr)
+            if args.unconfigured == "wait":
+                await wait_unconfigured(settings)
+                return 0
             return 2
         if external:
             await run_services(settings, bot, services, ready=queue.healthy, schedule_digests=False)
@@ -280,6 +288,30 @@ async def cmd_run(args, settings: Settings) -> int:
         await close_bot(bot)
         await store.close()
     return 0
+
+
+async def wait_unconfigured(settings: Settings) -> None:
+    """Stay up, unhealthy, until SIGINT/SIGTERM: a supervisor that restarts whatever exits
+    would otherwise restart a process that can only exit again, for ever. Nothing is loaded."""
+    from aiohttp import web
+
+    from adapters.runner import stop_on_signals
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.Response(status=503, text=NO_PLATFORM.removeprefix("summary-bot: "))
+
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.http_host, settings.http_port).start()
+        print("summary-bot: waiting to be stopped (--unconfigured wait); /healthz answers 503", file=sys.stderr, flush=True)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
 
 
 # -- worker ---------------------------------------------------------------------------------
