@@ -45,7 +45,7 @@ from adapters.slack.incoming import (
     incoming_from_event,
     is_from_a_person,
 )
-from adapters.delivery import Delivery, untracked
+from adapters.delivery import Delivery, PermanentSendError, untracked
 from adapters.request_body import read_body, too_slow
 from adapters.slack.admins import is_admin_or_channel_creator
 from adapters.slack.installation_store import StoreInstallationStore, StoreOAuthStateStore
@@ -186,15 +186,25 @@ class SlackService:
             await self._http.close()
             self._http = None
 
-    async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
-        """Post replies to a channel unprompted (daily digests); raises SlackApiError if
-        Slack refuses them, LookupError if the workspace has not installed the app."""
+    async def send(self, chat: ChatRef, replies: list[Reply], delivery: Delivery | None = None) -> None:
+        """Post replies to a channel unprompted (daily digests), each message once through
+        `delivery`; raises PermanentSendError if Slack refuses one for good, SlackApiError
+        if it may take it later, LookupError if the workspace has not installed the app."""
+        delivery = delivery or untracked()
         client = await self._client_for_workspace(chat.scope_id)
         # A Slack ChatRef's thread is only that of the message that asked (every answer goes
         # to a thread); a daily digest belongs in the channel itself.
         channel = replace(chat, thread_id=None)
         for message in render_replies(replies):
-            await self._post_message(client, channel, message)
+            try:
+                await delivery.once(
+                    [channel.key, None], [message.text, message.blocks],
+                    lambda message=message: self._post_message(client, channel, message),
+                )  # fmt: skip
+            except SlackApiError as exc:
+                if _may_pass_later(exc):
+                    raise
+                raise PermanentSendError(f"Slack refused it: {exc.response.get('error')}") from exc
 
     async def _client_for_workspace(self, team_id: str | None) -> AsyncWebClient:
         if self.installation_store is None:
@@ -369,12 +379,19 @@ class SlackService:
         for reply in await self.bot.handle(message):
             for rendered in render_replies([reply]):
                 if reply.private:
-                    await delivery.once(lambda rendered=rendered: client.chat_postEphemeral(
-                        channel=message.chat.chat_id, user=message.user_id, thread_ts=message.chat.thread_id,
-                        text=rendered.text, blocks=rendered.blocks,
-                    ))  # fmt: skip
+                    await delivery.once(
+                        ["ephemeral", message.chat.key, message.chat.thread_id, message.user_id],
+                        [rendered.text, rendered.blocks],
+                        lambda rendered=rendered: client.chat_postEphemeral(
+                            channel=message.chat.chat_id, user=message.user_id, thread_ts=message.chat.thread_id,
+                            text=rendered.text, blocks=rendered.blocks,
+                        ),
+                    )  # fmt: skip
                 else:
-                    await delivery.once(lambda rendered=rendered: self._post_message(client, message.chat, rendered))
+                    await delivery.once(
+                        [message.chat.key, message.chat.thread_id], [rendered.text, rendered.blocks],
+                        lambda rendered=rendered: self._post_message(client, message.chat, rendered),
+                    )  # fmt: skip
 
     def _is_slack_url(self, url: str) -> bool:
         """On https://hooks.slack.com, or on the host the Web API is reached at
@@ -406,11 +423,14 @@ class SlackService:
         )
         for reply in await self.bot.handle(message):
             for rendered in render_replies([reply]):
-                response = await delivery.once(lambda rendered=rendered, reply=reply: webhook.send(
-                    text=rendered.text, blocks=rendered.blocks,
-                    response_type="ephemeral" if reply.private else "in_channel",
-                    unfurl_links=False, unfurl_media=False,
-                ))  # fmt: skip
+                response = await delivery.once(
+                    ["response_url", response_url], [rendered.text, rendered.blocks, reply.private],
+                    lambda rendered=rendered, reply=reply: webhook.send(
+                        text=rendered.text, blocks=rendered.blocks,
+                        response_type="ephemeral" if reply.private else "in_channel",
+                        unfurl_links=False, unfurl_media=False,
+                    ),
+                )  # fmt: skip
                 if response is not None and response.status_code != 200:
                     log.error("Slack refused a slash command reply: %s %s", response.status_code, response.body)
 
@@ -429,9 +449,19 @@ class SlackService:
             else {"channel": event["channel"], "ts": event["message_ts"]}
         )
         try:
-            await delivery.once(lambda: client.chat_unfurl(unfurls=unfurls, **where))
+            await delivery.once(["unfurl", where], unfurls, lambda: client.chat_unfurl(unfurls=unfurls, **where))
         except SlackApiError as exc:
             log.warning("chat.unfurl failed: %s", exc.response.get("error"))
+
+
+# Errors that say "not now" rather than "never" (Slack answers most refusals with HTTP 200).
+_TRANSIENT_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+
+
+def _may_pass_later(exc: SlackApiError) -> bool:
+    """Whether sending again may succeed: a 429, a 5xx, or an error Slack calls temporary."""
+    status = getattr(exc.response, "status_code", 200)
+    return status == 429 or status >= 500 or exc.response.get("error") in _TRANSIENT_ERRORS
 
 
 _EVENTS_IN_A_CHANNEL = ("message", "app_mention", "link_shared")

@@ -32,10 +32,10 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from telegram import LinkPreviewOptions, ReplyParameters, Update
 from telegram.constants import ChatAction, ChatMemberStatus, ParseMode
-from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, BaseRateLimiter, ContextTypes, MessageHandler, filters
 
-from adapters.delivery import Delivery, untracked
+from adapters.delivery import Delivery, PermanentSendError, untracked
 from adapters.request_body import read_body, too_slow
 from adapters.telegram.render import render_reply
 from adapters.telegram.settings import TelegramSettings
@@ -168,9 +168,15 @@ class TelegramService:
             await self.application.bot.shutdown()
             raise ConfigError("summary-bot: Telegram refused SUMMARY_BOT_TELEGRAM_TOKEN (Unauthorized)") from None
 
-    async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
-        for reply in replies:
-            await self.send_reply(chat, reply)
+    async def send(self, chat: ChatRef, replies: list[Reply], delivery: Delivery | None = None) -> None:
+        """Post replies unprompted (daily digests), each part once through `delivery`;
+        PermanentSendError where Telegram refused a part as a bad request (400: sending it
+        again cannot help). A 403 (bot blocked or kicked) still raises Forbidden."""
+        try:
+            for reply in replies:
+                await self.send_reply(chat, reply, delivery)
+        except BadRequest as exc:  # 429s are RetryAfter and a migrated chat ChatMigrated: not this
+            raise PermanentSendError(f"Telegram refused it: {exc}") from exc
 
     # -- sending ------------------------------------------------------------------------------
     async def send_reply(self, chat: ChatRef, reply: Reply, delivery: Delivery | None = None) -> None:
@@ -179,6 +185,8 @@ class TelegramService:
         answering = ReplyParameters(int(reply.reply_to), allow_sending_without_reply=True) if reply.reply_to else None
         for text in render_reply(reply):
             await delivery.once(
+                [chat.key, chat.thread_id],  # what the call sends: a re-run that differs sends it
+                [text, answering.message_id if answering else None],
                 lambda text=text, answering=answering: self.application.bot.send_message(
                     int(chat.chat_id),
                     text,

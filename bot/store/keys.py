@@ -94,12 +94,23 @@ def digest_claim(chat_key: str, day: date) -> str:
     return f"digest:claim:{chat_key}:{day.isoformat()}"
 
 
+def digest_pending(chat_key: str, day: date) -> str:
+    """The digest composed for a date, kept so that a retry sends the same parts."""
+    return f"digest:pending:{chat_key}:{day.isoformat()}"
+
+
+def digest_part(chat_key: str, day: date, call: str, occurrence: int) -> str:
+    """Marks one part of a date's digest as accepted by the platform (bot.delivery)."""
+    return f"digest:part:{chat_key}:{day.isoformat()}:{call}:{occurrence}"
+
+
 # -- adapters -------------------------------------------------------------------------------
 
 
-def delivery(job_id: str, number: int) -> str:
-    """Marks the `number`th platform call of a queued job as made (adapters.delivery)."""
-    return f"delivery:{job_id}:{number}"
+def delivery(job_id: str, call: str, occurrence: int) -> str:
+    """Marks a platform call of a queued job as made: the `occurrence`th call with hash
+    `call` (its target and content) in the job (bot.delivery)."""
+    return f"delivery:{job_id}:{call}:{occurrence}"
 
 
 def slack_event(event_id: str) -> str:
