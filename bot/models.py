@@ -7,7 +7,10 @@ here knows about any platform's formatting.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Literal
+from typing import TYPE_CHECKING, Awaitable, Callable, Literal
+
+if TYPE_CHECKING:
+    from bot.delivery import Delivery
 
 
 @dataclass(frozen=True)
@@ -144,5 +147,7 @@ class Reply:
 
 
 # An adapter's way to post replies to a chat unprompted (daily digests): it renders them
-# for its platform and raises if the platform did not accept them.
-Sender = Callable[[ChatRef, list[Reply]], Awaitable[None]]
+# for its platform, makes each platform call through the `Delivery` given (so that a retry
+# sends only the parts not yet accepted) and raises if the platform did not accept them:
+# `bot.delivery.PermanentSendError` where sending again cannot help.
+Sender = Callable[[ChatRef, list[Reply], "Delivery"], Awaitable[None]]

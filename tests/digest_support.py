@@ -1,5 +1,5 @@
-"""Helpers for the daily-digest tests: a clock the test moves, a sender that records what
-the "platform" accepted, and a fresh Redis store."""
+"""Helpers for the daily-digest tests: a clock the test moves, senders that record what
+the "platform" accepted (whole digests, or digests in parts), and a fresh Redis store."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import redis
 
 from bot.config import Settings
+from bot.delivery import Delivery, untracked
 from bot.digest.scheduler import DigestScheduler
 from bot.digest.service import DigestService
 from bot.fetch import Fetcher
@@ -47,7 +48,7 @@ class RecordingSender:
         self.called = asyncio.Event()
         self.accepted: list[tuple[ChatRef, DailyDigest, datetime | None]] = []
 
-    async def __call__(self, chat: ChatRef, replies: list[Reply]) -> None:
+    async def __call__(self, chat: ChatRef, replies: list[Reply], delivery: Delivery | None = None) -> None:
         self.called.set()
         if self.hang:
             await asyncio.Event().wait()
@@ -59,6 +60,36 @@ class RecordingSender:
         (reply,) = replies
         assert reply.daily is not None
         self.accepted.append((chat, reply.daily, self.clock() if self.clock else None))
+
+
+class PartsSender:
+    """A platform that takes a digest in three messages (title, period, a count of the
+    stories), each through the scheduler's `Delivery` as the adapters send them. Part
+    `fail_part` (1-based) raises `error()` while `failures` is positive."""
+
+    def __init__(self, *, fail_part: int = 0, failures: int = 0, error=lambda: RuntimeError("the platform is down")):
+        self.fail_part = fail_part
+        self.failures = failures
+        self.error = error
+        self.attempts: list[str] = []  # every message the platform was asked to take
+        self.accepted: list[str] = []  # the messages it took
+
+    @staticmethod
+    def parts(daily) -> list[str]:
+        return [daily.title, daily.period, f"{len(daily.entries)} stories"]
+
+    async def __call__(self, chat: ChatRef, replies: list[Reply], delivery: Delivery | None = None) -> None:
+        delivery = delivery or untracked()
+        for reply in replies:
+            for number, text in enumerate(self.parts(reply.daily), start=1):
+                await delivery.once(chat.key, text, lambda number=number, text=text: self._take(number, text))
+
+    async def _take(self, number: int, text: str) -> None:
+        self.attempts.append(text)
+        if number == self.fail_part and self.failures > 0:
+            self.failures -= 1
+            raise self.error()
+        self.accepted.append(text)
 
 
 async def fresh_redis_store(url: str) -> RedisStore:

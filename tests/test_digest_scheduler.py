@@ -17,7 +17,17 @@ from bot.digest.localtime import due_instant
 from bot.models import ChatRef
 from bot.store import keys
 from bot.store.redis_store import RedisStore
-from digest_support import GROUP, FakeClock, RecordingSender, digest_settings, fresh_redis_store, scheduler_for, utc
+from bot.delivery import PermanentSendError
+from digest_support import (
+    GROUP,
+    FakeClock,
+    PartsSender,
+    RecordingSender,
+    digest_settings,
+    fresh_redis_store,
+    scheduler_for,
+    utc,
+)
 
 
 @pytest.fixture
@@ -139,6 +149,58 @@ async def test_a_process_without_that_platform_leaves_the_digest_to_one_that_has
     assert (await slack_only.tick()).sent == 0
     assert (await telegram.tick()).sent == 1
     assert len(sender.accepted) == 1
+
+
+# -- digests in several parts ------------------------------------------------------------
+async def test_a_retry_after_a_later_part_failed_sends_only_the_parts_not_yet_accepted(store, tmp_path):
+    """Part 3 of 3 fails three times; each retry a minute later sends part 3 alone, and
+    parts 1 and 2 reach the chat once. Fails before the fix: every retry sent the digest
+    whole again (parts 1 and 2 four times), and a fresh composition each minute gave part 2
+    (the period, which ends at the moment composed) another content."""
+    clock = FakeClock(utc(2024, 5, 6, 12))
+    sender = PartsSender(fail_part=3, failures=3)
+    scheduler = scheduler_for(store, digest_settings(tmp_path, digest_send_empty=True), clock, sender)
+    await subscribe(scheduler, time(8, 0), "UTC", clock.now)
+
+    clock.now = utc(2024, 5, 7, 8, 0, 10)
+    reports = [await scheduler.tick()]
+    for _ in range(5):
+        clock.advance(seconds=60)
+        reports.append(await scheduler.tick())
+
+    assert [(r.failed, r.sent) for r in reports[:4]] == [(1, 0), (1, 0), (1, 0), (0, 1)]
+    title, period, count = sender.accepted
+    assert (title, count) == ("Your daily digest – Tuesday 7 May", "0 stories")
+    assert period.endswith("Tue 7 May 08:00 (UTC)")  # the moment of the first try
+    assert sender.attempts == [title, period, count, count, count, count]
+    assert await store.get(keys.digest_pending(GROUP.key, date(2024, 5, 7))) is None  # sent: composition dropped
+
+
+async def test_a_part_refused_for_good_ends_that_days_attempt_but_not_the_subscription(store, tmp_path, caplog):
+    """A part the platform refuses for a reason that retrying cannot fix (a 400) is not
+    sent again that day: one line in the log, and the next day's digest goes out. Fails
+    before the fix: it was retried every minute of the grace period (six hours: ~360 tries)."""
+    clock = FakeClock(utc(2024, 5, 6, 12))
+    sender = PartsSender(fail_part=2, failures=1_000, error=lambda: PermanentSendError("Bad Request: message is too long"))
+    scheduler = scheduler_for(store, digest_settings(tmp_path, digest_send_empty=True), clock, sender)
+    await subscribe(scheduler, time(8, 0), "UTC", clock.now)
+
+    clock.now = utc(2024, 5, 7, 8, 0, 10)
+    with caplog.at_level(logging.WARNING, logger="bot.digest.scheduler"):
+        report = await scheduler.tick()
+        for _ in range(5):
+            clock.advance(seconds=60)
+            await scheduler.tick()
+    assert len(sender.attempts) == 2  # part 1, then part 2 once: no retry that day
+    assert (report.gave_up, report.failed) == (1, 0)
+    (line,) = [r for r in caplog.records if r.name == "bot.digest.scheduler"]
+    assert "2024-05-07" in line.getMessage() and "message is too long" in line.getMessage() and line.exc_info is None
+    assert await scheduler.digests.subscriptions.get(GROUP.key) is not None  # still subscribed
+
+    sender.failures = 0
+    clock.now = utc(2024, 5, 8, 8, 0, 10)
+    assert (await scheduler.tick()).sent == 1
+    assert sender.accepted[-3] == "Your daily digest – Wednesday 8 May"
 
 
 # -- downtime ----------------------------------------------------------------------------

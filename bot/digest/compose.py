@@ -8,9 +8,10 @@ recency; when there are many, related ones are grouped under a common label.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, tzinfo
 
 import numpy as np
@@ -65,6 +66,23 @@ class PendingDigest:
     daily: DailyDigest
     period_end: datetime
     feed_item_ids: list[str]  # every feed item this digest accounts for
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "title": self.daily.title, "period": self.daily.period,
+            "entries": [asdict(entry) for entry in self.daily.entries],
+            "period_end": self.period_end.isoformat(), "feed_item_ids": self.feed_item_ids,
+        })  # fmt: skip
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> PendingDigest:
+        """Raises ValueError (or KeyError, TypeError) for what `to_json` did not write."""
+        data = json.loads(text)
+        return cls(
+            daily=DailyDigest(data["title"], [DigestEntry(**entry) for entry in data["entries"]], data["period"]),
+            period_end=datetime.fromisoformat(data["period_end"]),
+            feed_item_ids=[str(item) for item in data["feed_item_ids"]],
+        )
 
 
 class DigestComposer:

@@ -2,13 +2,17 @@
 
 Every process runs a scheduler; the store decides who sends. For one (chat, local date):
   1. a process claims it: `set_if_absent(claim key, token, ttl=lease)`; others back off;
-  2. it composes the digest and hands it to the platform's `Sender`;
+  2. it composes the digest (once per date: kept in the store, so that every try sends the
+     same parts) and hands it to the platform's `Sender` with a `Delivery`, through which
+     the sender records each part (message) as the platform accepts it;
   3. only once the sender returned does it write the "sent" marker (a separate key), then
      releases the claim and schedules the chat's next date.
-A sender that raises releases the claim and the chat is retried shortly. A process that dies
-(or is cancelled) holding a claim leaves it to expire, and then another process sends. A
-claimant re-reads the "sent" marker after claiming, so a digest finished in between is not
-sent again.
+A sender that raises releases the claim and the chat is retried shortly; the retry sends only
+the parts not yet recorded. A `PermanentSendError` (the platform refused a part for a reason
+that retrying cannot fix) ends that date's attempt: logged, and the chat scheduled for its
+next date, still subscribed. A process that dies (or is cancelled) holding a claim leaves it
+to expire, and then another process sends. A claimant re-reads the "sent" marker after
+claiming, so a digest finished in between is not sent again.
 
 Each tick reads only the chats that are due (`digest:due`, by time), so its cost does not
 grow with the number of subscriptions. The due set is shared by all platforms: a process
@@ -25,8 +29,10 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
+from bot.delivery import Delivery, PermanentSendError
+from bot.digest.compose import PendingDigest
 from bot.digest.localtime import Clock, latest_occurrence
 from bot.digest.service import DigestService
 from bot.models import ChatRef, Reply, Sender
@@ -35,6 +41,7 @@ from bot.store import keys
 log = logging.getLogger(__name__)
 
 SENT_MARKER_TTL = 4 * 86_400.0  # longer than a local date stays the latest occurrence
+PART_TTL = 2 * 86_400.0  # a date's parts and composed digest: retries end with its grace period
 RETRY_AFTER = timedelta(seconds=60)
 EARLIER_DATE = timedelta(hours=12)  # due dates are ~a day apart (23 to 25 h across DST)
 
@@ -46,6 +53,7 @@ class TickReport:
     empty: int = 0  # nothing new that day: nothing sent (digest_send_empty off)
     skipped: int = 0  # missed by more than the grace period
     failed: int = 0  # the sender (or composing) failed; retried later
+    gave_up: int = 0  # the platform refused a part for good: nothing more that date
     busy: int = 0  # another process holds the claim
     elsewhere: int = 0  # due chats of platforms this process does not serve, left to others
     moved: int = 0  # chats rescheduled or dropped: no longer due now
@@ -88,7 +96,7 @@ class DigestScheduler:
                 log.exception("digest scheduler tick failed")
                 report = TickReport()
             if self.metrics is not None:
-                for outcome in ("sent", "empty", "skipped", "failed"):
+                for outcome in ("sent", "empty", "skipped", "failed", "gave_up"):
                     self.metrics.digests.labels(outcome).inc(getattr(report, outcome))
             if report.moved >= self.batch_size:  # maybe more are waiting; each retick makes progress
                 continue
@@ -179,10 +187,15 @@ class DigestScheduler:
             if await self.store.get(sent_key) is not None:  # sent while we were claiming
                 await subscriptions.schedule(chat_key, next_due)
             else:
-                sent = await self._send(subscription.chat, now, sender, sent_key)
+                sent = await self._send(subscription.chat, day, now, sender, sent_key)
                 report.sent += sent
                 report.empty += not sent
                 await subscriptions.schedule(chat_key, next_due)
+            report.moved += 1
+        except PermanentSendError as exc:  # the same part would be refused every minute
+            log.warning("digest for %s of %s not sent: %s; trying again on its next date", chat_key, day, exc)
+            report.gave_up += 1
+            await subscriptions.schedule(chat_key, next_due)
             report.moved += 1
         except Exception:
             log.exception("digest for %s of %s failed; retrying in %s", chat_key, day, RETRY_AFTER)
@@ -191,14 +204,36 @@ class DigestScheduler:
             report.moved += 1
         await self.store.delete_if_equals(claim_key, token)
 
-    async def _send(self, chat: ChatRef, now: datetime, sender: Sender, sent_key: str) -> bool:
+    async def _send(self, chat: ChatRef, day: date, now: datetime, sender: Sender, sent_key: str) -> bool:
         """Compose and send; mark sent once the platform accepted. False: nothing new."""
-        pending = await self.digests.digest_until(chat, now, daily=True)
+        pending_key = keys.digest_pending(chat.key, day)
+        pending = await self._composed(chat, now, pending_key)
         if pending is not None:
-            await asyncio.wait_for(sender(chat, [Reply(daily=pending.daily)]), self.send_timeout)
+
+            def part_key(call: str, occurrence: int) -> str:
+                return keys.digest_part(chat.key, day, call, occurrence)
+
+            parts = Delivery(self.store, key=part_key, ttl=PART_TTL)
+            await asyncio.wait_for(sender(chat, [Reply(daily=pending.daily)], parts), self.send_timeout)
         await self.store.set(sent_key, b"1", ttl=SENT_MARKER_TTL)
         if pending is None:
             return False
+        await self.store.delete(pending_key)
         await self.digests.subscriptions.record_sent(chat.key, pending.period_end)
         await self.digests.feeds.mark_sent(chat, pending.feed_item_ids, now)
         return True
+
+    async def _composed(self, chat: ChatRef, now: datetime, pending_key: str) -> PendingDigest | None:
+        """The digest an earlier try of this date composed, else a fresh one, kept for the
+        tries after this one: composed again, it would cover up to a later moment and its
+        parts would differ from those already sent."""
+        stored = await self.store.get(pending_key)
+        if stored is not None:
+            try:
+                return PendingDigest.from_json(stored)
+            except (ValueError, KeyError, TypeError):
+                log.warning("digest for %s: the stored composition is unreadable; composing again", chat.key)
+        pending = await self.digests.digest_until(chat, now, daily=True)
+        if pending is not None:
+            await self.store.set(pending_key, pending.to_json().encode(), ttl=PART_TTL)
+        return pending
