@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     # extraction and summarizing
     extract_timeout: float = Field(10.0, gt=0)  # seconds of extraction work per page
     extract_workers: int = Field(2, ge=1, le=32)  # extraction processes
+    extract_queue_size: int = Field(32, ge=0)  # pages waiting for an extraction process at most; beyond: "busy"
     min_article_chars: int = Field(200, ge=0)
     max_links_per_message: int = Field(3, ge=1, le=10)
     summary_length: Literal["short", "medium", "long"] = "medium"

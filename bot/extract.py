@@ -13,6 +13,10 @@ working on a page (killed by the OOM killer or by hand while idle, or between ta
 page and saying so): every later page would fail. `Extractor` then stops that pool, fails
 the pages still waiting in it, and starts a fresh one; a page caught in that is tried once
 more on the fresh pool.
+
+At most `max_waiting` documents wait for a free process (each may be a 5 MB page, kept in
+memory until its turn); past that, `ExtractionBusy` says "busy, try again" at once, as the
+model queue does.
 """
 
 from __future__ import annotations
@@ -68,6 +72,14 @@ class ExtractionError(Exception):
     """No article could be read; str(exc) is a friendly sentence for the chat."""
 
 
+class ExtractionBusy(ExtractionError):
+    """Too many documents wait for an extraction process. The model queue's sentence
+    (bot.inference.ModelBusy): to the person waiting, both are the bot being busy."""
+
+    def __init__(self) -> None:
+        super().__init__("I'm busy with a lot of summaries right now. Please try again in a minute.")
+
+
 @dataclass
 class Article:
     url: str  # the URL we show: the page's canonical link when it is on the same site
@@ -98,10 +110,13 @@ class Article:
 
 class Extractor:
     """Extraction in `workers` processes, each page limited to `timeout` seconds of work.
-    Built once where the program is assembled; `close()` kills the processes."""
+    Built once where the program is assembled; `close()` kills the processes. At most
+    `max_waiting` documents wait beyond the ones being worked on (ExtractionBusy)."""
 
-    def __init__(self, *, workers: int, timeout: float, min_chars: int):
+    def __init__(self, *, workers: int, timeout: float, min_chars: int, max_waiting: int = 32):
         self.workers = workers
+        self.max_waiting = max_waiting
+        self.pending = 0  # documents in `run`: being worked on or waiting for a process
         self.timeout = timeout
         self.min_chars = min_chars
         self._pool = None
@@ -109,6 +124,7 @@ class Extractor:
         self._lock = threading.RLock()  # several event loops may share it; done-callbacks re-enter
         self.pages_killed = 0  # documents (pages, feeds) whose work ran out of time: their process was killed
         self.pools_replaced = 0  # pools pebble gave up on, replaced by fresh ones
+        self.refused_busy = 0  # documents refused because too many were waiting
 
     def _running_pool(self):
         with self._lock:
@@ -169,7 +185,20 @@ class Extractor:
         work (Overran). What `function` raises comes back as it is; a process that died on
         the job raises ProcessFailed. `function` must be importable by the processes and
         its arguments and result picklable. Any stranger's document is read through here:
-        pages (`extract`) and feeds (bot/digest/feeds.py)."""
+        pages (`extract`) and feeds (bot/digest/feeds.py). ExtractionBusy, at once, when
+        `max_waiting` documents already wait for a process."""
+        with self._lock:  # the check and the count in one step: several loops may share it
+            if self.pending >= self.workers + self.max_waiting:
+                self.refused_busy += 1
+                raise ExtractionBusy()
+            self.pending += 1
+        try:
+            return await self._run(function, *args)
+        finally:
+            with self._lock:
+                self.pending -= 1
+
+    async def _run(self, function: Callable[..., T], *args) -> T:
         from pebble import ProcessExpired
 
         for last_try in (False, True):

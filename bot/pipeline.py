@@ -83,7 +83,8 @@ class SummaryPipeline:
         self.fetcher = fetcher or Fetcher(settings)
         self._owns_extractor = extractor is None  # one passed in is closed by whoever built it
         self.extractor = extractor or Extractor(
-            workers=settings.extract_workers, timeout=settings.extract_timeout, min_chars=settings.min_article_chars
+            workers=settings.extract_workers, timeout=settings.extract_timeout, min_chars=settings.min_article_chars,
+            max_waiting=settings.extract_queue_size,
         )
         self.content = content or self.compute_content
         self._flight = SingleFlight()
