@@ -3,6 +3,8 @@ tests/) the platform stand-ins and the tests' local sites."""
 
 from __future__ import annotations
 
+import ipaddress
+
 from aiohttp import web
 
 
@@ -17,6 +19,7 @@ class LocalServer:
         self.port = port  # 0: any free port
         self.host = host
         self.base_url = ""  # "http://127.0.0.1:PORT", no trailing slash
+        self.endpoint: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int] | None = None  # (address, port)
         self._runner: web.AppRunner | None = None
 
     def build_app(self) -> web.Application:
@@ -27,7 +30,9 @@ class LocalServer:
         await self._runner.setup()
         await web.TCPSite(self._runner, self.host, self.port).start()
         shown = f"[{self.host}]" if ":" in self.host else self.host
-        self.base_url = f"http://{shown}:{self._runner.addresses[0][1]}"
+        port = self._runner.addresses[0][1]
+        self.base_url = f"http://{shown}:{port}"
+        self.endpoint = (ipaddress.ip_address(self.host), port)  # what the fetcher may be allowed to reach
         return self.base_url
 
     async def stop(self) -> None:

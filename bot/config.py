@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 ENV_PREFIX = "SUMMARY_BOT_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -35,6 +36,18 @@ def split_commas(value):
     return value
 
 
+def _endpoint(text: str) -> tuple[IPAddress, int]:
+    """"127.0.0.1:8000" or "[::1]:8000" as (address, port)."""
+    parts = urlsplit(f"//{text}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:  # a port that is not a number, or out of range
+        host, port = None, None
+    if not host or port is None:
+        raise ValueError(f"expected IP:port, got {text!r}")
+    return ipaddress.ip_address(host), port
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
@@ -46,6 +59,8 @@ class Settings(BaseSettings):
 
     # fetching
     fetch_allow_private: Annotated[list[Network], NoDecode] = []
+    # single local servers (IP:port) allowed without their whole network, e.g. the sample site
+    fetch_allow_endpoints: Annotated[list[tuple[IPAddress, int]], NoDecode] = []
     fetch_max_bytes: int = Field(5_000_000, gt=0)
     fetch_timeout: float = Field(15.0, gt=0)
     fetch_max_redirects: int = Field(5, ge=0, le=20)
@@ -162,6 +177,11 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_networks(cls, value):
         return [ipaddress.ip_network(v, strict=False) for v in split_commas(value)]
+
+    @field_validator("fetch_allow_endpoints", mode="before")
+    @classmethod
+    def _parse_endpoints(cls, value):
+        return [_endpoint(v) if isinstance(v, str) else v for v in split_commas(value)]
 
 
 class ConfigError(SystemExit):

@@ -34,6 +34,7 @@ from bot.config import Settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Endpoint = tuple[IPAddress, int]  # (address, port): one local server, as the sample site
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 PAGE_TYPES = HTML_TYPES | {"text/plain"}
@@ -168,8 +169,23 @@ def _allow_hint(shown: str) -> str:
     return ALLOW_HINT if ip.is_loopback or (ip.is_private and not ip.is_link_local) else ""
 
 
-def check_address(ip: IPAddress, allow: Iterable[Network] = ()) -> None:
-    """Raise AddressNotAllowed unless `ip` is a public address or inside `allow`."""
+def _endpoint_allowed(ip: IPAddress, port: int | None, endpoints: Iterable[Endpoint]) -> bool:
+    """Whether (ip, port) is one of `endpoints`: a single server allowed, not its network
+    (the sample site on 127.0.0.1:PORT must not open the way to Redis on 127.0.0.1:6379)."""
+    if port is None:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # the same socket in the end
+    return (ip, port) in endpoints
+
+
+def check_address(
+    ip: IPAddress, allow: Iterable[Network] = (), *, port: int | None = None, endpoints: Iterable[Endpoint] = ()
+) -> None:
+    """Raise AddressNotAllowed unless `ip` is a public address or inside `allow`, or
+    (ip, `port`) is one of `endpoints`."""
+    if _endpoint_allowed(ip, port, frozenset(endpoints)):
+        return
     refused = _refusal(ip, allow)
     if refused is not None:
         shown, reason = refused
@@ -181,8 +197,11 @@ class GuardedResolver(AbstractResolver):
     resolves to refused addresses only. The connector connects to these exact answers, so
     a name cannot be re-resolved to something else between the check and the connect."""
 
-    def __init__(self, allow: Iterable[Network], inner: AbstractResolver | None = None):
+    def __init__(
+        self, allow: Iterable[Network], inner: AbstractResolver | None = None, endpoints: Iterable[Endpoint] = ()
+    ):
         self._allow = list(allow)
+        self._endpoints = frozenset(endpoints)
         self._inner = inner or aiohttp.DefaultResolver()
 
     async def resolve(
@@ -191,7 +210,9 @@ class GuardedResolver(AbstractResolver):
         answers = await self._inner.resolve(host, port, family)
         allowed, first_refusal = [], None
         for answer in answers:
-            refused = _refusal(ipaddress.ip_address(answer["host"]), self._allow)
+            ip = ipaddress.ip_address(answer["host"])
+            allowed_endpoint = _endpoint_allowed(ip, answer["port"], self._endpoints)
+            refused = None if allowed_endpoint else _refusal(ip, self._allow)
             if refused is None:
                 allowed.append(answer)
             elif first_refusal is None:
@@ -207,13 +228,14 @@ class GuardedResolver(AbstractResolver):
         await self._inner.close()
 
 
-def _guarded_socket_factory(allow: Iterable[Network]):
-    """A socket factory for the connector: the last check, on the address being connected."""
-    allow = list(allow)
+def _guarded_socket_factory(allow: Iterable[Network], endpoints: Iterable[Endpoint] = ()):
+    """A socket factory for the connector: the last check, on the address (and port) being
+    connected."""
+    allow, endpoints = list(allow), frozenset(endpoints)
 
     def create(addr_info) -> socket.socket:
         family, type_, proto, _, sockaddr = addr_info
-        check_address(ipaddress.ip_address(sockaddr[0]), allow)
+        check_address(ipaddress.ip_address(sockaddr[0]), allow, port=sockaddr[1], endpoints=endpoints)
         return socket.socket(family=family, type=type_, proto=proto)
 
     return create
@@ -429,6 +451,7 @@ class Fetcher:
     def __init__(self, settings: Settings):
         self._settings = settings
         self._allow: list[Network] = list(settings.fetch_allow_private)
+        self._endpoints: frozenset[Endpoint] = frozenset(settings.fetch_allow_endpoints)
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Fetcher:
@@ -446,8 +469,8 @@ class Fetcher:
         if self._session is None or self._session.closed:
             seconds = self._settings.fetch_timeout
             connector = aiohttp.TCPConnector(
-                resolver=GuardedResolver(self._allow),
-                socket_factory=_guarded_socket_factory(self._allow),
+                resolver=GuardedResolver(self._allow, endpoints=self._endpoints),
+                socket_factory=_guarded_socket_factory(self._allow, self._endpoints),
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -490,7 +513,7 @@ class Fetcher:
             ip = ipaddress.ip_address(url.host or "")
         except ValueError:
             return
-        check_address(ip, self._allow)
+        check_address(ip, self._allow, port=url.port, endpoints=self._endpoints)
 
     def _check_peer(self, response: aiohttp.ClientResponse) -> None:
         # Belt and braces: the peer of the connection actually used must pass too. (When a
@@ -500,7 +523,7 @@ class Fetcher:
         peer = transport.get_extra_info("peername") if transport else None
         if peer:
             try:
-                check_address(ipaddress.ip_address(peer[0]), self._allow)
+                check_address(ipaddress.ip_address(peer[0]), self._allow, port=peer[1], endpoints=self._endpoints)
             except AddressNotAllowed:
                 response.close()  # never hand this connection back to the pool
                 raise

@@ -453,6 +453,39 @@ async def test_every_connection_is_checked_even_if_the_first_checks_are_bypassed
     assert not site.requests
 
 
+async def test_an_allowed_endpoint_opens_only_that_port_of_loopback():
+    """The sample site's exception (`summary-bot chat`) is one IP:port, not loopback: a page
+    there may not send the bot to another local service (Redis on 127.0.0.1:6379).
+    Fails before the fix: there was no endpoint exception, only whole networks (the chat
+    allowed 127.0.0.1/32, every port), so the sample page itself was refused here."""
+    other_page = page("<html><body>a local service</body></html>")
+    async with serve_site({"/": other_page}) as other:
+        routes = {"/": page("<html><head><title>Sample</title></head><body>sample</body></html>"),
+                  "/away": redirect(other.url("/"))}  # fmt: skip
+        async with serve_site(routes) as sample:
+            port = int(sample.base_url.rsplit(":", 1)[1])
+            allowed = settings(fetch_allow_private=[], fetch_allow_endpoints=[f"127.0.0.1:{port}"])
+            async with Fetcher(allowed) as fetcher:
+                assert "sample" in (await fetcher.fetch(sample.url("/"))).text
+                assert "sample" in (await fetcher.fetch(f"http://localhost:{port}/")).text
+                for url in (other.url("/"), sample.url("/away"), f"http://[::1]:{port}/"):
+                    with pytest.raises(AddressNotAllowed, match="not allowed"):
+                        await fetcher.fetch(url)
+    assert not other.requests
+
+
+def test_an_endpoint_is_an_address_and_a_port():
+    endpoint = Settings(fetch_allow_endpoints="127.0.0.1:8000").fetch_allow_endpoints
+    check_address(ipaddress.ip_address("127.0.0.1"), [], port=8000, endpoints=endpoint)
+    check_address(ipaddress.ip_address("::ffff:127.0.0.1"), [], port=8000, endpoints=endpoint)
+    for address, port in (("127.0.0.1", 6379), ("127.0.0.1", None), ("127.0.0.2", 8000), ("::1", 8000)):
+        with pytest.raises(AddressNotAllowed):
+            check_address(ipaddress.ip_address(address), [], port=port, endpoints=endpoint)
+    for bad in ("127.0.0.1", "localhost:80", "127.0.0.1:http", "127.0.0.1:70000"):
+        with pytest.raises(ValueError):
+            Settings(fetch_allow_endpoints=bad)
+
+
 @pytest.mark.parametrize(
     "url",
     ["ftp://example.com/x", "javascript:alert(1)", "file:///etc/passwd", "example.com/page", "http:///nohost",
