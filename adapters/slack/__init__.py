@@ -1,5 +1,15 @@
 """Slack: events, slash commands and unfurls through slack-bolt, rendered as Block Kit.
 
+`SlackService` (service.py) assembles the adapter from one module per job:
+
+    gate.py       the events path's door: signature, age and shape before Bolt sees a body
+    listeners.py  Bolt's app and the gestures it listens to (a new gesture goes here)
+    claims.py     one answer per event however often Slack delivers it (in-process)
+    handoff.py    answering an acked event here or on a worker (`answer_job`)
+    sending.py    posting to Slack: threads, response_urls, digests; 429s waited out
+    unfurl.py     digests as link previews (link_shared -> chat.unfurl)
+    oauth.py      installing the app in any number of workspaces
+
 `SlackSettings` (settings.py) holds SUMMARY_BOT_SLACK_*; the stand-in Web API and
 `summary-bot bench slack` are in the benchmarks package.
 """

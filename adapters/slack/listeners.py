@@ -1,0 +1,87 @@
+"""Bolt's app and the Slack gestures it listens to: the one place a gesture is wired to the bot.
+
+Each listener returns at once: it drops what is not for the bot and hands the rest off
+(adapters/slack/handoff.py), so Slack hears back within its 3 seconds. A new gesture (App
+Home, a shortcut, block_actions, app_uninstalled) is one more method here and one more
+line in `Listeners.register`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.claims import EventClaims
+from adapters.slack.handoff import HandOff
+from adapters.slack.incoming import host_matches, incoming_from_event, is_from_a_person
+from adapters.slack.settings import SlackSettings
+from adapters.slack.unfurl import links_to_unfurl
+from bot.links import find_urls
+
+log = logging.getLogger(__name__)
+
+
+def build_app(settings: SlackSettings, client: AsyncWebClient, oauth: AsyncOAuthSettings | None) -> AsyncApp:
+    return AsyncApp(
+        name="summary-bot",
+        logger=log,
+        signing_secret=settings.slack_signing_secret or "",
+        client=client,
+        oauth_settings=oauth,
+        # Listeners only start tasks, so running them before the response still acks at once,
+        # and every task is started (and tracked) before Slack hears back.
+        process_before_response=True,
+        # The gate (adapters/slack/gate.py) verifies every HTTP request's signature and age
+        # before Bolt sees it; Socket Mode needs none. One check, not two.
+        request_verification_enabled=False,
+    )
+
+
+class Listeners:
+    def __init__(self, settings: SlackSettings, work: HandOff, claims: EventClaims | None):
+        self.settings = settings
+        self.work = work
+        self.claims = claims  # None scaled out: the job queue answers each event once
+
+    def register(self, app: AsyncApp) -> None:
+        """Every gesture the bot answers, one line each."""
+        if self.claims is not None:
+            app.use(self.claims.claim_event)
+        app.event("message")(self.on_message)
+        app.event("app_mention")(self.on_app_mention)
+        app.event("link_shared")(self.on_link_shared)
+        app.command(re.compile(r"^/"))(self.on_command)
+
+    async def on_message(self, body: dict, event: dict, context: AsyncBoltContext) -> None:
+        if not is_from_a_person(event):
+            return  # edits, deletions, joins, bots (ours included)
+        if context.bot_user_id and f"<@{context.bot_user_id}>" in event.get("text", ""):
+            return  # a mention: the app_mention event answers it
+        message = incoming_from_event(event, team_id=context.team_id, bot_user_id=context.bot_user_id, addressed_to_bot=False)
+        urls = find_urls(message.text)
+        if urls and all(host_matches(url, self.settings.slack_unfurl_domains) for url in urls):
+            return  # link_shared answers these with unfurls
+        await self.work.hand_off(body, context, {"kind": "thread", "event": event, "addressed_to_bot": False})
+
+    async def on_app_mention(self, body: dict, event: dict, context: AsyncBoltContext) -> None:
+        if event.get("bot_id") or event.get("subtype"):
+            return
+        await self.work.hand_off(body, context, {"kind": "thread", "event": event, "addressed_to_bot": True})
+
+    async def on_link_shared(self, body: dict, event: dict, context: AsyncBoltContext) -> None:
+        urls = links_to_unfurl(event, self.settings.slack_unfurl_domains)
+        if urls:
+            await self.work.hand_off(body, context, {"kind": "unfurl", "event": event, "urls": urls})
+
+    async def on_command(self, ack, command: dict, context: AsyncBoltContext) -> None:
+        job_id = f"slack:command:{command.get('trigger_id') or command.get('response_url')}"
+        # A replayed command is answered once (scaled out, its job id does this).
+        if self.claims is not None and not await self.claims.claim(job_id, context):
+            await ack()
+            return
+        await self.work.hand_off({"event_id": job_id}, context, {"kind": "command", "command": command})
+        await ack()  # only once the work is handed off: scaled out, a failed enqueue is a 500
