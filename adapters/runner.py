@@ -12,6 +12,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from aiohttp import web
@@ -38,7 +39,20 @@ class ChatService(Protocol):
         """Post replies to a chat unprompted (daily digests); raise if not accepted."""
 
 
-Readiness = Callable[[], Awaitable[bool]]
+@dataclass
+class Health:
+    """What a readiness check found: true when the process can do its job. /healthz says
+    its `notes` either way, one a line (a Redis that would lose acknowledged work on a
+    restart: 200 still, with a warning)."""
+
+    ok: bool
+    notes: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+Readiness = Callable[[], Awaitable["bool | Health"]]
 
 
 def configured_services(settings: Settings, bot: SummaryBot, *, queue=None) -> list[ChatService]:
@@ -49,6 +63,8 @@ def configured_services(settings: Settings, bot: SummaryBot, *, queue=None) -> l
     from adapters.telegram.settings import TelegramSettings
 
     services: list[ChatService] = []
+    if queue is not None:
+        queue.redis.metrics = bot.metrics  # Redis's memory, read by the front's checks, in its /metrics
     telegram = load_settings(TelegramSettings)
     if telegram.configured:
         from adapters.telegram import TelegramService
@@ -73,15 +89,24 @@ def stop_on_signals(stop: asyncio.Event) -> None:
 
 def health_route(ready: Readiness | None) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def healthz(request: web.Request) -> web.Response:
-        if ready is not None and not await ready():
-            return web.Response(status=503, text="starting")
-        return web.Response(text="ok")
+        found = await ready() if ready is not None else True
+        notes = [f"warning: {note}" for note in getattr(found, "notes", ())]
+        if not found:
+            return web.Response(status=503, text="\n".join(["unavailable", *notes] if notes else ["starting"]))
+        return web.Response(text="\n".join(["ok", *notes]))
 
     return healthz
 
 
-def metrics_route(metrics) -> Callable[[web.Request], Awaitable[web.Response]]:
+def metrics_route(metrics, refresh: Readiness | None = None) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """/metrics; `refresh` first reads what is measured elsewhere (Redis's memory)."""
+
     async def serve_metrics(request: web.Request) -> web.Response:
+        if refresh is not None:
+            try:
+                await refresh()
+            except Exception:  # the process's own metrics still count
+                log.exception("reading metrics for /metrics failed")
         return web.Response(body=metrics.render(), headers={"Content-Type": metrics.content_type})
 
     return serve_metrics
@@ -104,7 +129,7 @@ async def run_services(
 
     app = web.Application()
     app.router.add_get("/healthz", health_route(ready))
-    app.router.add_get("/metrics", metrics_route(bot.metrics))
+    app.router.add_get("/metrics", metrics_route(bot.metrics, refresh=ready))  # a front's check reads Redis's memory
     for service in services:
         service.add_routes(app)
     runner = web.AppRunner(app, access_log=None)

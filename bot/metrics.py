@@ -59,6 +59,21 @@ class Metrics:
             "summary_bot_platform_429", "Rate-limit answers (429) from a chat platform's API", ["platform"],
             registry=registry,
         )  # fmt: skip
+        # Scaled out (adapters/queue.py, adapters/worker.py); read when /healthz or /metrics is asked.
+        self.redis_used_memory = Gauge(
+            "summary_bot_redis_used_memory_bytes", "Memory Redis uses (INFO memory used_memory)", registry=registry
+        )
+        self.redis_max_memory = Gauge(
+            "summary_bot_redis_maxmemory_bytes", "Redis's maxmemory (0: no limit)", registry=registry
+        )
+        self.redis_full = Gauge(
+            "summary_bot_redis_full", "1 while Redis refuses writes for memory (/healthz says 503)", registry=registry
+        )
+        self.foreign_messages = Counter(
+            "summary_bot_foreign_messages", "Message jobs for a platform this worker has no credentials for, by "
+            "platform and outcome: left (back in the queue for a worker that has them), dropped (no worker took "
+            "it in time)", ["platform", "outcome"], registry=registry,
+        )  # fmt: skip
 
     def watch_model_queue(self, depth: Callable[[], int]) -> None:
         self.model_queue_depth.set_function(depth)

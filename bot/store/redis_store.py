@@ -3,12 +3,49 @@
 Each protocol method is one Redis command, or one Lua script where a read and a write must be
 atomic together (`delete_if_equals`, `incr` with a ttl). Expiries are sent in milliseconds.
 Using a key as the wrong type raises `redis.exceptions.ResponseError` (WRONGTYPE), as does
-`incr` on a value that is not an integer.
+`incr` on a value that is not an integer. A write that Redis refuses because it is out of
+memory (maxmemory reached, maxmemory-policy noeviction) raises `StoreFull`, which says so.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import TypeVar
+
 import redis.asyncio as redis
+from redis.exceptions import OutOfMemoryError, ResponseError
+
+T = TypeVar("T")
+
+STORE_FULL = (
+    "Redis is full: its memory reached maxmemory and it refuses writes (nothing was evicted); "
+    "give it more memory (maxmemory) or free some"
+)
+
+
+class StoreFull(ResponseError):
+    """Redis refused a write for memory (an OOM error). A ResponseError still, for whoever
+    catches those; its text says what to do."""
+
+    def __init__(self) -> None:
+        super().__init__(STORE_FULL)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether Redis refused a command because it is out of memory ("OOM command not
+    allowed when used memory > 'maxmemory'"), in a pipeline or a script too."""
+    return isinstance(exc, (OutOfMemoryError, StoreFull)) or (
+        isinstance(exc, ResponseError) and ("OOM command not allowed" in str(exc) or str(exc).startswith("OOM"))
+    )
+
+
+async def _write(command: Awaitable[T]) -> T:
+    try:
+        return await command
+    except ResponseError as exc:
+        if is_out_of_memory(exc):
+            raise StoreFull() from exc
+        raise
 
 # KEYS[1]: the key; ARGV[1]: the value the caller expects it to hold.
 _DELETE_IF_EQUALS = """
@@ -72,11 +109,11 @@ class RedisStore:
         return await self._redis.get(key)
 
     async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        await self._redis.set(key, value, px=None if ttl is None else _milliseconds(ttl))
+        await _write(self._redis.set(key, value, px=None if ttl is None else _milliseconds(ttl)))
 
     async def set_if_absent(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         px = None if ttl is None else _milliseconds(ttl)
-        return bool(await self._redis.set(key, value, nx=True, px=px))
+        return bool(await _write(self._redis.set(key, value, nx=True, px=px)))
 
     async def delete(self, *keys: str) -> int:
         if not keys:  # DEL with no key is a syntax error
@@ -93,12 +130,12 @@ class RedisStore:
 
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         if ttl is None:
-            return await self._redis.incrby(key, amount)
-        return await self._incr_with_ttl(keys=[key], args=[amount, _milliseconds(ttl)])
+            return await _write(self._redis.incrby(key, amount))
+        return await _write(self._incr_with_ttl(keys=[key], args=[amount, _milliseconds(ttl)]))
 
     # -- hashes -----------------------------------------------------------------
     async def hset(self, key: str, field: str, value: bytes) -> None:
-        await self._redis.hset(key, field, value)
+        await _write(self._redis.hset(key, field, value))
 
     async def hget(self, key: str, field: str) -> bytes | None:
         return await self._redis.hget(key, field)
@@ -115,7 +152,7 @@ class RedisStore:
     # -- sorted sets ------------------------------------------------------------
     async def zadd(self, key: str, mapping: dict[str, float]) -> None:
         if mapping:  # ZADD with no member is a syntax error
-            await self._redis.zadd(key, mapping)
+            await _write(self._redis.zadd(key, mapping))
 
     async def zscore(self, key: str, member: str) -> float | None:
         return await self._redis.zscore(key, member)
