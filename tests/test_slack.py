@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
+from aiohttp import web
 import pytest
 import pytest_asyncio
 
@@ -28,6 +29,7 @@ from adapters.slack.installation_store import StoreInstallationStore, StoreOAuth
 from adapters.slack.render import MAX_BLOCKS, MAX_HEADER_CHARS, MAX_SECTION_CHARS, render_reply
 from benchmarks.standins.slack_api import BOT_ID, BOT_USER_ID, SlackStandIn
 from bot.config import ConfigError, Settings
+from bot.inference import ModelBusy
 from bot.models import ChatRef, DailyDigest, Digest, DigestEntry, Incoming, RelatedLink, Reply
 from bot.store.sqlite_store import SQLiteStore
 from slack_sdk.oauth.installation_store.models.installation import Installation
@@ -129,6 +131,101 @@ async def test_the_same_event_delivered_three_times_gets_one_reply(standin, stor
         await standin.wait_for("chat.postMessage")
         await slack.finish()
         assert len(standin.calls_to("chat.postMessage")) == 1
+
+
+async def until(condition) -> None:
+    """Wait for `condition()` to hold (30 s at most: a hang fails the test, not the run)."""
+
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(poll(), 30)
+
+
+async def test_in_process_answers_are_bounded_and_past_the_bound_a_channel_hears_busy_once(standin, sqlite_store):
+    """In-process, at most SUMMARY_BOT_SLACK_CONCURRENCY answers run at once and as many
+    again wait their turn; an event past that is answered at once with the model queue's
+    busy sentence (once per channel; a command's only to its sender; chatter not at all)
+    and counted. Once the pages answer, every admitted event is answered and the bound
+    frees up. Fails before the fix: every event started its own task at once, so all
+    the pages were fetched together and nobody was told busy."""
+    from tests.local_site import serve_site
+
+    bound = 2
+    article = SEED_PAGE.read_text(encoding="utf-8")
+    release = asyncio.Event()
+    fetching = most = 0
+
+    async def held_page(request: web.Request) -> web.Response:  # answers once the test releases it
+        nonlocal fetching, most
+        fetching += 1
+        most = max(most, fetching)
+        try:
+            await release.wait()
+        finally:
+            fetching -= 1
+        return web.Response(text=article, content_type="text/html")
+
+    async with (
+        serve_site({f"/story{n}": held_page for n in range(10)}) as site,
+        running_slack(standin, sqlite_store, slack_concurrency=bound) as slack,
+    ):
+        def post(n: int, channel: str, text: str | None = None):
+            event = message_event(text or f"<{site.url(f'/story{n}')}>", ts=f"1700000000.{n:06d}", channel=channel)
+            return slack.post_event(event, event_id=f"EvBusy{n}")
+
+        admitted = {0: "C1", 1: "C2", 2: "C3", 3: "C4"}  # two in progress, two waiting
+        for n, channel in admitted.items():
+            assert (await post(n, channel)).status == 200
+        await until(lambda: fetching >= bound)
+        refused = {4: "C5", 5: "C5", 6: "C5", 7: "C6"}
+        for n, channel in refused.items():
+            assert (await post(n, channel)).status == 200
+        assert (await post(8, "C7", text="nice weather today")).status == 200  # chatter: no reply either way
+        assert (await slack.post_command(site.url("/story9"), response_name="busy")).status == 200
+
+        told = await standin.wait_for("chat.postMessage", count=2)
+        assert {(call.params["channel"], call.params["thread_ts"]) for call in told} == {
+            ("C5", "1700000000.000004"), ("C6", "1700000000.000007")
+        }  # fmt: skip
+        assert all(str(ModelBusy()) in call.params["text"] for call in told)
+        [command_told] = await standin.wait_for("response_url")
+        assert command_told.params["response_type"] == "ephemeral" and str(ModelBusy()) in command_told.params["text"]
+        assert most == bound  # the waiting two have not started
+
+        release.set()
+        answered = await standin.wait_for("chat.postMessage", count=2 + len(admitted))
+        assert sorted(call.params["channel"] for call in answered[2:]) == sorted(admitted.values())
+        assert all(header_of(call) == SEED_TITLE for call in answered[2:])
+        # The bound is free again: C5, told busy a moment ago, is answered now.
+        assert (await post(10, "C5", text=f"<{site.url('/story4')}>")).status == 200
+        [*_, later] = await standin.wait_for("chat.postMessage", count=3 + len(admitted))
+        await slack.finish()
+    assert (later.params["channel"], header_of(later)) == ("C5", SEED_TITLE)
+    assert most == bound
+    assert slack.service.bot.metrics.errors.labels("busy")._value.get() == len(refused) + 1  # and the command
+    assert len(standin.calls_to("chat.postMessage")) == 3 + len(admitted)  # nothing to the chatter
+
+
+async def test_busy_is_told_to_a_channel_once_a_minute_and_to_few_channels_at_once():
+    from adapters.slack.inprocess import BUSY_NOTICE_SECONDS, BUSY_NOTICES_AT_ONCE, BusyNotices
+
+    now = 1000.0
+    notices = BusyNotices(clock=lambda: now)
+    assert notices.may_tell("T1:C1") and not notices.may_tell("T1:C1")
+    await notices.tell(asyncio.sleep(0))
+    now += BUSY_NOTICE_SECONDS - 1
+    assert not notices.may_tell("T1:C1") and notices.may_tell("T2:C1")  # another workspace's C1
+    await notices.tell(asyncio.sleep(0))
+    now += 1
+    assert notices.may_tell("T1:C1")
+    await notices.tell(asyncio.sleep(0))
+    # Replies still being posted hold their places: a flood of channels is not a flood of posts.
+    assert all(notices.may_tell(f"T1:C{n}") for n in range(2, 2 + BUSY_NOTICES_AT_ONCE))
+    assert not notices.may_tell("T1:C99")
+    await notices.tell(asyncio.sleep(0))
+    assert notices.may_tell("T1:C99")
 
 
 async def test_bad_signature_and_stale_timestamp_get_401(slack, site):

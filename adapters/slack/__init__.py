@@ -6,6 +6,7 @@
     listeners.py  Bolt's app and the gestures it listens to (a new gesture goes here)
     claims.py     one answer per event however often Slack delivers it (in-process)
     handoff.py    answering an acked event here or on a worker (`answer_job`)
+    inprocess.py  answers run here: bounded, "busy" past the bound, once a minute a channel
     sending.py    posting to Slack: threads, response_urls, digests; 429s waited out
     unfurl.py     digests as link previews (link_shared -> chat.unfurl)
     oauth.py      installing the app in any number of workspaces

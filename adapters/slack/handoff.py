@@ -4,14 +4,13 @@
 
 The listener acks only once the work is handed off: a front that cannot enqueue answers
 500 and Slack delivers the event again. In-process, the answer marks the event's claim
-done (adapters/slack/claims.py) only after the reply is out.
+done (adapters/slack/claims.py) only after the reply is out; what runs here is bounded
+(adapters/slack/inprocess.py), and an event past the bound is told the bot is busy.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Coroutine
 from dataclasses import replace
 
 from slack_bolt.async_app import AsyncBoltContext
@@ -19,15 +18,16 @@ from slack_bolt.async_app import AsyncBoltContext
 from adapters.delivery import Delivery, untracked
 from adapters.slack.claims import CLAIM, EventClaims
 from adapters.slack.incoming import host_matches, incoming_from_command, incoming_from_event
+from adapters.slack.inprocess import BusyNotices, InProcessAnswers
 from adapters.slack.sending import SlackSender
 from adapters.slack.settings import SlackSettings
 from adapters.slack.unfurl import unfurl
 from bot.core import SummaryBot
-from bot.links import remove_urls
+from bot.inference import ModelBusy
+from bot.links import find_urls, remove_urls
+from bot.models import Incoming, Reply
 
 log = logging.getLogger(__name__)
-
-STOP_GRACE_SECONDS = 30  # how long stop() lets replies in progress finish
 
 
 class HandOff:
@@ -40,66 +40,84 @@ class HandOff:
         self.sender = sender
         self.queue = queue  # a MessageQueue on a front; None where this process answers itself
         self.claims = claims
-        self._work: set[asyncio.Task] = set()
+        self.here = InProcessAnswers(settings.slack_concurrency) if queue is None else None
+        self.busy_notices = BusyNotices()
 
     async def hand_off(self, body: dict, context: AsyncBoltContext, payload: dict) -> None:
         """Start answering `payload` (what a listener made of the event): here, or on a
         worker through the job queue."""
         payload = {**payload, "team_id": context.team_id, "bot_user_id": context.bot_user_id}
-        if self.queue is None:
-            self._start(self.answer_job(payload, untracked()), claim=context.get(CLAIM))
+        if self.here is not None:
+            claim = context.get(CLAIM)
+            if not self.here.start(lambda: self._answer_here(payload, claim)):
+                await self._refuse(payload)
             return
         event_id = body.get("event_id") or f"slack:ts:{payload.get('event', {}).get('ts')}"
         job_id = event_id if event_id.startswith("slack:") else f"slack:{event_id}"
         if not await self.queue.submit(job_id, "slack", payload):
             log.info("Slack delivered %s again; it is already queued or answered", job_id)
 
-    async def answer_job(self, payload: dict, delivery: Delivery) -> None:
-        """Answer one handed-off event or command (in this process, or on a worker)."""
+    async def answer_job(self, payload: dict, delivery: Delivery, *, instead: Reply | None = None) -> None:
+        """Answer one handed-off event or command (in this process, or on a worker); with
+        `instead`, that reply rather than the bot's answer (an unfurl then shows nothing)."""
+
+        async def replies(message: Incoming) -> list[Reply]:
+            return [instead] if instead is not None else await self.bot.handle(message)
+
         kind = payload["kind"]
         if kind == "command":
-            message = incoming_from_command(payload["command"], self.bot.commands)
             webhook = self.sender.command_webhook(payload["command"].get("response_url", ""))
             if webhook is not None:  # checked before the work: its answer could go nowhere
-                await self.sender.reply_to_command(webhook, await self.bot.handle(message), delivery)
+                message = incoming_from_command(payload["command"], self.bot.commands)
+                await self.sender.reply_to_command(webhook, await replies(message), delivery)
             return
         client = await self.sender.client_for_workspace(payload.get("team_id"))
         if kind == "thread":
-            message = incoming_from_event(
-                payload["event"], team_id=payload.get("team_id"), bot_user_id=payload.get("bot_user_id"),
-                addressed_to_bot=payload.get("addressed_to_bot", False),
-            )  # fmt: skip
-            if not message.addressed_to_bot and self.settings.slack_unfurl_domains:
-                # link_shared unfurls those links: one answer (and one share) per link
-                domains = self.settings.slack_unfurl_domains
-                message = replace(message, text=remove_urls(message.text, lambda url: host_matches(url, domains)))
-            await self.sender.reply_in_thread(client, message, await self.bot.handle(message), delivery)
-        elif kind == "unfurl":
+            message = self._thread_message(payload)
+            await self.sender.reply_in_thread(client, message, await replies(message), delivery)
+        elif kind == "unfurl" and instead is None:
             await unfurl(self.bot, client, payload, delivery)
 
-    # -- in this process ------------------------------------------------------------------
-    def _start(self, work: Coroutine, *, claim: str | None = None) -> None:
-        task = asyncio.create_task(self._answer_claimed(work, claim))
-        self._work.add(task)
-        task.add_done_callback(self._finished)
+    def _thread_message(self, payload: dict) -> Incoming:
+        message = incoming_from_event(
+            payload["event"], team_id=payload.get("team_id"), bot_user_id=payload.get("bot_user_id"),
+            addressed_to_bot=payload.get("addressed_to_bot", False),
+        )  # fmt: skip
+        if not message.addressed_to_bot and self.settings.slack_unfurl_domains:
+            # link_shared unfurls those links: one answer (and one share) per link
+            domains = self.settings.slack_unfurl_domains
+            message = replace(message, text=remove_urls(message.text, lambda url: host_matches(url, domains)))
+        return message
 
-    async def _answer_claimed(self, work: Coroutine, claim: str | None) -> None:
-        await work
+    # -- in this process ------------------------------------------------------------------
+    async def _answer_here(self, payload: dict, claim: str | None) -> None:
+        await self.answer_job(payload, untracked())
         if claim and self.claims is not None:
             await self.claims.answered(claim)
 
-    def _finished(self, task: asyncio.Task) -> None:
-        self._work.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("a Slack reply failed", exc_info=task.exception())
+    async def _refuse(self, payload: dict) -> None:
+        """Too many answers in progress and waiting: the event is answered "busy", as the
+        model's queue answers past its bound. Its claim is left to run out, so a retry
+        from Slack may yet be answered."""
+        if not await self._would_answer(payload):
+            return  # chatter: there was nothing to say
+        self.bot.metrics.errors.labels("busy").inc()
+        kind = payload["kind"]
+        channel = payload["command"].get("channel_id") if kind == "command" else payload["event"].get("channel")
+        if kind == "unfurl" or not self.busy_notices.may_tell(f"{payload.get('team_id')}:{channel}"):
+            return  # Slack's own preview stays; or the channel heard it a moment ago
+        log.warning("too many Slack events in progress; %s told to try again", channel)
+        busy = Reply(error=str(ModelBusy()), private=kind == "command")  # a command: only its sender needs to know
+        self.here.start_aside(self.busy_notices.tell(self.answer_job(payload, untracked(), instead=busy)))
+
+    async def _would_answer(self, payload: dict) -> bool:
+        """Whether the bot replies to it at all: a command, an unfurl, a message to the bot,
+        or links where autosummary is on; not channel chatter."""
+        if payload["kind"] != "thread":
+            return True
+        message = self._thread_message(payload)
+        return message.addressed_to_bot or (bool(find_urls(message.text)) and await self.bot.autosummary_enabled(message))
 
     async def stop(self) -> None:
-        """Let the answers in progress finish, for a while."""
-        if not self._work:
-            return
-        done, unfinished = await asyncio.wait(set(self._work), timeout=STOP_GRACE_SECONDS)
-        for task in unfinished:
-            task.cancel()
-        if unfinished:
-            log.warning("stopped %d Slack replies still in progress", len(unfinished))
-            await asyncio.wait(unfinished)
+        if self.here is not None:
+            await self.here.stop()

@@ -21,7 +21,8 @@ from adapters.delivery import Delivery
 from adapters.slack.admins import is_admin_or_channel_creator
 from adapters.slack.claims import EVENT_CLAIM_LEASE, EVENT_DEDUPE_TTL, EventClaims
 from adapters.slack.gate import EVENTS_PATH, SignatureGate
-from adapters.slack.handoff import STOP_GRACE_SECONDS, HandOff
+from adapters.slack.handoff import HandOff
+from adapters.slack.inprocess import STOP_GRACE_SECONDS
 from adapters.slack.listeners import Listeners, build_app
 from adapters.slack.oauth import INSTALL_PATH, OAUTH_REDIRECT_PATH, add_oauth_routes, installs_by_oauth, oauth_settings
 from adapters.slack.sending import RATE_LIMIT_RETRIES, CountingRateLimitRetries, SlackSender

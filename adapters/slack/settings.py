@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.config import ENV_PREFIX, split_commas
@@ -21,6 +21,8 @@ class SlackSettings(BaseSettings):
     slack_client_id: str | None = None  # with the secret: installs by OAuth, any number of workspaces
     slack_client_secret: str | None = None
     slack_unfurl_domains: Annotated[list[str], NoDecode] = []
+    # in-process: events answered at once (as many again wait; past that, "busy"), as Telegram's 64 updates
+    slack_concurrency: int = Field(64, ge=1)
     # bot scopes asked for when a workspace installs the app (OAuth)
     slack_scopes: Annotated[list[str], NoDecode] = [
         "app_mentions:read", "channels:history", "groups:history", "im:history", "mpim:history",

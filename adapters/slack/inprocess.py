@@ -1,0 +1,98 @@
+"""Answers running as tasks in this process (no job queue): bounded, so that a burst of
+events cannot start more work than the process can finish.
+
+At most `limit` answers run at once (SUMMARY_BOT_SLACK_CONCURRENCY), and as many again wait
+their turn: a waiting event is answered about one answer's time later. Past that an event
+is refused at once (the caller tells the channel the bot is busy), rather than queued
+behind work it would wait minutes for. Scaled out, the job queue and each worker's
+SUMMARY_BOT_WORKER_CONCURRENCY bound this instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE_SECONDS = 30  # how long stop() lets replies in progress finish
+BUSY_NOTICE_SECONDS = 60  # a channel hears "busy" at most once in this long
+BUSY_NOTICES_AT_ONCE = 8  # busy replies being posted at most; past that a refusal is only counted
+
+
+class InProcessAnswers:
+    def __init__(self, limit: int):
+        self._turns = asyncio.Semaphore(limit)
+        self._room = 2 * limit  # in progress and waiting
+        self._admitted = 0
+        self._tasks: set[asyncio.Task] = set()
+
+    def start(self, answer: Callable[[], Awaitable[None]]) -> bool:
+        """Start `answer` as a task that waits its turn; False, and nothing started, when
+        the room for answers in progress and waiting is full."""
+        if self._admitted >= self._room:
+            return False
+        self._admitted += 1
+        self.start_aside(self._in_turn(answer))
+        return True
+
+    async def _in_turn(self, answer: Callable[[], Awaitable[None]]) -> None:
+        try:
+            async with self._turns:
+                await answer()
+        finally:
+            self._admitted -= 1
+
+    def start_aside(self, work: Awaitable[None]) -> None:
+        """A task outside the bound (a busy reply: BusyNotices bounds those), still awaited by `stop`."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a Slack reply failed", exc_info=task.exception())
+
+    async def stop(self) -> None:
+        """Let the answers in progress finish, for a while."""
+        if not self._tasks:
+            return
+        done, unfinished = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE_SECONDS)
+        for task in unfinished:
+            task.cancel()
+        if unfinished:
+            log.warning("stopped %d Slack replies still in progress", len(unfinished))
+            await asyncio.wait(unfinished)
+
+
+class BusyNotices:
+    """Who hears "busy": each channel at most once a minute, and only a few replies posted
+    at once, so that an overload does not turn into a flood of replies (each of them
+    waiting its turn under Slack's rate limits), as the core does for rate-limit notices."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self._told: OrderedDict[str, float] = OrderedDict()  # place -> when, oldest first
+        self._posting = 0
+
+    def may_tell(self, place: str) -> bool:
+        """Whether `place` is to hear it now; if so, it is not told again for a minute, and
+        the reply holds one of the places being posted until `tell` has sent it."""
+        now = self.clock()
+        while self._told and next(iter(self._told.values())) <= now - BUSY_NOTICE_SECONDS:
+            self._told.popitem(last=False)
+        if place in self._told or self._posting >= BUSY_NOTICES_AT_ONCE:
+            return False
+        self._told[place] = now
+        self._posting += 1
+        return True
+
+    async def tell(self, notice: Awaitable[None]) -> None:
+        try:
+            await notice
+        finally:
+            self._posting -= 1
