@@ -361,3 +361,83 @@ async def test_sqlite_serves_the_work_that_started_first_first(tmp_path) -> None
     first_done = max(i for i, number in enumerate(finished) if number == 0)
     assert first_done < 50, first_done
     assert sorted(finished) == sorted(n for n in range(20) for _ in range(10))
+
+
+# -- owners: the index of a chat's keys (bot/store/keys.py OwnedKey) ------------------------
+from bot.store import keys as store_keys  # noqa: E402
+
+
+async def test_owned_keys_are_indexed_by_every_write_and_leave_it_when_gone(store: Store) -> None:
+    chat = "telegram:-100*[?]\\:x"  # glob characters and colons are just characters
+    settings, shares = store_keys.chat_settings(chat), store_keys.digest_shares(chat)
+    await store.hset(settings, "tz", b"UTC")
+    await store.zadd(shares, {"a": 1})
+    await store.set(store_keys.digest_sent(chat, __import__("datetime").date(2024, 5, 6)), b"1", ttl=TTL)
+    await store.incr(store_keys.rate_decision(chat, "7"), ttl=60)
+    await store.set("article:cache", b"public")  # no owner
+    await store.hset(store_keys.chat_settings("telegram:-1001"), "tz", b"UTC")  # another chat
+    assert await store.keys_of(chat) == sorted(
+        [settings, shares, f"digest:sent:{chat}:2024-05-06", f"ratelimit-decision:{chat}:7"]
+    )
+    await asyncio.sleep(PAST_TTL)
+    await store.hdel(settings, "tz")  # emptied: gone
+    await store.delete(shares)
+    assert await store.keys_of(chat) == [f"ratelimit-decision:{chat}:7"]
+    assert await store.keys_of("telegram:-100") == []
+
+
+async def test_erase_owner_deletes_its_keys_and_nothing_else(store: Store) -> None:
+    chat, other = "slack:T1:C1", "slack:T1:C2"
+    for owner in (chat, other):
+        await store.hset(store_keys.chat_settings(owner), "autosummary", b"off")
+        await store.set(store_keys.digest_pending(owner, __import__("datetime").date(2024, 5, 6)), b"x", ttl=60)
+    await store.zadd(store_keys.DIGEST_DUE, {chat: 1, other: 2})
+    assert await store.owners_in("slack:T1") == [chat, other]
+    assert await store.erase_owner(chat) == 2
+    assert await store.keys_of(chat) == []
+    assert await store.hgetall(store_keys.chat_settings(chat)) == {}
+    assert await store.owners_in("slack:T1") == [other]
+    assert await store.hget(store_keys.chat_settings(other), "autosummary") == b"off"
+    assert await store.zcard(store_keys.DIGEST_DUE) == 2  # shared keys are the caller's to edit
+    assert await store.erase_owner(chat) == 0
+
+
+async def test_rename_moves_value_expiry_and_ownership(store: Store) -> None:
+    old, new = "telegram:-1", "telegram:-1002"
+    await store.zadd(store_keys.digest_shares(old), {"a": 1.5})
+    await store.expire(store_keys.digest_shares(old), TTL)
+    await store.hset(store_keys.digest_feeds(new), "x", b"replaced")
+    await store.hset(store_keys.digest_feeds(old), "f", b"v")
+    for name in await store.keys_of(old):
+        assert await store.rename(name, store_keys.rekey(name, old, new)) is True
+    assert await store.keys_of(old) == []
+    assert await store.keys_of(new) == [store_keys.digest_feeds(new), store_keys.digest_shares(new)]
+    assert await store.hgetall(store_keys.digest_feeds(new)) == {"f": b"v"}
+    assert await store.zrangebyscore(store_keys.digest_shares(new), 0, 2) == [("a", 1.5)]
+    assert await store.rename("missing", "elsewhere") is False
+    await asyncio.sleep(PAST_TTL)
+    assert await store.zcard(store_keys.digest_shares(new)) == 0
+    assert await store.purge_deleted() is True
+
+
+async def test_sqlite_checkpoint_is_retried_while_a_reader_holds_the_wal(tmp_path) -> None:
+    path = tmp_path / "store.sqlite3"
+    store = await SQLiteStore.open(path)
+    try:
+        await store.set(store_keys.chat_settings("telegram:-5"), b"secret text")
+        reader = sqlite3.connect(path, isolation_level=None)
+        reader.execute("BEGIN")
+        reader.execute("SELECT COUNT(*) FROM keys").fetchone()  # holds a snapshot in the WAL
+        await store.erase_owner("telegram:-5")
+        purged = asyncio.ensure_future(store.purge_deleted())
+        await asyncio.sleep(0.3)
+        assert not purged.done()
+        assert await store.get("anything") is None  # the store still serves meanwhile
+        reader.execute("COMMIT")
+        reader.close()
+        assert await purged is True
+        wal = path.with_name(path.name + "-wal")
+        assert not wal.exists() or wal.stat().st_size == 0
+        assert b"secret text" not in path.read_bytes()
+    finally:
+        await store.close()

@@ -5,6 +5,10 @@ sets. Every feature (caches, dedupe, rate limits, subscriptions, digests, vector
 from these, so both backends behave the same and pass one contract suite
 (tests/test_store_contract.py). Values are bytes; callers encode.
 Expiry (`ttl`, seconds) applies to the whole key, as in Redis.
+
+Owners: a key built as an `OwnedKey` (bot/store/keys.py: every key of a chat's data) is
+entered in its owner's index by the write itself, so that a chat's keys can be listed, moved
+and erased (bot/privacy.py) without scanning the keyspace.
 """
 
 from __future__ import annotations
@@ -62,6 +66,30 @@ class Store(Protocol):
     async def zremrangebyscore(self, key: str, min_score: float, max_score: float) -> int: ...
 
     async def zcard(self, key: str) -> int: ...
+
+    # -- owners (the keys written as a keys.OwnedKey) --------------------------------
+    async def keys_of(self, owner: str) -> list[str]:
+        """The live keys written for `owner`, sorted."""
+        ...
+
+    async def owners_in(self, workspace: str) -> list[str]:
+        """The owners with live keys whose `keys.workspace_of` is `workspace`, sorted."""
+        ...
+
+    async def erase_owner(self, owner: str) -> int:
+        """Delete every key of `owner` and its index; the number of live keys deleted."""
+        ...
+
+    async def rename(self, source: str, destination: str) -> bool:
+        """Move `source`'s value and expiry to `destination` (replacing what it held), the
+        owner indexes following; False if `source` does not exist."""
+        ...
+
+    async def purge_deleted(self, *, rewrite_persistence: bool = False) -> bool:
+        """Make what was deleted unrecoverable from the store's files, as far as the backend
+        can (SQLite: WAL checkpoint, retried while readers hold it; Redis, when asked: a
+        rewrite of its persistence files). True once done (or started, for Redis)."""
+        ...
 
     # -- lifecycle --------------------------------------------------------------
     async def close(self) -> None: ...

@@ -5,6 +5,13 @@ atomic together (`delete_if_equals`, `incr` with a ttl). Expiries are sent in mi
 Using a key as the wrong type raises `redis.exceptions.ResponseError` (WRONGTYPE), as does
 `incr` on a value that is not an integer. A write that Redis refuses because it is out of
 memory (maxmemory reached, maxmemory-policy noeviction) raises `StoreFull`, which says so.
+
+Owner index (see bot/store/keys.py): a write to an `OwnedKey` runs, in the same MULTI, a
+script that brings the owner's index up to date with the key: `owner:{owner}`, a sorted set
+of key name -> when that key expires (ms; +inf for none), expiring itself with its last
+member, pruned of expired members and of two random members whose key is gone on each write
+(keys emptied by HDEL/ZREM leave no trace otherwise). A Slack chat's index is entered the
+same way in its workspace's `owners:{workspace}`.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ from typing import TypeVar
 
 import redis.asyncio as redis
 from redis.exceptions import OutOfMemoryError, ResponseError
+
+from bot.store import keys as _keys
 
 T = TypeVar("T")
 
@@ -67,6 +76,49 @@ return result
 """
 
 
+# KEYS[1]: an owned key just written; KEYS[2]: its owner's index; KEYS[3] (optional): the
+# workspace's list of owners. ARGV[1]: the owner; ARGV[2]: the prefix of an owner's index.
+_TRACK = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local function expiry_of(key)
+    local ttl = redis.call('PTTL', key)
+    if ttl == -2 then return nil end
+    if ttl == -1 then return '+inf' end
+    return now + ttl
+end
+local function settle(index, member, expires, prefix)
+    if expires then
+        redis.call('ZADD', index, expires, member)
+    else
+        redis.call('ZREM', index, member)
+    end
+    redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. now)
+    for _, other in ipairs(redis.call('ZRANDMEMBER', index, 2)) do
+        if redis.call('EXISTS', prefix .. other) == 0 then
+            redis.call('ZREM', index, other)
+        end
+    end
+    local last = redis.call('ZREVRANGE', index, 0, 0, 'WITHSCORES')
+    if #last == 0 then
+        return
+    end
+    if last[2] == 'inf' then
+        redis.call('PERSIST', index)
+    else
+        redis.call('PEXPIREAT', index, math.ceil(tonumber(last[2])))
+    end
+end
+settle(KEYS[2], KEYS[1], expiry_of(KEYS[1]), '')
+if #KEYS == 3 then
+    settle(KEYS[3], ARGV[1], expiry_of(KEYS[2]), ARGV[2])
+end
+return 1
+"""
+
+_ERASE_BATCH = 500  # keys per DEL while erasing an owner
+
+
 def _milliseconds(ttl: float) -> int:
     """A ttl for PX/PEXPIRE; a tiny positive one rounds up to 1 ms, not to 0 (an error)."""
     if not ttl > 0:
@@ -82,6 +134,7 @@ class RedisStore:
         self._redis = client
         self._delete_if_equals = client.register_script(_DELETE_IF_EQUALS)
         self._incr_with_ttl = client.register_script(_INCR_WITH_TTL_ON_CREATE)
+        self._track = client.register_script(_TRACK)
 
     @classmethod
     async def connect(
@@ -109,33 +162,43 @@ class RedisStore:
         return await self._redis.get(key)
 
     async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        await _write(self._redis.set(key, value, px=None if ttl is None else _milliseconds(ttl)))
+        px = None if ttl is None else _milliseconds(ttl)
+        await self._tracked(key, lambda r: r.set(key, value, px=px))
 
     async def set_if_absent(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         px = None if ttl is None else _milliseconds(ttl)
-        return bool(await _write(self._redis.set(key, value, nx=True, px=px)))
+        return bool(await self._tracked(key, lambda r: r.set(key, value, nx=True, px=px)))
 
     async def delete(self, *keys: str) -> int:
         if not keys:  # DEL with no key is a syntax error
             return 0
-        return await self._redis.delete(*keys)
+        owned = [key for key in keys if _keys.owner_of(key) is not None]
+        if not owned:
+            return await self._redis.delete(*keys)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(*keys)
+            for key in owned:
+                await self._sync_owner(pipe, key)
+            return (await pipe.execute())[0]
 
     async def delete_if_equals(self, key: str, value: bytes) -> bool:
-        return bool(await self._delete_if_equals(keys=[key], args=[value]))
+        return bool(await self._tracked(key, lambda r: self._delete_if_equals(keys=[key], args=[value], client=r)))
 
     async def expire(self, key: str, ttl: float) -> bool:
         if ttl <= 0:  # as EXPIRE does with a time in the past
-            return bool(await self._redis.delete(key))
-        return bool(await self._redis.pexpire(key, _milliseconds(ttl)))
+            return bool(await self.delete(key))
+        return bool(await self._tracked(key, lambda r: r.pexpire(key, _milliseconds(ttl))))
 
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         if ttl is None:
-            return await _write(self._redis.incrby(key, amount))
-        return await _write(self._incr_with_ttl(keys=[key], args=[amount, _milliseconds(ttl)]))
+            return await self._tracked(key, lambda r: r.incrby(key, amount))
+        return await self._tracked(
+            key, lambda r: self._incr_with_ttl(keys=[key], args=[amount, _milliseconds(ttl)], client=r)
+        )
 
     # -- hashes -----------------------------------------------------------------
     async def hset(self, key: str, field: str, value: bytes) -> None:
-        await _write(self._redis.hset(key, field, value))
+        await self._tracked(key, lambda r: r.hset(key, field, value))
 
     async def hget(self, key: str, field: str) -> bytes | None:
         return await self._redis.hget(key, field)
@@ -152,7 +215,7 @@ class RedisStore:
     # -- sorted sets ------------------------------------------------------------
     async def zadd(self, key: str, mapping: dict[str, float]) -> None:
         if mapping:  # ZADD with no member is a syntax error
-            await _write(self._redis.zadd(key, mapping))
+            await self._tracked(key, lambda r: r.zadd(key, mapping))
 
     async def zscore(self, key: str, member: str) -> float | None:
         return await self._redis.zscore(key, member)
@@ -176,3 +239,94 @@ class RedisStore:
 
     async def zcard(self, key: str) -> int:
         return await self._redis.zcard(key)
+
+    # -- owners -----------------------------------------------------------------
+    async def keys_of(self, owner: str) -> list[str]:
+        index = _keys.owner_index(owner)
+        names = [name.decode() for name in await self._redis.zrange(index, 0, -1)]
+        if not names:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.exists(name)
+            alive = await pipe.execute()
+        return sorted(name for name, exists in zip(names, alive) if exists)
+
+    async def owners_in(self, workspace: str) -> list[str]:
+        registry = _keys.workspace_owners(workspace)
+        owners = [owner.decode() for owner in await self._redis.zrange(registry, 0, -1)]
+        found = []
+        for owner in owners:
+            if await self._redis.exists(_keys.owner_index(owner)):
+                found.append(owner)
+        return sorted(found)
+
+    async def erase_owner(self, owner: str) -> int:
+        index = _keys.owner_index(owner)
+        erased = 0
+        # Read again until empty: a write landing meanwhile enters the index too.
+        for _ in range(100):
+            names = [name.decode() for name in await self._redis.zrange(index, 0, _ERASE_BATCH - 1)]
+            if not names:
+                break
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.delete(*names)
+                pipe.zrem(index, *names)
+                erased += (await pipe.execute())[0]
+        await self._redis.delete(index)
+        workspace = _keys.workspace_of(owner)
+        if workspace is not None:
+            await self._redis.zrem(_keys.workspace_owners(workspace), owner)
+        return erased
+
+    async def rename(self, source: str, destination: str) -> bool:
+        if not await self._redis.exists(source):
+            return False
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.rename(source, destination)  # keeps the time to live; replaces the destination
+            await self._sync_owner(pipe, source)
+            await self._sync_owner(pipe, destination)
+            await _write(pipe.execute())
+        return True
+
+    async def purge_deleted(self, *, rewrite_persistence: bool = False) -> bool:
+        """Deleted keys leave Redis's memory at once; its files keep them until the next
+        AOF rewrite or snapshot. With `rewrite_persistence`, ask for a rewrite now
+        (BGREWRITEAOF, else BGSAVE when the AOF is off); False if Redis refused."""
+        if not rewrite_persistence:
+            return True
+        try:
+            info = await self._redis.info("persistence")
+            if info.get("aof_enabled"):
+                await self._redis.bgrewriteaof()
+            elif info.get("rdb_last_save_time") is not None:
+                await self._redis.bgsave()
+        except ResponseError:  # one already running, or the command is disabled
+            return False
+        return True
+
+    async def _tracked(self, key: str, command) -> T:
+        """`command(client)`, and for an owned key its owner index brought up to date, in one
+        MULTI (a key is never written without its index)."""
+        if _keys.owner_of(key) is None:
+            return await _write(_awaitable(command(self._redis)))
+        async with self._redis.pipeline(transaction=True) as pipe:
+            queued = command(pipe)
+            if hasattr(queued, "__await__") and not isinstance(queued, type(pipe)):
+                await queued  # a script: queues itself on the pipeline when awaited
+            await self._sync_owner(pipe, key)
+            return (await _write(pipe.execute()))[0]
+
+    async def _sync_owner(self, pipe, key: str) -> None:
+        owner = _keys.owner_of(key)
+        if owner is None:
+            return
+        workspace = _keys.workspace_of(owner)
+        names = [key, _keys.owner_index(owner)]
+        if workspace is not None:
+            names.append(_keys.workspace_owners(workspace))
+        await self._track(keys=names, args=[owner, _keys.owner_index("")], client=pipe)
+
+
+async def _awaitable(value):
+    return await value

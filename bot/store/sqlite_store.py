@@ -15,6 +15,13 @@ and then writes could fail on lock upgrade instead of waiting).
 
 Like Redis, using a key as the wrong type raises (`WrongTypeError`), and `incr` on a value
 that is not a canonical 64-bit integer raises `ValueError`.
+
+Owner index (see bot/store/keys.py): `owners` holds (owner, key, workspace) for every key
+written as an `OwnedKey`, in the write's transaction; it cascades with `keys`, so it never
+names a key that is gone. Erased rows must not survive in the file: `secure_delete` makes
+SQLite overwrite deleted content with zeros, and `purge_deleted` checkpoints the WAL
+(TRUNCATE), where older versions of the pages still are, retrying while another connection
+still reads from it.
 """
 
 from __future__ import annotations
@@ -30,12 +37,16 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bot.store import keys as _keys
 from bot.store.priority import rank
 
 T = TypeVar("T")
 
 _BUSY_TIMEOUT_MS = 5_000
 _PURGE_INTERVAL_S = 60.0
+_CHECKPOINT_TRIES = 200  # purge_deleted: a checkpoint blocked by a reader is tried again...
+_CHECKPOINT_PAUSE_S = 0.05  # ...this long after the last try, on the event loop
+_CHECKPOINT_BUSY_MS = 20  # how long one try waits for readers, holding the store's thread
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 _SCHEMA = """
@@ -66,6 +77,15 @@ CREATE TABLE IF NOT EXISTS zsets (
 ) WITHOUT ROWID;
 -- Ties order by member, byte-wise (BINARY collation on UTF-8), as Redis does.
 CREATE INDEX IF NOT EXISTS zsets_by_score ON zsets (key, score, member);
+
+CREATE TABLE IF NOT EXISTS owners (
+    owner     TEXT NOT NULL,
+    key       TEXT NOT NULL REFERENCES keys (key) ON DELETE CASCADE,
+    workspace TEXT,  -- bot.store.keys.workspace_of(owner)
+    PRIMARY KEY (owner, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS owners_by_key ON owners (key);
+CREATE INDEX IF NOT EXISTS owners_by_workspace ON owners (workspace) WHERE workspace IS NOT NULL;
 """
 
 # The value table of each key type (a fixed set, so safe to format into SQL).
@@ -186,6 +206,33 @@ class SQLiteStore:
             raise RuntimeError("SQLiteStore is closed")
         return await asyncio.wrap_future(self._worker.submit(rank(), self._transaction, operation, args, write))
 
+    # -- owners -----------------------------------------------------------------
+    async def keys_of(self, owner: str) -> list[str]:
+        return await self._read(_keys_of, owner)
+
+    async def owners_in(self, workspace: str) -> list[str]:
+        return await self._read(_owners_in, workspace)
+
+    async def erase_owner(self, owner: str) -> int:
+        return await self._write(_erase_owner, owner)
+
+    async def rename(self, source: str, destination: str) -> bool:
+        return await self._write(_rename, source, destination)
+
+    async def purge_deleted(self, *, rewrite_persistence: bool = False) -> bool:
+        """Checkpoint the WAL into the database file and truncate it, so that deleted rows
+        (zeroed by secure_delete in their new page versions) leave no older copy in it.
+        Another connection reading from the WAL blocks that: tried again every
+        _CHECKPOINT_PAUSE_S, _CHECKPOINT_TRIES times; False if it never completed."""
+        for attempt in range(_CHECKPOINT_TRIES):
+            if self._closed:
+                raise RuntimeError("SQLiteStore is closed")
+            done = await asyncio.wrap_future(self._worker.submit(rank(), _checkpoint, self._conn))
+            if done:
+                return True
+            await asyncio.sleep(_CHECKPOINT_PAUSE_S)
+        return False
+
     def _transaction(self, operation: Callable[..., T], args: tuple, write: bool) -> T:
         """Run `operation(conn, now, *args)` as one transaction (on the worker thread)."""
         conn = self._conn
@@ -196,6 +243,8 @@ class SQLiteStore:
                 _purge_expired(conn, now)
                 self._next_purge = now + _PURGE_INTERVAL_S
             result = operation(conn, now, *args)
+            if write and args and _keys.owner_of(args[0]) is not None:
+                _track(conn, args[0])
         except BaseException:
             if conn.in_transaction:  # SQLite rolls back by itself on some errors
                 conn.execute("ROLLBACK")
@@ -259,6 +308,7 @@ def _connect(path: str) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; fsync at checkpoints
         conn.execute("PRAGMA foreign_keys = ON")  # per connection; the cascades need it
+        conn.execute("PRAGMA secure_delete = ON")  # deleted content is zeroed, not left in free space
         conn.executescript(_SCHEMA)
         conn.execute("BEGIN IMMEDIATE")
         _purge_expired(conn, time.time())
@@ -277,6 +327,68 @@ def _check_ttl(ttl: float | None) -> None:
 
 def _expires_at(now: float, ttl: float | None) -> float | None:
     return None if ttl is None else now + ttl
+
+
+# -- owners ----------------------------------------------------------------------
+def _track(conn: sqlite3.Connection, key: str) -> None:
+    """Enter an owned key just written in its owner's index (nothing if the write removed it;
+    a key removed later takes its row with it, by the cascade)."""
+    owner = _keys.owner_of(key)
+    conn.execute(
+        "INSERT OR IGNORE INTO owners (owner, key, workspace) SELECT ?, key, ? FROM keys WHERE key = ?",
+        (owner, _keys.workspace_of(owner), str(key)),
+    )
+
+
+def _keys_of(conn: sqlite3.Connection, now: float, owner: str) -> list[str]:
+    return [row[0] for row in conn.execute(
+        "SELECT owners.key FROM owners JOIN keys ON keys.key = owners.key WHERE owner = ?"
+        " AND (expires_at IS NULL OR expires_at > ?) ORDER BY owners.key",
+        (owner, now),
+    )]  # fmt: skip
+
+
+def _owners_in(conn: sqlite3.Connection, now: float, workspace: str) -> list[str]:
+    return [row[0] for row in conn.execute(
+        "SELECT DISTINCT owner FROM owners JOIN keys ON keys.key = owners.key WHERE workspace = ?"
+        " AND (expires_at IS NULL OR expires_at > ?) ORDER BY owner",
+        (workspace, now),
+    )]  # fmt: skip
+
+
+def _erase_owner(conn: sqlite3.Connection, now: float, owner: str) -> int:
+    erased = len(_keys_of(conn, now, owner))
+    conn.execute("DELETE FROM keys WHERE key IN (SELECT key FROM owners WHERE owner = ?)", (owner,))
+    return erased
+
+
+def _rename(conn: sqlite3.Connection, now: float, source: str, destination: str) -> bool:
+    # Like Redis RENAME: the value and its expiry move; whatever `destination` held is replaced.
+    source, destination_name = str(source), str(destination)
+    row = conn.execute(
+        "SELECT type, expires_at FROM keys WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
+        (source, now),
+    ).fetchone()
+    if row is None or source == destination_name:
+        return row is not None
+    conn.execute("DELETE FROM keys WHERE key = ?", (destination_name,))
+    conn.execute("INSERT INTO keys (key, type, expires_at) VALUES (?, ?, ?)", (destination_name, *row))
+    conn.execute(f"UPDATE {_TABLES[row[0]]} SET key = ? WHERE key = ?", (destination_name, source))
+    conn.execute("DELETE FROM keys WHERE key = ?", (source,))  # and its owner rows
+    if _keys.owner_of(destination) is not None:
+        _track(conn, destination)
+    return True
+
+
+def _checkpoint(conn: sqlite3.Connection) -> bool:
+    """One try at checkpointing and truncating the WAL (on the worker thread), waiting only
+    briefly for readers: the store's other operations wait behind it."""
+    conn.execute(f"PRAGMA busy_timeout = {_CHECKPOINT_BUSY_MS}")
+    try:
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+    return busy == 0
 
 
 # -- key bookkeeping (these and the operations below run inside `_transaction`) ----
