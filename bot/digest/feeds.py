@@ -11,6 +11,9 @@ Keys:
   digest:feed:{feed id}          the feed's state: URL, title, ETag, Last-Modified, time
                                  fetched and its latest items (JSON; expires if unused)
   digest:feed-seen:{chat.key}    sorted set: item id -> when the chat saw or was sent it
+  digest:feed-followers:{feed id}  sorted set: chat key -> when it added the feed, so that
+                                 erasing a chat (bot.privacy) erases a feed's state with its
+                                 last follower
 """
 
 from __future__ import annotations
@@ -87,6 +90,10 @@ def feed_state_key(canonical_url: str) -> str:
     return keys.digest_feed(url_id(canonical_url))
 
 
+def followers_key(canonical_url: str) -> str:
+    return keys.digest_feed_followers(url_id(canonical_url))
+
+
 def _feeds_key(chat: ChatRef) -> str:
     return keys.digest_feeds(chat.key)
 
@@ -119,6 +126,7 @@ class Feeds:
         await self._mark_seen(chat, [item.item_id for item in state.items], now)
         entry = {"url": url, "title": state.title}
         await self.store.hset(_feeds_key(chat), canonical, json.dumps(entry).encode())
+        await self.store.zadd(followers_key(canonical), {chat.key: now.timestamp()})
         return state
 
     async def remove(self, chat: ChatRef, url: str) -> bool:
@@ -126,6 +134,7 @@ class Feeds:
             canonical = canonicalize(url)
         except ValueError:
             return False
+        await self.store.zrem(followers_key(canonical), chat.key)
         return bool(await self.store.hdel(_feeds_key(chat), canonical))
 
     async def followed(self, chat: ChatRef) -> dict[str, dict]:

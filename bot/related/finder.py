@@ -89,7 +89,9 @@ class RelatedFinder:
             remembered = [hit.link for hit in found]
             from_feeds = await self.feeds.related_for_chat(chat, vector, limit=MAX_RELATED)
             if remember and url and self.memory.needs_remembering(view, url):
-                await self.memory.remember(scope, url, title, vector)
+                await self.memory.remember(scope, url, title, vector, contributor=chat.key)
+            elif remember and url:  # known here already: this chat shares it too
+                await self.memory.add_contributor(scope, url, chat.key)
         candidates = rank_related(page_links, remembered, from_feeds, exclude=[url])
         return await self._titled(candidates, view)
 

@@ -8,6 +8,9 @@ Store layout, per scope (every key starts `related:{scope}:`, so scopes never mi
   seq       counter hands out those sequence numbers
   version   counter bumped after each change has landed, so other processes notice it
   trimmed   the highest sequence number dropped by the cap, for other processes' caches
+  contributors  hash  canonical URL -> JSON list of the chat keys that shared it, kept only
+            in a scope shared by several chats, so that erasing one chat (bot.privacy) drops
+            the entries only it contributed and nothing another chat shared
 
 Searching reads nothing but `version` when nothing changed: each process keeps the scope's
 vectors as one float32 matrix and, when `version` moves, reads only the entries remembered
@@ -241,15 +244,64 @@ class RelatedMemory:
         view = await self.view(scope)
         return view.search(vector, limit=limit, threshold=threshold, exclude=exclude)
 
-    async def remember(self, scope: str, url: str, title: str, vector: np.ndarray) -> None:
-        """Add (or refresh the recency of) an article in `scope`."""
+    async def remember(
+        self, scope: str, url: str, title: str, vector: np.ndarray, *, contributor: str | None = None
+    ) -> None:
+        """Add (or refresh the recency of) an article in `scope`, shared in chat `contributor`."""
         key = _key(url)
         seq = await self.store.incr(_k(scope, "seq"))
         await self.store.hset(_k(scope, "articles"), key, pack_entry(vector, title, url))
+        await self.add_contributor(scope, url, contributor)
         await self.store.zadd(_k(scope, "recent"), {key: float(seq)})
         if seq % TRIM_EVERY == 0:
             await self._trim(scope)
         await self.store.incr(_k(scope, "version"))
+
+    async def add_contributor(self, scope: str, url: str, contributor: str | None) -> None:
+        """Record that chat `contributor` shared `url` in `scope`, when the scope is not the
+        chat's own (a read and maybe a write; two chats adding themselves to one entry at the
+        same instant can lose one of them, which then survives the other's erasure)."""
+        if contributor is None or contributor == scope:
+            return
+        key = _key(url)
+        raw = await self.store.hget(_k(scope, "contributors"), key)
+        chats = json.loads(raw) if raw else []
+        if contributor not in chats:
+            chats.append(contributor)
+            await self.store.hset(_k(scope, "contributors"), key, json.dumps(chats).encode())
+
+    async def contributions(self, scope: str, contributor: str) -> list[str]:
+        """The canonical URLs of `scope` that chat `contributor` shared."""
+        recorded = await self.store.hgetall(_k(scope, "contributors"))
+        return sorted(key for key, raw in recorded.items() if contributor in json.loads(raw))
+
+    async def forget_contributor(self, scope: str, contributor: str) -> int:
+        """Erase chat `contributor` from a shared scope: the entries only it shared go, and
+        its name leaves the others. The number of entries dropped."""
+        dropped = []
+        for key, raw in (await self.store.hgetall(_k(scope, "contributors"))).items():
+            chats = json.loads(raw)
+            if contributor not in chats:
+                continue
+            chats.remove(contributor)
+            if chats:
+                await self.store.hset(_k(scope, "contributors"), key, json.dumps(chats).encode())
+            else:
+                dropped.append(key)
+        if dropped:
+            await self.store.hdel(_k(scope, "articles"), *dropped)
+            await self.store.zrem(_k(scope, "recent"), *dropped)
+            await self.store.hdel(_k(scope, "contributors"), *dropped)
+            await self.store.incr(_k(scope, "version"))  # views reload: rows went without a trim
+        return len(dropped)
+
+    async def rename_contributor(self, scope: str, old: str, new: str) -> None:
+        """A chat moved to a new key (bot.privacy.move_chat): its contributions follow it."""
+        for key, raw in (await self.store.hgetall(_k(scope, "contributors"))).items():
+            chats = json.loads(raw)
+            if old in chats:
+                chats = [new if chat == old else chat for chat in chats]
+                await self.store.hset(_k(scope, "contributors"), key, json.dumps(list(dict.fromkeys(chats))).encode())
 
     def needs_remembering(self, view: ScopeView, url: str) -> bool:
         """Whether `url` is new to the scope, or old enough in it that the cap may soon drop
@@ -267,6 +319,7 @@ class RelatedMemory:
         keys = [key for key, _ in oldest]
         await self.store.zrem(_k(scope, "recent"), *keys)
         await self.store.hdel(_k(scope, "articles"), *keys)
+        await self.store.hdel(_k(scope, "contributors"), *keys)
         await self.store.set(_k(scope, "trimmed"), str(oldest[-1][1]).encode())
 
     async def _refresh(self, scope: str, view: ScopeView | None, version: int) -> ScopeView:
