@@ -90,6 +90,10 @@ def build_parser(*, benchmarks: bool = False) -> argparse.ArgumentParser:
 
     add_digest_parser(commands)
 
+    from adapters.privacy_cli import add_privacy_parsers
+
+    add_privacy_parsers(commands)
+
     if benchmarks:  # the benchmarks package (top level, not part of the bot) registers them
         from benchmarks import add_bench_parser
 

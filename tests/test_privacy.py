@@ -203,3 +203,39 @@ def test_parse_chat_reads_what_operators_write():
     for bad in ("telegram", ":1", "slack:T1:", "telegram:1 2"):
         with pytest.raises(ValueError):
             parse_chat(bad)
+
+
+def test_operators_export_and_forget_a_chat_from_the_command_line(tmp_path, monkeypatch, capsys):
+    import json
+    from datetime import time
+    from zoneinfo import ZoneInfo
+
+    from adapters import cli
+    from bot.store.sqlite_store import SQLiteStore
+    from digest_support import GROUP
+
+    database = tmp_path / "bot.sqlite3"
+
+    async def subscribe() -> None:
+        store = await SQLiteStore.open(database)
+        bot = make_summary_bot(digest_settings(tmp_path, sqlite_path=database), store)
+        try:
+            await bot.digests.subscriptions.subscribe(GROUP, time(8, 0), ZoneInfo("UTC"), utc(2024, 5, 6, 12))
+            await bot.digests.remember_zone(GROUP, ZoneInfo("UTC"))
+        finally:
+            await bot.close()
+            await store.close()
+
+    asyncio.run(subscribe())
+    monkeypatch.setenv("SUMMARY_BOT_SQLITE_PATH", str(database))
+    monkeypatch.delenv("SUMMARY_BOT_REDIS_URL", raising=False)
+    assert cli.main(["export", "--chat", GROUP.key]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert exported["keys"][keys.digest_subscription(GROUP.key)]["at"] == "08:00"
+    assert exported["keys"][keys.chat_settings(GROUP.key)] == {"tz": "UTC"}
+    assert cli.main(["forget", "--chat", GROUP.key]) == 0
+    assert json.loads(capsys.readouterr().out)["erased"]["subscription"] is True
+    assert cli.main(["export", "--chat", GROUP.key]) == 0
+    assert json.loads(capsys.readouterr().out)["keys"] == {}
+    assert GROUP.chat_id.encode() not in database.read_bytes()
+    assert cli.main(["forget", "--chat", "telegram"]) == 2
