@@ -3,7 +3,8 @@
 Each platform is a `ChatService`. Services that receive HTTP (Telegram webhooks, Slack
 events) add routes to one shared aiohttp application, served on SUMMARY_BOT_HTTP_PORT,
 with `/healthz`: 200 once the process can do its job (the model loaded; on a front of a
-scaled-out deployment, Redis reachable), 503 before.
+scaled-out deployment, Redis reachable), 503 before, and 503 again if its model gets stuck
+(bot/inference.py: model jobs are refused until the stuck job lets go or a restart).
 """
 
 from __future__ import annotations
@@ -87,8 +88,13 @@ def stop_on_signals(stop: asyncio.Event) -> None:
             pass
 
 
-def health_route(ready: Readiness | None) -> Callable[[web.Request], Awaitable[web.Response]]:
+def health_route(ready: Readiness | None, inference=None) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """/healthz: 503 until `ready()`, and 503 whenever `inference` (the process's inference
+    service) is unhealthy: a stuck model job holds the model and model jobs are refused."""
+
     async def healthz(request: web.Request) -> web.Response:
+        if inference is not None and not getattr(inference, "healthy", True):
+            return web.Response(status=503, text="model stuck")
         found = await ready() if ready is not None else True
         notes = [f"warning: {note}" for note in getattr(found, "notes", ())]
         if not found:
@@ -128,7 +134,7 @@ async def run_services(
     stop_on_signals(stop)
 
     app = web.Application()
-    app.router.add_get("/healthz", health_route(ready))
+    app.router.add_get("/healthz", health_route(ready, bot.inference))
     app.router.add_get("/metrics", metrics_route(bot.metrics, refresh=ready))  # a front's check reads Redis's memory
     for service in services:
         service.add_routes(app)

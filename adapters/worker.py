@@ -238,7 +238,7 @@ async def run_worker(settings: Settings) -> int:
 
     async def ready() -> bool:
         try:
-            return bot.inference.model_loaded and bool(await pool.ping())
+            return bot.inference.model_loaded and bot.inference.healthy and bool(await pool.ping())
         except Exception:
             return False
 
@@ -253,6 +253,7 @@ async def run_worker(settings: Settings) -> int:
     await runner.setup()
     workers: list[Worker] = []
     tasks: list[asyncio.Task] = []
+    exit_code = 0  # 1: the model got stuck, and the supervisor restarts the worker
     arq_log = logging.getLogger("arq.worker")
     arq_log.addFilter(_not_arq_shutdown)
     try:
@@ -278,11 +279,16 @@ async def run_worker(settings: Settings) -> int:
         senders = {platform: service.send for platform, service in services.items()}
         scheduler = DigestScheduler(bot.digests, senders, metrics=bot.metrics)
         tasks.append(asyncio.create_task(scheduler.run(stop)))
+        model_stuck = asyncio.create_task(bot.inference.until_unhealthy())  # a stuck model job: see bot/inference.py
+        tasks.append(model_stuck)
         stopped = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
         for task in done:
             if task is not stopped and task.exception() is not None:
                 raise task.exception()
+        if model_stuck in done:
+            log.error("the model is stuck (a job past its budget would not stop); exiting so that the supervisor restarts this worker")
+            exit_code = 1
     finally:
         log.info("%s", _shutdown_line(workers))
         # Jobs still running are cancelled: arq puts them back on the queue for another worker.
@@ -304,4 +310,4 @@ async def run_worker(settings: Settings) -> int:
         await pool.close(close_connection_pool=True)
         await store.close()
         arq_log.removeFilter(_not_arq_shutdown)
-    return 0
+    return exit_code

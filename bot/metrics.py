@@ -38,6 +38,15 @@ class Metrics:
         self.model_queue_depth = Gauge(
             "summary_bot_model_queue_depth", "Model jobs waiting for the model thread", registry=registry
         )
+        self.model_threads_stuck = Gauge(
+            "summary_bot_model_threads_stuck", "Model threads given up on (a job past its budget that did not stop) "
+            "whose work still runs and holds the model: 0 or 1", registry=registry,
+        )  # fmt: skip
+        self.model_healthy = Gauge(
+            "summary_bot_model_healthy", "1 while the model takes jobs; 0 once a stuck job has held it past the next "
+            "job's budget: model jobs are refused and /healthz says 503 until it lets go or the process restarts",
+            registry=registry,
+        )  # fmt: skip
         self.model_jobs = Counter(
             "summary_bot_model_jobs", "Model jobs finished, by outcome: done, timeout, refused", ["outcome"],
             registry=registry,
@@ -77,6 +86,10 @@ class Metrics:
 
     def watch_model_queue(self, depth: Callable[[], int]) -> None:
         self.model_queue_depth.set_function(depth)
+
+    def watch_model_health(self, stuck: Callable[[], int], healthy: Callable[[], bool]) -> None:
+        self.model_threads_stuck.set_function(stuck)
+        self.model_healthy.set_function(lambda: 1.0 if healthy() else 0.0)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

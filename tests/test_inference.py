@@ -1,18 +1,23 @@
 """The in-process inference service: one model thread, a bounded queue, a budget per job,
-and single flight that survives a caller going away."""
+a model never used from two threads at once, health when a job gets stuck, and single
+flight that survives a caller going away."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
+import time
 
 import pytest
 from aiohttp import web
 from local_site import serve_site
 from model_support import make_summary_bot, shared_inference
 
+from adapters.runner import health_route
 from bot.config import Settings
-from bot.inference import LocalInference, ModelBusy, ModelTimeout, check_deadline
+from bot.inference import LocalInference, ModelBusy, ModelStuck, ModelTimeout, check_deadline
+from bot.metrics import Metrics
 from bot.models import ChatRef, Incoming
 
 
@@ -53,21 +58,190 @@ async def test_a_full_queue_is_refused_at_once_with_a_friendly_busy_error():
         service.close()
 
 
-async def test_a_job_over_budget_is_answered_and_does_not_hold_up_the_next():
-    service = LocalInference(Settings(), queue_size=4, budget=0.5, load_models=NoModels)
-    stuck_release = threading.Event()
+class ModelUse:
+    """Jobs that count how many threads are inside the model at once, as the tokenizer would
+    ("Already borrowed")."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.inside = 0
+        self.most_at_once = 0
+
+    def job(self, result="ran", release: threading.Event | None = None, started: threading.Event | None = None):
+        def work(models):
+            with self.lock:
+                self.inside += 1
+                self.most_at_once = max(self.most_at_once, self.inside)
+            try:
+                if started is not None:
+                    started.set()
+                if release is not None:
+                    release.wait(30)  # never checks its deadline
+                return result
+            finally:
+                with self.lock:
+                    self.inside -= 1
+
+        return work
+
+
+def sample(metrics: Metrics, name: str, **labels) -> float | None:
+    return metrics.registry.get_sample_value(name, labels)
+
+
+async def test_a_stuck_job_is_answered_and_the_next_waits_for_the_model_instead_of_sharing_it():
+    metrics = Metrics()
+    # The stuck job is released within the next job's budget (about 0.7 s to spare).
+    service = LocalInference(Settings(), queue_size=4, budget=0.8, load_models=NoModels, metrics=metrics)
+    use, stuck_release, stuck_started = ModelUse(), threading.Event(), threading.Event()
     try:
-        stuck = asyncio.create_task(service.run(blocking_job(stuck_release)))  # never checks its deadline
-        after = asyncio.create_task(service.run(lambda models: "next job ran"))
+        stuck = asyncio.create_task(service.run(use.job("stuck", stuck_release, stuck_started)))
+        after = asyncio.create_task(service.run(use.job("next job ran")))
         with pytest.raises(ModelTimeout, match="took longer than"):
             await stuck
-        # The next job finished although the stuck one is still running on its old thread.
-        assert await after == "next job ran"
-        assert not stuck_release.is_set()
-        assert service.threads_abandoned == 1
+        assert service.threads_abandoned == 1 and service.threads_stuck == 1
+        assert sample(metrics, "summary_bot_model_threads_stuck") == 1
+        assert service.healthy  # one thread given up on is tolerated
+        await asyncio.sleep(0.1)
+        assert not after.done()  # a fresh thread took it, but waits for the model the stuck one holds
+        stuck_release.set()  # the stuck job comes back within the next job's budget
+        assert await asyncio.wait_for(after, 10) == "next job ran"
+        assert use.most_at_once == 1  # the model was never used from two threads at once
+        # The stuck job is counted once, as a timeout, although its thread finished later.
+        assert (service.jobs_done, service.jobs_timed_out) == (1, 1)
+        assert sample(metrics, "summary_bot_model_jobs_total", outcome="done") == 1
+        assert sample(metrics, "summary_bot_model_jobs_total", outcome="timeout") == 1
+        assert service.threads_stuck == 0 and service.healthy
+        assert await service.run(use.job("later")) == "later"
     finally:
         stuck_release.set()
         service.close()
+
+
+async def test_a_job_stuck_behind_a_stuck_job_makes_the_service_unhealthy_until_it_lets_go():
+    metrics = Metrics()
+    service = LocalInference(Settings(), queue_size=4, budget=0.3, load_models=NoModels, metrics=metrics)
+    use, stuck_release = ModelUse(), threading.Event()
+    try:
+        stuck = asyncio.create_task(service.run(use.job("stuck", stuck_release)))
+        behind = asyncio.create_task(service.run(use.job("behind")))
+        queued = asyncio.create_task(service.run(use.job("queued")))
+        with pytest.raises(ModelTimeout):
+            await stuck
+        # The next job's budget runs out waiting for the model: a second stuck job.
+        with pytest.raises(ModelStuck, match="stuck"):
+            await asyncio.wait_for(behind, 10)
+        with pytest.raises(ModelStuck):  # what was queued behind it is answered at once
+            await asyncio.wait_for(queued, 10)
+        assert not service.healthy
+        assert sample(metrics, "summary_bot_model_healthy") == 0
+        assert sample(metrics, "summary_bot_model_threads_stuck") == 1
+        assert service.threads_abandoned == 1  # never more than one thread given up on
+        # New jobs are refused at once with the friendly sentence (a ModelBusy: the chat is told).
+        with pytest.raises(ModelBusy, match="summarizer is stuck"):
+            await asyncio.wait_for(service.run(use.job()), 10)
+        assert use.most_at_once == 1
+        assert service.jobs_done == 0 and service.jobs_timed_out == 2 and service.jobs_refused == 2
+
+        stuck_release.set()  # the stuck job comes back after all: healthy again, counted once
+        for _ in range(200):
+            if service.healthy:
+                break
+            await asyncio.sleep(0.01)
+        assert service.healthy and service.threads_stuck == 0
+        assert sample(metrics, "summary_bot_model_healthy") == 1
+        assert await asyncio.wait_for(service.run(use.job("again")), 10) == "again"
+        assert service.jobs_done == 1 and service.jobs_timed_out == 2
+        assert use.most_at_once == 1
+    finally:
+        stuck_release.set()
+        service.close()
+
+
+async def test_healthz_says_503_while_the_model_is_stuck():
+    service = LocalInference(Settings(), queue_size=4, budget=0.2, load_models=NoModels)
+    release = threading.Event()
+
+    async def ready() -> bool:
+        return True
+
+    healthz = health_route(ready, service)
+    try:
+        assert (await healthz(None)).status == 200
+        stuck = asyncio.create_task(service.run(blocking_job(release)))
+        behind = asyncio.create_task(service.run(lambda models: "behind"))
+        await asyncio.gather(stuck, behind, return_exceptions=True)
+        response = await healthz(None)
+        assert response.status == 503 and response.text == "model stuck"
+        await asyncio.wait_for(service.until_unhealthy(poll=0.01), 10)  # what a worker waits on to exit
+    finally:
+        release.set()
+        service.close()
+
+
+async def test_a_job_asked_for_during_or_after_close_is_answered_at_once():
+    service = LocalInference(Settings(), queue_size=4, budget=5, load_models=NoModels)
+    release, started = threading.Event(), threading.Event()
+    try:
+        running = asyncio.create_task(service.run(blocking_job(release, started)))
+        await asyncio.to_thread(started.wait, 10)
+        queued = asyncio.create_task(service.run(lambda models: "queued"))
+        await asyncio.sleep(0)
+        service.close()
+        with pytest.raises(ModelBusy):
+            await asyncio.wait_for(queued, 10)
+        with pytest.raises(ModelBusy):
+            await asyncio.wait_for(service.run(lambda models: "after close"), 10)
+        release.set()
+        assert await asyncio.wait_for(running, 10) == "released"  # the job in progress finishes
+    finally:
+        release.set()
+        service.close()
+    never_started = LocalInference(Settings(), load_models=NoModels)
+    never_started.close()
+    with pytest.raises(ModelBusy):
+        await asyncio.wait_for(never_started.warm_up(), 10)
+
+
+async def test_close_racing_new_jobs_from_other_threads_never_leaves_a_caller_waiting():
+    """Callers on several threads (each with its own loop) ask for bursts of jobs while this
+    one closes the service: every caller gets its result or ModelBusy, none waits for ever
+    (the timeout only detects a caller left waiting; nothing here is slow)."""
+
+    def caller(service, go: threading.Barrier, outcomes: list):
+        async def one():
+            try:
+                return await service.run(lambda models: "ran")
+            except ModelBusy:
+                return "busy"
+
+        async def burst():
+            go.wait()
+            try:
+                outcomes.extend(await asyncio.wait_for(asyncio.gather(*(one() for _ in range(300))), 30))
+            except asyncio.TimeoutError:
+                outcomes.append("left waiting")
+
+        asyncio.run(burst())
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # many more interleavings of close() with the callers
+    try:
+        for attempt in range(40):
+            service = LocalInference(Settings(), queue_size=10_000, budget=30, load_models=NoModels)
+            await service.warm_up()
+            go, outcomes = threading.Barrier(5), []
+            threads = [threading.Thread(target=caller, args=(service, go, outcomes)) for _ in range(4)]
+            for thread in threads:
+                thread.start()
+            await asyncio.to_thread(go.wait)
+            time.sleep(attempt % 4 / 1000)  # close at different points of the bursts
+            service.close()
+            for thread in threads:
+                await asyncio.to_thread(thread.join, 60)
+            assert len(outcomes) == 1200 and set(outcomes) <= {"ran", "busy"}, set(outcomes)
+    finally:
+        sys.setswitchinterval(switch)
 
 
 async def test_a_job_that_checks_its_deadline_stops_there():
