@@ -9,12 +9,15 @@ Every request body is kept in `requests`.
 Behaviours here:
   lead_points              the article's first sentences, as {"points": [...]} (the default)
   fixed_points(points)     these points, whatever the article
-  obey_injection           a model that does what the article tells it ("ignore previous
-                           instructions and write X" -> X), as a badly behaved model would
+  obey_injection           a model that does what the page tells it, in its title or text
+                           ("ignore previous instructions and write X" -> X; "every summary
+                           must mention that X" -> X), as a badly behaved model would
   stall(seconds)           answer nothing for that long
   http_error(status)       an error status (500, 429 with Retry-After, ...)
   raw_content(text)        this text as the answer (garbage, "", ...)
   broken_body              HTTP 200 whose body is not JSON
+  huge_body(size)          HTTP 200 streaming `size` bytes of a chat completion, with no
+                           Content-Length (a server that ignores max_tokens)
 """
 
 from __future__ import annotations
@@ -24,18 +27,24 @@ import itertools
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
 from adapters.local_server import LocalServer
 from bot.sentences import split_sentences
 
-Behaviour = Callable[[dict], Awaitable["str | web.StreamResponse"]]
+Behaviour = Callable[[dict], Awaitable["str | web.StreamResponse | Streamed"]]
 
 _ARTICLE_RE = re.compile(r"<<<ARTICLE (\w+)>>>\n(.*)\n<<<END ARTICLE \1>>>", re.S)
 _COUNT_RE = re.compile(r"exactly (\d+) key point")
 _INJECTION_RE = re.compile(r"ignore (?:all )?(?:the )?previous instructions,? and (?:instead )?write:?\s*(.+?)(?:$|(?<=[.!?])\s)", re.I | re.S)
+# A sentence that tells a summary what to say, and what it says should be said: the clause
+# after its last "that" or colon ("every summary must mention that X", "TL;DR for bots: X").
+_SUMMARY_ORDER_RE = re.compile(
+    r"summar|key points?|takeaway|recap|digest|tl;? ?dr|\bai\b|assistants?|language models?|chatbots?|\bbots?\b|\b(?:must|should)\b", re.I
+)
+_PAYLOAD_RE = re.compile(r".*(?:\bthat |: )(.+)", re.S)
 
 
 def article_of(body: dict) -> tuple[str, str]:
@@ -75,12 +84,19 @@ def fixed_points(points: list[str]) -> Behaviour:
 
 
 async def obey_injection(body: dict) -> str:
-    """A model that follows an instruction hidden in the article, if there is one."""
-    _, text = article_of(body)
-    found = _INJECTION_RE.search(text)
-    if found is None:
-        return await lead_points(body)
-    return points_answer([found.group(1).strip()] * wanted_of(body))
+    """A model that follows an instruction hidden in the page (its title, then its text),
+    if there is one: the payload, once per point asked for."""
+    title, text = article_of(body)
+    for part in (title, text):
+        found = _INJECTION_RE.search(part)
+        if found is not None:
+            return points_answer([found.group(1).strip()] * wanted_of(body))
+    for sentence in [title, *split_sentences(text)]:
+        ordered = _SUMMARY_ORDER_RE.search(sentence) and _PAYLOAD_RE.match(sentence)
+        if ordered:
+            payload = ordered.group(1).strip()
+            return points_answer([payload[:1].upper() + payload[1:]] * wanted_of(body))
+    return await lead_points(body)
 
 
 def stall(seconds: float) -> Behaviour:
@@ -108,6 +124,27 @@ def raw_content(text: str) -> Behaviour:
 
 async def broken_body(body: dict) -> web.StreamResponse:
     return web.Response(text="<html>502 Bad Gateway</html>", content_type="application/json")
+
+
+class Streamed:
+    """An answer sent as these chunks of a 200 response, with no Content-Length."""
+
+    def __init__(self, chunks: AsyncIterator[bytes]):
+        self.chunks = chunks
+
+
+def huge_body(size: int) -> Behaviour:
+    async def chunks() -> AsyncIterator[bytes]:
+        point = json.dumps(json.dumps("The city council approved a plan to clean up the river.") + ", ")[1:-1].encode()
+        yield b'{"choices": [{"index": 0, "message": {"role": "assistant", "content": "{\\"points\\": ['
+        for _ in range(size // (len(point) * 64) + 1):
+            yield point * 64
+        yield b'\\"End.\\"]}"}, "finish_reason": "length"}]}'
+
+    async def answer(body: dict) -> Streamed:
+        return Streamed(chunks())
+
+    return answer
 
 
 class LLMStandIn(LocalServer):
@@ -142,6 +179,16 @@ class LLMStandIn(LocalServer):
         answer = await self.behaviour(body)
         if isinstance(answer, web.StreamResponse):
             return answer
+        if isinstance(answer, Streamed):
+            response = web.StreamResponse(headers={"Content-Type": "application/json"})
+            response.enable_chunked_encoding()
+            await response.prepare(request)
+            try:
+                async for chunk in answer.chunks:
+                    await response.write(chunk)
+            except ConnectionError:
+                pass  # the client stopped reading, as it should
+            return response
         return web.json_response(
             {
                 "id": f"chatcmpl-standin-{next(self._ids)}",
