@@ -189,8 +189,6 @@ async def summarize_target(bot: SummaryBot, target: str, length: str | None) -> 
 
 # -- chat -----------------------------------------------------------------------------------
 async def cmd_chat(args, settings: Settings) -> int:
-    import ipaddress
-
     from adapters.assembly import assemble_bot, close_bot
     from adapters.console import PASTE_NOTE, run_console
     from adapters.seed_site import SeedSite, find_seeds_dir, seed_pages
@@ -209,18 +207,20 @@ async def cmd_chat(args, settings: Settings) -> int:
         except OSError as exc:  # e.g. --port already in use
             await store.close()
             raise ConfigError(f"summary-bot: cannot serve the sample pages on port {args.port}: {exc.strerror or exc}") from None
-        # The sample site is on loopback, which the fetcher refuses unless told otherwise.
-        loopback = ipaddress.ip_network("127.0.0.1/32")
-        settings = settings.model_copy(update={"fetch_allow_private": [*settings.fetch_allow_private, loopback]})
+        # The sample site is on loopback, which the fetcher refuses: its own address and port
+        # are allowed, nothing else there (not Redis on 127.0.0.1:6379, say).
+        endpoints = [*settings.fetch_allow_endpoints, site.endpoint]
+        settings = settings.model_copy(update={"fetch_allow_endpoints": endpoints})
         banner.append(f"Sample articles, served from {seeds_dir} at {base_url}:")
         banner += [f"  {base_url}/{page.as_posix()}" for page in seed_pages(seeds_dir)]
     banner += [PASTE_NOTE, "Daily digests (/subscribe) are sent by `summary-bot run`, not by this chat."]
     bot = assemble_bot(settings, store)
     # The model loads in the background, said out loud, so the first reply need not sit on a
-    # silent "working…" while it loads.
-    warming = asyncio.create_task(_warm_up_visibly(bot))
+    # silent "working…" while it loads; the console shows the line between messages.
+    notices: asyncio.Queue[str] = asyncio.Queue()
+    warming = asyncio.create_task(_warm_up_visibly(bot, notices.put_nowait))
     try:
-        await run_console(bot, banner="\n".join([*banner, "loading the model…"]))
+        await run_console(bot, banner="\n".join([*banner, "loading the model…"]), notices=notices)
     finally:
         warming.cancel()
         await close_bot(bot)
@@ -230,16 +230,16 @@ async def cmd_chat(args, settings: Settings) -> int:
     return 0
 
 
-async def _warm_up_visibly(bot) -> None:
+async def _warm_up_visibly(bot, say) -> None:
     import time
 
     started = time.monotonic()
     try:
         await bot.inference.warm_up()
     except Exception as exc:  # the first summary will say what is wrong
-        print(f"summary-bot: the model could not be loaded: {exc}", flush=True)
+        say(f"summary-bot: the model could not be loaded: {exc}")
         return
-    print(f"model ready ({time.monotonic() - started:.1f} s)", flush=True)
+    say(f"model ready ({time.monotonic() - started:.1f} s)")
 
 
 # -- run ------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from bot.digest.service import DigestService
 from bot.extract import ExtractionError
 from bot.fetch import FetchError
 from bot.inference import InferenceService, ModelBusy, ModelTimeout
-from bot.links import find_urls
+from bot.links import find_urls, other_scheme
 from bot.metrics import Metrics
 from bot.models import ChatRef, Incoming, Reply
 from bot.pipeline import SummaryPipeline
@@ -35,6 +35,7 @@ RATE_DECISION_SECONDS = 600  # a message's rate-limit decision is kept this long
 MIN_PASTED_WORDS = 40  # shorter plain text in a private chat is chatter, not an article
 LENGTHS = ("short", "medium", "long")
 ADMINS_ONLY = "Only chat admins can change that."
+ONLY_WEB_LINKS = "I can only open http(s) links (web pages), not {scheme} links."
 ADMIN_CHECK_FAILED = "I couldn't check that you're an admin of this chat, so I changed nothing. Please try again later."
 
 HELP_TEXT = """\
@@ -121,6 +122,8 @@ class SummaryBot:
         if self._is_direct(message):
             if word_count(message.text) >= MIN_PASTED_WORDS:
                 return await self.summarize_text(message, message.text)
+            if scheme := other_scheme(message.text):  # ftp://x is a link, just not one we open
+                return [Reply(error=ONLY_WEB_LINKS.format(scheme=scheme))]
             return [Reply(text="Send me a link or paste a longer text and I'll summarize it. /help shows more.")]
         return []
 
@@ -231,6 +234,8 @@ class SummaryBot:
         urls = find_urls(target)
         if urls:
             replies = await self.summarize_links(message, urls, length, record_history=not private)
+        elif word_count(target) < MIN_PASTED_WORDS and (scheme := other_scheme(target)):  # as in a message
+            replies = [Reply(error=ONLY_WEB_LINKS.format(scheme=scheme))]
         elif word_count(target) < 5:
             replies = [Reply(error="That's too short to summarize. Send a link or a longer text.")]
         else:

@@ -75,6 +75,23 @@ def find_urls(text: str) -> list[str]:
     return found
 
 
+# Links that are not web pages: "scheme://…" with any other scheme, and the schemes that
+# are written without "//" (javascript:alert(1), file:notes.txt, mailto:a@b).
+_OTHER_LINK_RE = re.compile(
+    r"(?i)(?<![\w+.-])(?:([a-z][a-z0-9+.-]{0,15})://\S|(javascript|vbscript|data|file|mailto|tel|about):\S)"
+)
+
+
+def other_scheme(text: str) -> str | None:
+    """The scheme of the first link in `text` that is not http(s) ("ftp" for ftp://x), or
+    None: for telling someone who sent one that only web pages can be opened."""
+    for match in _OTHER_LINK_RE.finditer(text or ""):
+        scheme = (match.group(1) or match.group(2)).lower()
+        if scheme not in ("http", "https"):
+            return scheme
+    return None
+
+
 def remove_urls(text: str, unwanted: Callable[[str], bool]) -> str:
     """`text` without the links (as `find_urls` reads them) for which `unwanted` is true."""
     kept: list[str] = []

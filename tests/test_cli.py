@@ -138,6 +138,71 @@ def test_chat_answers_a_seed_link_through_the_console(tmp_path):
     assert "privacy mode" in out  # /help
 
 
+def chat_env(tmp_path: Path, **extra: str) -> dict:
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("SUMMARY_BOT_")},
+            "SUMMARY_BOT_SQLITE_PATH": str(tmp_path / "chat.sqlite3"), **extra}  # fmt: skip
+
+
+def test_chat_in_a_terminal_shows_no_paste_markers(tmp_path):
+    """`summary-bot chat` on a pseudo-terminal, a two-line bracketed paste sent with Enter.
+    Fails before the fix: the terminal echoed the markers, ^[[200~ and ^[[201~, on screen."""
+    import pty
+    import select
+    import time
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "chat"], cwd=ROOT, env=chat_env(tmp_path, TERM="xterm"),
+                            stdin=slave, stdout=slave, stderr=slave, start_new_session=True)  # fmt: skip
+    os.close(slave)
+    screen = b""
+
+    def read_until(text: bytes) -> None:
+        nonlocal screen
+        give_up = time.monotonic() + 120  # a fail-safe, not a limit under test
+        while text not in screen and time.monotonic() < give_up:
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    screen += os.read(master, 65536)
+                except OSError:  # the process has gone
+                    break
+
+    try:
+        read_until(b"you> ")
+        os.write(master, b"\x1b[200~hello\rworld\x1b[201~")
+        read_until(b"world")
+        os.write(master, b"\r")
+        read_until(b"paste a longer text")  # the answer to a two-line chat message
+        os.write(master, b"\x04")  # Ctrl-D
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
+        os.close(master)
+    shown = screen.decode(errors="replace")
+    assert "paste a longer text" in shown
+    assert "200~" not in shown and "201~" not in shown and "^[" not in shown
+
+
+def test_chat_allows_the_sample_site_but_no_other_local_port(tmp_path):
+    """The sample site's exception in the address policy is its own port: a link to
+    another service on 127.0.0.1 (Redis on 6379, say) is refused, and nothing connects to it.
+    Fails before the fix: `chat` allowed 127.0.0.1/32, every port, and fetched it."""
+    import socket
+
+    with socket.socket() as service:
+        service.bind(("127.0.0.1", 0))
+        service.listen()
+        service.setblocking(False)
+        port = service.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "bot", "chat"], cwd=ROOT, text=True, capture_output=True, timeout=120,
+            input=f"http://127.0.0.1:{port}/\n", env=chat_env(tmp_path, SUMMARY_BOT_FETCH_TIMEOUT="3"),
+        )  # fmt: skip
+        with pytest.raises(BlockingIOError):  # no connection is waiting
+            service.accept()
+    assert proc.returncode == 0, proc.stderr
+    assert "That address is not allowed: 127.0.0.1 is a loopback address" in proc.stdout
+
+
 # -- start-up errors: one line naming the setting or server, exit status 2 --------------
 @pytest.mark.parametrize(
     "env, named",
