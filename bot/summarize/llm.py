@@ -321,6 +321,10 @@ def _same_words(a: str, b: str) -> bool:
     return bool(wa) and (wa == wb or (len(wa) >= 4 and wb[: len(wa)] == wa) or (len(wb) >= 4 and wa[: len(wb)] == wb))
 
 
+def _not_to_the_model(sentences: list[str]) -> list[str]:
+    return [s for s in sentences if not addresses_the_model(s)]
+
+
 async def _read_capped(response) -> bytes:
     """The body of a streamed response, or LLMUnavailable("error") past MAX_ANSWER_BYTES."""
     declared = response.headers.get("content-length", "")
@@ -409,7 +413,8 @@ class LLMSummarizer:
     ) -> Summary:
         wanted = POINTS_FOR_LENGTH[length]
         # Neither the title nor a sentence that tells a summary what to say supports a point.
-        sentences = [s for s in sentences if not addresses_the_model(s)]
+        # (Up to 200 sentences of 2,000 characters searched: a worker thread's job too.)
+        sentences = await asyncio.to_thread(_not_to_the_model, sentences)
         vectors = await self.inference.embed(written + sentences)  # one model job
         matches = ground(written, sentences, vectors)
         point_vectors = vectors[: len(written)]
