@@ -40,7 +40,7 @@ from arq.jobs import Job, JobResult, deserialize_result
 from redis.exceptions import RedisError
 
 from adapters.runner import Health
-from bot.extract import Article, ExtractionError
+from bot.extract import Article, ExtractionBusy, ExtractionError
 from bot.fetch import FetchError
 from bot.inference import ModelBusy, ModelTimeout
 from bot.links import canonicalize
@@ -218,7 +218,10 @@ def failed(info: JobResult) -> bool:
 
 
 # -- what a content job returns, as JSON ---------------------------------------------------
-_ERROR_KINDS = {"fetch": FetchError, "extract": ExtractionError, "busy": ModelBusy, "timeout": ModelTimeout}
+# first match wins: ExtractionBusy (a full extraction queue) is a refusal, not a bad page
+_ERROR_KINDS = {
+    "busy": (ModelBusy, ExtractionBusy), "fetch": FetchError, "extract": ExtractionError, "timeout": ModelTimeout,
+}
 
 
 def content_result(article: Article, summary: Summary, cached: bool) -> dict:

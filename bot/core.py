@@ -16,7 +16,7 @@ from bot.commands import Command, parse_command
 from bot.config import Settings
 from bot.digest.commands import DigestCommands
 from bot.digest.service import DigestService
-from bot.extract import ExtractionError
+from bot.extract import ExtractionBusy, ExtractionError
 from bot.fetch import FetchError
 from bot.inference import InferenceService, ModelBusy, ModelTimeout
 from bot.links import find_urls, other_scheme
@@ -136,7 +136,8 @@ class SummaryBot:
         return "text" if word_count(message.text) >= MIN_PASTED_WORDS else "other"
 
     def _failed(self, exc: Exception) -> Reply:
-        kind = {FetchError: "fetch", ExtractionError: "extract", ModelBusy: "busy", ModelTimeout: "timeout"}
+        # ExtractionBusy before ExtractionError: a full queue is a refusal, not a bad page
+        kind = {ExtractionBusy: "busy", FetchError: "fetch", ExtractionError: "extract", ModelBusy: "busy", ModelTimeout: "timeout"}
         self.metrics.errors.labels(next((v for k, v in kind.items() if isinstance(exc, k)), "internal")).inc()
         return Reply(error=str(exc))
 

@@ -39,3 +39,24 @@ async def test_pages_past_the_bound_are_refused_at_once_with_the_busy_sentence()
         assert await extractor.run(abs, -1) == 1
     finally:
         extractor.close()
+
+
+def test_a_full_extraction_queue_is_counted_and_carried_as_busy():
+    """A refusal for a full extraction queue is a "busy" error in /metrics and on the job
+    queue, as the model queue's is. Fails before the fix: it was counted, and carried from a
+    worker, as an extraction error (a bad page)."""
+    from adapters.queue import content_error, content_from_result
+    from bot.metrics import Metrics
+
+    assert content_error(ExtractionBusy())["kind"] == "busy"
+    with pytest.raises(ModelBusy) as carried:
+        content_from_result(content_error(ExtractionBusy()))
+    assert str(carried.value) == str(ModelBusy())
+
+    from bot.core import SummaryBot
+
+    metrics = Metrics()
+    reply = SummaryBot._failed(type("Bot", (), {"metrics": metrics})(), ExtractionBusy())
+    assert reply.error == str(ModelBusy())
+    assert metrics.errors.labels("busy")._value.get() == 1
+    assert metrics.errors.labels("extract")._value.get() == 0
