@@ -129,6 +129,18 @@ class DailyDigest:
     period: str = ""  # human-readable period covered
 
 
+@dataclass(frozen=True)
+class Button:
+    """A button under a reply (Telegram inline keyboard, Slack Block Kit). Pressing it is
+    the same as its presser sending `command` in that chat: adapters turn a press into an
+    `Incoming` with that text, so the core parses it and checks the ACL as for a typed
+    command, and nothing a button carries is trusted beyond that. `command` is short (it
+    travels as Telegram callback data, at most 64 bytes) and carries no URL."""
+
+    label: str
+    command: str  # e.g. "/forget confirm"
+
+
 @dataclass
 class Reply:
     """What the core asks an adapter to send back to the chat.
@@ -136,6 +148,7 @@ class Reply:
     Exactly one of `digest`, `daily`, `text` or `error` is set. `text` is plain text written by the
     bot (help, confirmations); `error` is a friendly explanation of what went wrong.
     `private` asks the adapter to show it only to the user, where the platform can.
+    `buttons` go under the reply where the platform has them (the console prints the commands).
     """
 
     digest: Digest | None = None
@@ -144,6 +157,7 @@ class Reply:
     error: str | None = None
     reply_to: str | None = None  # message id this reply answers
     private: bool = False
+    buttons: tuple[Button, ...] = ()
 
 
 # An adapter's way to post replies to a chat unprompted (daily digests): it renders them
