@@ -1,7 +1,8 @@
 """Who may run which command: one check, in the core, before any handler runs.
 
-Every command has an access rule here (errbot-style ACL): most are open to anyone, those
-that change a chat's settings need a chat admin outside private chats. Whether the sender is
+Every command has an access rule (errbot-style ACL), declared with the command in
+bot.commands.REGISTRY: most are open to anyone; those that change or erase a chat's data
+need a chat admin outside private chats. Whether the sender is
 an admin is asked of the checker the chat's platform adapter registered at assembly
 (`SummaryBot.permissions.register`). The check fails closed: no checker for the platform, a
 checker that raises, times out or answers anything but True, a sender without an id, or a
@@ -15,45 +16,20 @@ import enum
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
-from bot.commands import Command
+from bot.commands import Command, Rule, access_rules
+from bot.commands import admins, anyone  # noqa: F401 - the rules, for callers of this module
 from bot.models import ChatRef, Incoming
 
 log = logging.getLogger(__name__)
 
 # (chat, sender's user id, the message) -> is the sender an admin of that chat?
 AdminCheck = Callable[[ChatRef, str, Incoming], Awaitable[bool]]
-# Does this use of a command (its arguments decide: `/feeds list` vs `/feeds add`) need an admin?
-Rule = Callable[[Command], bool]
 
 ADMIN_CHECK_TIMEOUT = 10.0  # seconds a platform may take to say who is an admin
 
-
-def anyone(command: Command) -> bool:
-    return False
-
-
-def admins(command: Command) -> bool:
-    return True
-
-
-def _autosummary(command: Command) -> bool:
-    return command.args.lower() in ("on", "off")  # bare `/autosummary` only shows the setting
-
-
-def _feeds(command: Command) -> bool:
-    return bool(command.words) and command.words[0].lower() in ("add", "remove")  # `list` is open
-
-
-ACCESS: dict[str, Rule] = {
-    "summary": anyone,
-    "start": anyone,
-    "help": anyone,
-    "digest": anyone,  # shows the digest so far; marks nothing as sent
-    "autosummary": _autosummary,
-    "subscribe": admins,
-    "unsubscribe": admins,
-    "feeds": _feeds,
-}
+# Each command's rule, read from the one command registry (bot.commands.REGISTRY), which
+# also writes /help and the platforms' menus.
+ACCESS: dict[str, Rule] = access_rules()
 
 
 class Decision(enum.Enum):

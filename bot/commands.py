@@ -1,12 +1,14 @@
 """Parsing chat commands, once, for every platform.
 
 `/summary@MyBot https://x` (Telegram in groups) and `/summary https://x` (Slack, console)
-parse the same way.
+parse the same way. REGISTRY lists every command once: what /help says, the platforms'
+command menus and who may run it (bot.acl) are all read from it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 _COMMAND_RE = re.compile(r"^/([A-Za-z][A-Za-z0-9_]{0,31})(?:@([A-Za-z0-9_]+))?(?:\s+|$)(.*)\Z", re.S)
@@ -30,3 +32,124 @@ def parse_command(text: str) -> Command | None:
         return None
     name, bot_name, args = match.groups()
     return Command(name=name.lower(), args=args.strip(), addressed_to=bot_name)
+
+
+# -- who may run a command: each registered command names one of these (bot.acl asks them) --
+Rule = Callable[[Command], bool]  # does this use of the command need a chat admin?
+
+
+def anyone(command: Command) -> bool:
+    return False
+
+
+def admins(command: Command) -> bool:
+    return True
+
+
+def _autosummary(command: Command) -> bool:
+    return command.args.lower() in ("on", "off")  # bare `/autosummary` only shows the setting
+
+
+def _feeds(command: Command) -> bool:
+    return bool(command.words) and command.words[0].lower() in ("add", "remove")  # `list` is open
+
+
+@dataclass(frozen=True)
+class CommandInfo:
+    """One command as every platform shows it: /help's lines, the platform's command menu
+    (Telegram setMyCommands) and the access rule all come from this one entry, so they
+    cannot disagree. The handler is paired with it by name in bot.core."""
+
+    name: str
+    description: str  # the menu's line: short, at most 256 characters (Telegram's limit)
+    usage: tuple[tuple[str, str], ...]  # /help's lines: (how to call it, what it does)
+    rule: Rule
+    aliases: tuple[str, ...] = ()  # other names for the same command, shown nowhere
+
+
+# The order is /help's and the menu's.
+REGISTRY: tuple[CommandInfo, ...] = (
+    CommandInfo(
+        "summary",
+        "Summarize a link or a text",
+        (
+            ("/summary <link or text>", "summarize it (or reply /summary to a message)"),
+            ("/summary short|medium|long <link>", "1, 3 or 5 key points"),
+            ("/summary private <link>", "only you see the answer (Slack)"),
+        ),
+        anyone,
+    ),
+    CommandInfo(
+        "autosummary",
+        "Summarize every link shared in this chat: on or off",
+        (("/autosummary on|off", "summarize every shared link in this chat (admins, in groups)"),),
+        _autosummary,
+    ),
+    CommandInfo(
+        "subscribe",
+        "A daily digest of the links shared here",
+        (
+            ("/subscribe [HH:MM] [Area/City]",
+             "a daily digest of the links shared here (default 08:00, UTC; admins, in groups)"),
+        ),  # fmt: skip
+        admins,
+    ),
+    CommandInfo("unsubscribe", "Stop the daily digest", (("/unsubscribe", "stop the daily digest (admins, in groups)"),), admins),
+    CommandInfo(
+        "digest",
+        "The digest of what was shared since the last one",
+        (("/digest", "the digest of what was shared since the last one, now"),),
+        anyone,  # shows the digest so far; marks nothing as sent
+    ),
+    CommandInfo(
+        "feeds",
+        "RSS/Atom feeds whose new items join the daily digest",
+        (
+            ("/feeds add|remove|list <feed URL>",
+             "RSS/Atom feeds whose new items join the daily digest (add and remove: admins, in groups)"),
+        ),  # fmt: skip
+        _feeds,
+    ),
+    CommandInfo(
+        "privacy",
+        "What I store about this chat and how to erase it",
+        (("/privacy", "what I store about this chat, for how long, and how to erase it"),),
+        anyone,
+    ),
+    CommandInfo(
+        "forget",
+        "Erase everything I store about this chat",
+        (("/forget", "erase everything I store about this chat, after you confirm (admins, in groups)"),),
+        admins,  # even the count it shows first is for whoever may erase
+    ),
+    CommandInfo("help", "What I can do", (("/help", "this message"),), anyone, aliases=("start",)),
+)
+
+# Slack's one slash command carries these as its first word (`/summary privacy`); they are
+# read as the command itself only when nothing else follows (or, for forget, "confirm").
+SUBCOMMANDS = {"privacy": ("",), "forget": ("", "confirm"), "help": ("",)}
+
+
+def as_subcommand(command: Command) -> Command:
+    """`/summary privacy` as `/privacy`, `/summary forget confirm` as `/forget confirm`;
+    any other command as it is (`/summary privacy matters <long text>` is a text to summarize)."""
+    if command.name != "summary" or not command.words:
+        return command
+    first, rest = command.words[0].lower(), " ".join(command.words[1:]).lower()
+    if rest in SUBCOMMANDS.get(first, ()):
+        return Command(name=first, args=rest, addressed_to=command.addressed_to)
+    return command
+
+
+def access_rules(registry: tuple[CommandInfo, ...] = REGISTRY) -> dict[str, Rule]:
+    """Each name (aliases included) with its command's access rule, for bot.acl."""
+    return {name: info.rule for info in registry for name in (info.name, *info.aliases)}
+
+
+def help_lines(registry: tuple[CommandInfo, ...] = REGISTRY) -> str:
+    return "\n".join(f"{call} – {what}" for info in registry for call, what in info.usage)
+
+
+def menu(registry: tuple[CommandInfo, ...] = REGISTRY) -> list[tuple[str, str]]:
+    """(name without the slash, description) of each command, for a platform's menu."""
+    return [(info.name, info.description) for info in registry]

@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     user_rate_limit: int = Field(10, ge=0)  # summaries per user per minute; 0 = unlimited
     related_scope: Literal["chat", "workspace", "global"] = "workspace"
     related_memory_size: int = Field(10_000, ge=1)  # articles remembered per scope, newest kept
+    related_retention_days: float = Field(90, gt=0)  # a remembered article not shared again this long is dropped
+    chat_retention_days: float = Field(365, gt=0)  # a chat idle this long, with no subscription or feed, is erased
+    privacy_url: str | None = None  # the operator's privacy policy, linked by /privacy (default: PRIVACY.md)
 
     # scaling out: "inprocess" (the default) or "external" (`summary-bot worker` processes
     # on SUMMARY_BOT_REDIS_URL do the work; `summary-bot run` only receives and enqueues)
@@ -163,6 +166,16 @@ class Settings(BaseSettings):
         value = (value or "").strip() or None
         if value is None and info.data.get("summarizer") == "llm":
             raise ValueError("SUMMARY_BOT_SUMMARIZER=llm needs the model's name on the server, e.g. qwen2.5:7b-instruct")
+        return value
+
+    @field_validator("privacy_url")
+    @classmethod
+    def _check_privacy_url(cls, value):
+        value = (value or "").strip() or None
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+                raise ValueError("expected the policy's web address, e.g. https://example.org/privacy")
         return value
 
     @field_validator("log_level")

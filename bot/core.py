@@ -10,9 +10,11 @@ import asyncio
 import logging
 import time
 from typing import Awaitable, Callable
+from urllib.parse import urlsplit
 
 from bot.acl import Decision, Permissions
-from bot.commands import Command, parse_command
+from bot.commands import REGISTRY, Command, CommandInfo, access_rules, as_subcommand, help_lines, parse_command
+from bot.commands import menu as registry_menu
 from bot.config import Settings
 from bot.digest.commands import DigestCommands
 from bot.digest.service import DigestService
@@ -21,8 +23,9 @@ from bot.fetch import FetchError
 from bot.inference import InferenceService, ModelBusy, ModelTimeout
 from bot.links import find_urls, other_scheme
 from bot.metrics import Metrics
-from bot.models import ChatRef, Incoming, Reply
+from bot.models import Button, ChatRef, Incoming, Reply
 from bot.pipeline import SummaryPipeline
+from bot.privacy import Inventory, Privacy
 from bot.sentences import word_count
 from bot.store import Store, keys
 from bot.store.priority import work_started
@@ -38,24 +41,19 @@ ADMINS_ONLY = "Only chat admins can change that."
 ONLY_WEB_LINKS = "I can only open http(s) links (web pages), not {scheme} links."
 ADMIN_CHECK_FAILED = "I couldn't check that you're an admin of this chat, so I changed nothing. Please try again later."
 
+# The command lines come from the one command registry (bot.commands.REGISTRY).
 HELP_TEXT = """\
 I summarize articles. Send me a link (or several, up to {max_links}) or paste a long text, \
 and I reply with the title, source, key points, reading time and related articles.
 
 Commands:
-/summary <link or text> – summarize it (or reply /summary to a message)
-/summary short|medium|long <link> – 1, 3 or 5 key points
-/summary private <link> – only you see the answer (Slack)
-/autosummary on|off – summarize every shared link in this chat (admins, in groups)
-/subscribe [HH:MM] [Area/City] – a daily digest of the links shared here (default 08:00, UTC; admins, in groups)
-/unsubscribe – stop the daily digest (admins, in groups)
-/digest – the digest of what was shared since the last one, now
-/feeds add|remove|list <feed URL> – RSS/Atom feeds whose new items join the daily digest (add and remove: admins, in groups)
-/help – this message
+{commands}
 
 In groups: with privacy mode on (the default for Telegram bots) I only see commands, \
 mentions and replies to my messages, so use /summary <link> there, or make me an admin \
 (or turn privacy mode off with @BotFather) to have shared links summarized automatically."""
+FORGET_USAGE = "Usage: /forget shows what I'd erase; /forget confirm erases it."
+POLICY_FILE = "PRIVACY.md in the summary-bot project"  # when the operator published no policy URL
 
 Handler = Callable[[Incoming, Command], Awaitable[list[Reply]]]
 
@@ -69,6 +67,7 @@ class SummaryBot:
         pipeline: SummaryPipeline | None = None,
         *,
         metrics: Metrics | None = None,
+        privacy: Privacy | None = None,
     ):
         self.settings = settings
         self.store = store
@@ -76,15 +75,35 @@ class SummaryBot:
         self.metrics = metrics or Metrics()
         self.pipeline = pipeline or SummaryPipeline(settings, store, inference, metrics=self.metrics)
         self.digests = DigestService(settings, store, self.pipeline.fetcher, self.pipeline.extractor, inference)
-        self.commands: dict[str, Handler] = {
+        # Erasure and inventory share the pipeline's related memory, so its views stay current.
+        self.privacy = privacy or Privacy(store, memory=self.pipeline.related.memory)
+        handlers: dict[str, Handler] = {
             "summary": self._summary_command,
-            "start": self._help_command,
             "help": self._help_command,
             "autosummary": self._autosummary_command,
+            "privacy": self._privacy_command,
+            "forget": self._forget_command,
             **DigestCommands(self.digests).handlers(),
         }
+        # One registry: /help, the menu and the access rules come from it; a handler without
+        # an entry (or the reverse) is a programming error, caught at start.
+        self.registry: tuple[CommandInfo, ...] = REGISTRY
+        unmatched = {info.name for info in self.registry} ^ set(handlers)
+        if unmatched:
+            raise ValueError(f"commands without both a registry entry and a handler: {sorted(unmatched)}")
+        self.commands: dict[str, Handler] = {
+            name: handlers[info.name] for info in self.registry for name in (info.name, *info.aliases)
+        }
         # Who may run which command; each platform adapter registers its admin check here.
-        self.permissions = Permissions()
+        self.permissions = Permissions(access_rules(self.registry))
+
+    def menu(self) -> list[tuple[str, str]]:
+        """(command without the slash, short description) for each command, in /help's
+        order: what a platform shows in its command menu (Telegram setMyCommands)."""
+        return registry_menu(self.registry)
+
+    def help_text(self) -> str:
+        return HELP_TEXT.format(max_links=self.settings.max_links_per_message, commands=help_lines(self.registry))
 
     async def close(self) -> None:
         await self.pipeline.close()
@@ -93,6 +112,8 @@ class SummaryBot:
     async def handle(self, message: Incoming) -> list[Reply]:
         """All replies to `message` (possibly none). Never raises for a bad message."""
         command = parse_command(message.text)  # read once: the metric and the dispatch share them
+        if command is not None:
+            command = as_subcommand(command)  # Slack's `/summary privacy` is /privacy
         urls = find_urls(message.text) if command is None else []
         self.metrics.messages.labels(message.chat.platform, self._kind_of(message, command, urls)).inc()
         try:
@@ -246,7 +267,7 @@ class SummaryBot:
         return replies
 
     async def _help_command(self, message: Incoming, command: Command) -> list[Reply]:
-        return [Reply(text=HELP_TEXT.format(max_links=self.settings.max_links_per_message))]
+        return [Reply(text=self.help_text())]
 
     async def _autosummary_command(self, message: Incoming, command: Command) -> list[Reply]:
         choice = command.args.lower()
@@ -260,3 +281,104 @@ class SummaryBot:
     async def autosummary_enabled(self, message: Incoming) -> bool:
         value = await self.store.hget(keys.chat_settings(message.chat.key), "autosummary")
         return value != b"off"
+
+    # -- privacy --------------------------------------------------------------------------
+    async def _privacy_command(self, message: Incoming, command: Command) -> list[Reply]:
+        inventory = await self.privacy.inventory(message.chat)
+        return [Reply(text=privacy_notice(self.settings, message.chat, inventory))]
+
+    async def _forget_command(self, message: Incoming, command: Command) -> list[Reply]:
+        """`/forget` says what would go and offers the button; `/forget confirm` erases.
+        The erasure is this message's last write (nothing after it may name the chat):
+        no rate-limit decision or history is written for this command, before or after."""
+        choice = command.args.lower()
+        if choice not in ("", "confirm"):
+            return [Reply(error=FORGET_USAGE)]
+        if choice == "":
+            inventory = await self.privacy.inventory(message.chat)
+            if inventory.empty:
+                return [Reply(text="I store nothing about this chat, so there is nothing to erase.")]
+            return [
+                Reply(
+                    text=f"This erases everything I store about this chat: {_counts(inventory)}. "
+                    "It can't be undone. To go ahead, press the button or send /forget confirm.",
+                    buttons=(Button("Erase everything", "/forget confirm"),),
+                )
+            ]
+        erased = await self.privacy.erase_chat(message.chat)
+        what = _counts(erased) if not erased.empty else "there was nothing left"
+        return [Reply(text=f"Done: I erased everything I stored about this chat ({what}). /privacy shows what I keep.")]
+
+
+def _counts(inventory: Inventory) -> str:
+    parts = [
+        _plural(inventory.shares, "shared link") + f" ({_plural(inventory.articles, 'article')})",
+        _plural(inventory.feeds, "feed"),
+        "the daily digest subscription" if inventory.subscription else "no subscription",
+        _plural(inventory.settings, "setting"),
+        _plural(inventory.related, "related-article entry", "related-article entries"),
+    ]
+    return ", ".join(parts)
+
+
+def _plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
+def _duration(seconds: float) -> str:
+    """"24 hours", "30 days", "2 minutes": the largest unit that divides evenly enough."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and (seconds % size == 0 or seconds >= 2 * size):
+            return _plural(round(seconds / size), unit)
+    return _plural(round(seconds), "second")
+
+
+def privacy_notice(settings: Settings, chat: ChatRef, inventory: Inventory) -> str:
+    """What /privacy says: what is stored about `chat`, by kind, with its counts; how long
+    each is kept (the deployment's settings); what leaves for an LLM server; how to erase it;
+    where the operator's policy is."""
+    days = settings.history_days
+    related_days = getattr(settings, "related_retention_days", None)  # the retention setting, where present
+    related_kept = (
+        f"each kept {_plural(related_days, 'day')} after it was last shared"
+        if related_days
+        else f"kept until {settings.related_memory_size:,} newer articles replace it"
+    )
+    sharing = {
+        "global": "seen by every chat of this bot as related articles",
+        "workspace": "seen as related articles in this workspace's public channels" if chat.kind in ("group", "channel") else "",
+    }.get(settings.related_scope, "")
+    if chat.kind not in ("group", "channel") and settings.related_scope != "global":
+        sharing = ""  # a private chat's memory stays its own (bot.related.finder.memory_scope)
+    inactive_days = getattr(settings, "inactive_chat_days", None)  # the retention setting, where present
+    until = "until you change them or erase them with /forget"
+    if inactive_days:
+        until += f", or after {_plural(inactive_days, 'day')} without any activity here"
+    subscription = "a daily digest subscription" if inventory.subscription else "no daily digest subscription"
+    lines = [
+        "What I store about this chat, and for how long:",
+        f"• Links shared here and their summaries, for /digest and the daily digest: "
+        f"{_plural(inventory.shares, 'share')} of {_plural(inventory.articles, 'article')}, kept {_plural(days, 'day')}.",
+        f"• {subscription.capitalize()} and {_plural(inventory.feeds, 'feed')} followed (with the feed items "
+        f"already sent), {until}.",
+        f"• Settings (automatic summaries, time zone): {_plural(inventory.settings, 'changed', 'changed')}, {until}.",
+        f"• The chat's related-articles memory (titles and links shared here"
+        f"{', ' + sharing if sharing else ''}): {_plural(inventory.related, 'entry', 'entries')}, {related_kept}.",
+        f"• Summaries of texts pasted here: at most {_duration(settings.article_cache_ttl)}. "
+        f"Per-person rate-limit counters: 2 minutes. `/summary private` requests leave nothing here.",
+        f"Not about this chat: copies of public web pages ({_duration(settings.article_cache_ttl)}) and their "
+        f"summaries ({_duration(settings.summary_cache_ttl)}), shared by every chat; they name no chat.",
+    ]
+    if settings.summarizer == "llm" and settings.llm_url:
+        host = urlsplit(settings.llm_url).hostname or settings.llm_url
+        lines.append(
+            f"Summaries are written by a language-model server at {host}: it receives each article's title and "
+            f"text (up to {settings.llm_max_input_chars:,} characters), and texts pasted here. No user names or chat ids."
+        )
+    else:
+        lines.append("Summaries are written on this bot's own server: no text goes to an outside AI service.")
+    erase = "/forget shows what I'd erase and erases it when you confirm"
+    lines.append(f"{erase}{' (chat admins only)' if chat.kind != 'private' else ''}.")
+    policy = settings.privacy_url or POLICY_FILE
+    lines.append(f"The operator's privacy policy: {policy}")
+    return "\n".join(lines)

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from bot.commands import parse_command
@@ -20,3 +22,42 @@ def test_parses_commands(text, name, args, to):
 @pytest.mark.parametrize("text", ["hello /summary", "https://x.org", "/ summary", "/123", "", "//x"])
 def test_ordinary_messages_are_not_commands(text):
     assert parse_command(text) is None
+
+
+def test_menu_and_help_come_from_one_registry():
+    from bot.acl import ACCESS, Permissions
+    from bot.commands import REGISTRY, help_lines, menu
+
+    names = [name for name, _ in menu()]
+    assert names == [info.name for info in REGISTRY]
+    assert {"summary", "privacy", "forget", "help"} <= set(names)
+    assert ("privacy", "What I store about this chat and how to erase it") in menu()
+    assert ("forget", "Erase everything I store about this chat") in menu()
+    for name, description in menu():  # Telegram's BotCommand limits
+        assert re.fullmatch(r"[a-z0-9_]{1,32}", name) and 1 <= len(description) <= 256
+    lines = help_lines()
+    for name in names:
+        assert f"/{name}" in lines
+    # every name has its registry's rule, aliases included; none without one
+    assert Permissions().unruled([*names, "start"]) == [] and set(ACCESS) == {*names, "start"}
+    assert Permissions().needs_admin(parse_command("/forget confirm"))
+    assert not Permissions().needs_admin(parse_command("/privacy"))
+
+
+@pytest.mark.parametrize(
+    "text, name, args",
+    [
+        ("/summary privacy", "privacy", ""),
+        ("/summary Forget", "forget", ""),
+        ("/summary forget confirm", "forget", "confirm"),
+        ("/summary forget me not https://x.org", "summary", "forget me not https://x.org"),
+        ("/summary privacy https://x.org", "summary", "privacy https://x.org"),
+        ("/summary short https://x.org", "summary", "short https://x.org"),
+        ("/privacy", "privacy", ""),
+    ],
+)
+def test_slack_subcommands_are_the_commands(text, name, args):
+    from bot.commands import as_subcommand
+
+    command = as_subcommand(parse_command(text))
+    assert (command.name, command.args) == (name, args)
