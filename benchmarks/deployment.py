@@ -147,9 +147,11 @@ class Deployment:
 
 
 class RedisServer:
-    """A throwaway redis-server on 127.0.0.1 (no persistence), for benchmarks."""
+    """A throwaway redis-server on 127.0.0.1, for benchmarks and tests: no persistence
+    unless `options` (more redis-server arguments, which win over the defaults) say so."""
 
-    def __init__(self) -> None:
+    def __init__(self, *options: str) -> None:
+        self.options = options
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._dir = tempfile.TemporaryDirectory()
@@ -161,7 +163,7 @@ class RedisServer:
             raise RuntimeError("redis-server is not on PATH (Debian/Ubuntu: apt-get install redis-server)")
         self._process = self.process = subprocess.Popen(
             [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self._dir.name, "--logfile", str(Path(self._dir.name) / "redis.log")],
+             "--dir", self._dir.name, "--logfile", str(Path(self._dir.name) / "redis.log"), *self.options],
         )  # fmt: skip
         import redis
 

@@ -10,13 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
 import signal
-import subprocess
-import tempfile
 import time
 from contextlib import asynccontextmanager, suppress
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -24,7 +20,6 @@ import redis
 from arq.jobs import Job, JobStatus
 
 from adapters.queue import (
-    CONTENT_QUEUE,
     MESSAGES_QUEUE,
     MessageQueue,
     QueuedContent,
@@ -36,7 +31,7 @@ from adapters.queue import (
     redis_settings,
 )
 from adapters.worker import MESSAGE_MAX_TRIES, ForeignMessages, content_worker, message_worker
-from benchmarks.deployment import Deployment, clean_environment, free_port
+from benchmarks.deployment import Deployment, RedisServer, clean_environment
 from benchmarks.standins.telegram_api import BotApiStandIn
 from bot.extract import Article
 from bot.fetch import FetchError
@@ -92,40 +87,6 @@ async def content_jobs(redis_url: str, pipeline: StandInPipeline, *, job_timeout
         with suppress(asyncio.CancelledError):
             await running
         await pool.aclose()
-
-
-class ExtraRedis:
-    """A throwaway redis-server on 127.0.0.1 started with `args` (memory, persistence)."""
-
-    def __init__(self, *args: str):
-        self.args = args
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def __enter__(self) -> ExtraRedis:
-        if shutil.which("redis-server") is None:
-            pytest.skip("redis-server is not on PATH")
-        self._dir = tempfile.TemporaryDirectory()
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self._dir.name,
-             "--logfile", str(Path(self._dir.name) / "redis.log"), *self.args],
-        )  # fmt: skip
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-        client.close()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
-        self._dir.cleanup()
 
 
 def fill(url: str) -> None:
@@ -271,7 +232,7 @@ async def test_a_full_redis_is_a_clear_error_and_the_front_answers_503_until_it_
     failed with "command not allowed when used memory > 'maxmemory'", and the store raised
     that same opaque error."""
     async with BotApiStandIn() as telegram:
-        with ExtraRedis("--maxmemory", "3mb", "--maxmemory-policy", "noeviction", "--save", "", "--appendonly", "no") as server:
+        with RedisServer("--maxmemory", "3mb", "--maxmemory-policy", "noeviction", "--save", "", "--appendonly", "no") as server:
             deployed = Deployment(front_env(server.url, telegram), tmp_path)
             try:
                 deployed.start("front1", "run")
@@ -309,7 +270,7 @@ async def test_a_full_redis_is_a_clear_error_and_the_front_answers_503_until_it_
 
 
 async def test_an_evicting_redis_is_warned_about():
-    with ExtraRedis("--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru") as server:
+    with RedisServer("--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru") as server:
         pool = await open_queue_pool(server.url)
         try:
             health = await RedisWatch(pool).check()
@@ -337,18 +298,18 @@ async def test_a_front_on_a_redis_without_persistence_says_so_at_start_and_on_he
 
 
 async def test_persistence_is_read_as_durable_snapshots_only_or_unknown():
-    with ExtraRedis("--appendonly", "yes") as server:
+    with RedisServer("--appendonly", "yes") as server:
         pool = await open_queue_pool(server.url)
         durable = await read_persistence(pool)
         health = await RedisWatch(pool).check()
         await pool.aclose()
     assert durable.durable is True and health.ok and not health.notes
-    with ExtraRedis("--appendonly", "no", "--save", "3600 1") as server:
+    with RedisServer("--appendonly", "no", "--save", "3600 1") as server:
         pool = await open_queue_pool(server.url)
         snapshots = await read_persistence(pool)
         await pool.aclose()
     assert snapshots.durable is False and "snapshots" in snapshots.line
-    with ExtraRedis("--appendonly", "no", "--rename-command", "CONFIG", "") as server:  # as on managed Redis
+    with RedisServer("--appendonly", "no", "--rename-command", "CONFIG", "") as server:  # as on managed Redis
         pool = await open_queue_pool(server.url)
         unknown = await read_persistence(pool)
         await pool.aclose()
