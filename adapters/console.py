@@ -95,12 +95,16 @@ def render_daily(daily: DailyDigest, *, bold: bool = False) -> str:
 
 def render_reply(reply: Reply, *, bold: bool = False) -> str:
     if reply.digest is not None:
-        return render_digest(reply.digest, bold=bold)
-    if reply.daily is not None:
-        return render_daily(reply.daily, bold=bold)
-    if reply.error is not None:
-        return f"⚠ {reply.error}"
-    return reply.text or ""
+        body = render_digest(reply.digest, bold=bold)
+    elif reply.daily is not None:
+        body = render_daily(reply.daily, bold=bold)
+    elif reply.error is not None:
+        body = f"⚠ {reply.error}"
+    else:
+        body = reply.text or ""
+    # No buttons in a terminal: show what pressing one would send, so it can be typed.
+    buttons = "".join(f"\n  [{button.label}: {button.command}]" for button in reply.buttons)
+    return body + buttons
 
 
 def read_message(stdin: TextIO, *, gather_burst: bool = False) -> str | None:

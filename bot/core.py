@@ -25,7 +25,9 @@ from bot.links import find_urls, other_scheme
 from bot.metrics import Metrics
 from bot.models import Button, ChatRef, Incoming, Reply
 from bot.pipeline import SummaryPipeline
-from bot.privacy import Inventory, Privacy
+from bot.privacy import GLOBAL_SCOPE, Inventory, Privacy
+from bot.related.finder import memory_scope
+from bot.retention import ChatActivity
 from bot.sentences import word_count
 from bot.store import Store, keys
 from bot.store.priority import work_started
@@ -53,6 +55,13 @@ In groups: with privacy mode on (the default for Telegram bots) I only see comma
 mentions and replies to my messages, so use /summary <link> there, or make me an admin \
 (or turn privacy mode off with @BotFather) to have shared links summarized automatically."""
 FORGET_USAGE = "Usage: /forget shows what I'd erase; /forget confirm erases it."
+# The platforms' lifecycle events that erase a chat too (the adapters call bot.privacy).
+REMOVAL_ERASES = {
+    ("telegram", False): " Removing me from this chat erases it too.",
+    ("telegram", True): " Blocking me erases it too.",
+    ("slack", False): " Uninstalling the app erases everything of the workspace.",
+    ("slack", True): " Uninstalling the app erases everything of the workspace.",
+}
 POLICY_FILE = "PRIVACY.md in the summary-bot project"  # when the operator published no policy URL
 
 Handler = Callable[[Incoming, Command], Awaitable[list[Reply]]]
@@ -77,6 +86,7 @@ class SummaryBot:
         self.digests = DigestService(settings, store, self.pipeline.fetcher, self.pipeline.extractor, inference)
         # Erasure and inventory share the pipeline's related memory, so its views stay current.
         self.privacy = privacy or Privacy(store, memory=self.pipeline.related.memory)
+        self.activity = ChatActivity(store)  # when each chat last had a message (bot/retention.py)
         handlers: dict[str, Handler] = {
             "summary": self._summary_command,
             "help": self._help_command,
@@ -118,6 +128,7 @@ class SummaryBot:
         self.metrics.messages.labels(message.chat.platform, self._kind_of(message, command, urls)).inc()
         try:
             with work_started():  # in a burst, the store serves earlier messages first
+                await self.activity.seen(message.chat.key)  # before: an erasure (/forget) removes it
                 replies = await self._dispatch(message, command, urls)
         except Exception:
             log.exception("failed to handle a message in %s", message.chat.key)
@@ -305,7 +316,12 @@ class SummaryBot:
                     buttons=(Button("Erase everything", "/forget confirm"),),
                 )
             ]
-        erased = await self.privacy.erase_chat(message.chat)
+        try:
+            erased = await self.privacy.erase_chat(message.chat)
+        except Exception:
+            log.exception("erasing a chat failed")  # no chat id: the log outlives the erasure
+            self.metrics.errors.labels("internal").inc()
+            return [Reply(error="Sorry, I couldn't finish erasing this chat's data. Please send /forget confirm again.")]
         what = _counts(erased) if not erased.empty else "there was nothing left"
         return [Reply(text=f"Done: I erased everything I stored about this chat ({what}). /privacy shows what I keep.")]
 
@@ -326,11 +342,15 @@ def _plural(count: int, one: str, many: str | None = None) -> str:
 
 
 def _duration(seconds: float) -> str:
-    """"24 hours", "30 days", "2 minutes": the largest unit that divides evenly enough."""
+    """"24 hours", "30 days", "2 minutes": the largest unit there are at least two of."""
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size and (seconds % size == 0 or seconds >= 2 * size):
+        if seconds >= 2 * size:
             return _plural(round(seconds / size), unit)
     return _plural(round(seconds), "second")
+
+
+def _days(days: float) -> str:
+    return f"{days:g} day" if days == 1 else f"{days:g} days"
 
 
 def privacy_notice(settings: Settings, chat: ChatRef, inventory: Inventory) -> str:
@@ -340,35 +360,35 @@ def privacy_notice(settings: Settings, chat: ChatRef, inventory: Inventory) -> s
     days = settings.history_days
     related_days = getattr(settings, "related_retention_days", None)  # the retention setting, where present
     related_kept = (
-        f"each kept {_plural(related_days, 'day')} after it was last shared"
+        f"each kept {_days(related_days)} after it was last shared here"
         if related_days
         else f"kept until {settings.related_memory_size:,} newer articles replace it"
     )
-    sharing = {
-        "global": "seen by every chat of this bot as related articles",
-        "workspace": "seen as related articles in this workspace's public channels" if chat.kind in ("group", "channel") else "",
-    }.get(settings.related_scope, "")
-    if chat.kind not in ("group", "channel") and settings.related_scope != "global":
-        sharing = ""  # a private chat's memory stays its own (bot.related.finder.memory_scope)
-    inactive_days = getattr(settings, "inactive_chat_days", None)  # the retention setting, where present
+    scope = memory_scope(chat, settings.related_scope)
+    sharing = (
+        "" if scope == chat.key  # its own memory
+        else "seen as related articles by every chat of this bot" if scope == GLOBAL_SCOPE
+        else "seen as related articles in the other public channels of this workspace"
+    )  # fmt: skip
+    idle_days = getattr(settings, "chat_retention_days", None)  # the retention setting, where present
     until = "until you change them or erase them with /forget"
-    if inactive_days:
-        until += f", or after {_plural(inactive_days, 'day')} without any activity here"
     subscription = "a daily digest subscription" if inventory.subscription else "no daily digest subscription"
     lines = [
         "What I store about this chat, and for how long:",
         f"• Links shared here and their summaries, for /digest and the daily digest: "
-        f"{_plural(inventory.shares, 'share')} of {_plural(inventory.articles, 'article')}, kept {_plural(days, 'day')}.",
+        f"{_plural(inventory.shares, 'share')} of {_plural(inventory.articles, 'article')}, kept {_days(days)}.",
         f"• {subscription.capitalize()} and {_plural(inventory.feeds, 'feed')} followed (with the feed items "
         f"already sent), {until}.",
-        f"• Settings (automatic summaries, time zone): {_plural(inventory.settings, 'changed', 'changed')}, {until}.",
+        f"• Settings (automatic summaries, time zone): {inventory.settings} changed from the default, {until}.",
         f"• The chat's related-articles memory (titles and links shared here"
         f"{', ' + sharing if sharing else ''}): {_plural(inventory.related, 'entry', 'entries')}, {related_kept}.",
         f"• Summaries of texts pasted here: at most {_duration(settings.article_cache_ttl)}. "
-        f"Per-person rate-limit counters: 2 minutes. `/summary private` requests leave nothing here.",
+        f"Per-person rate-limit counters: 2 minutes. Private requests (/summary private) leave nothing here.",
         f"Not about this chat: copies of public web pages ({_duration(settings.article_cache_ttl)}) and their "
         f"summaries ({_duration(settings.summary_cache_ttl)}), shared by every chat; they name no chat.",
     ]
+    if idle_days:  # the sweep of idle chats: nothing stays for ever
+        lines.insert(-1, f"A chat with no subscription and no feeds is erased after {_days(idle_days)} without activity.")
     if settings.summarizer == "llm" and settings.llm_url:
         host = urlsplit(settings.llm_url).hostname or settings.llm_url
         lines.append(
@@ -378,7 +398,7 @@ def privacy_notice(settings: Settings, chat: ChatRef, inventory: Inventory) -> s
     else:
         lines.append("Summaries are written on this bot's own server: no text goes to an outside AI service.")
     erase = "/forget shows what I'd erase and erases it when you confirm"
-    lines.append(f"{erase}{' (chat admins only)' if chat.kind != 'private' else ''}.")
+    lines.append(f"{erase}{' (chat admins only)' if chat.kind != 'private' else ''}.{REMOVAL_ERASES.get((chat.platform, chat.kind == 'private'), '')}")
     policy = settings.privacy_url or POLICY_FILE
     lines.append(f"The operator's privacy policy: {policy}")
     return "\n".join(lines)

@@ -12,8 +12,9 @@ import re
 import struct
 import termios
 
-from adapters.console import PASTE_END, PASTE_START, SUBSCRIBE_NOTE, read_message, run_console
+from adapters.console import PASTE_END, PASTE_START, SUBSCRIBE_NOTE, read_message, render_reply, run_console
 from bot.models import Reply
+from bot.store import keys
 
 
 class RecordingBot:
@@ -114,6 +115,33 @@ async def test_links_that_are_not_web_pages_get_the_http_only_answer(store, tmp_
             else:
                 assert "I can only open http(s) links" in answer, (text, answer)
                 assert re.search(r"not (ftp|file|gopher|javascript) links", answer), answer
+    finally:
+        await bot.close()
+
+
+async def test_privacy_and_forget_in_the_console_show_the_button_as_a_command(store, tmp_path):
+    """The console has no buttons: it prints the command a button sends, to be typed.
+    Fails before the fix: buttons were dropped, and /privacy and /forget were unknown."""
+    from adapters.console import CONSOLE_CHAT
+    from bot.config import Settings
+    from bot.models import Button
+    from model_support import make_summary_bot
+
+    assert render_reply(Reply(text="Sure?", buttons=(Button("Erase everything", "/forget confirm"),))) == (
+        "Sure?\n  [Erase everything: /forget confirm]"
+    )
+    bot = make_summary_bot(Settings(sqlite_path=tmp_path / "unused.sqlite3", user_rate_limit=0), store)
+    try:
+        stdout = io.StringIO()
+        script = "/autosummary off\n/privacy\n/forget\n/forget confirm\n/privacy\n"
+        await run_console(bot, stdin=io.StringIO(script), stdout=stdout)
+        answers = stdout.getvalue().split("\n\n")
+        privacy, forget, done, after = answers[1], answers[2], answers[3], answers[4]
+        assert "What I store about this chat" in privacy and "1 changed" in privacy, privacy
+        assert "1 setting" in forget and forget.endswith("\n  [Erase everything: /forget confirm]"), forget
+        assert done.startswith("Done: I erased everything"), done
+        assert "0 changed" in after, after
+        assert await store.hgetall(keys.chat_settings(CONSOLE_CHAT.key)) == {}
     finally:
         await bot.close()
 
