@@ -21,6 +21,7 @@ from bot.store import Store
 
 SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test-token"
+SECRET_KEY = "ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg="  # a Fernet key: tokens at rest (OAuth mode)
 
 
 # -- signing and payloads -------------------------------------------------------------------

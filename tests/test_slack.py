@@ -37,6 +37,7 @@ from model_support import make_summary_bot
 from slack_support import (
     BOT_TOKEN,
     SECRET,
+    SECRET_KEY,
     RunningSlack,
     event_body,
     message_event,
@@ -430,7 +431,7 @@ async def test_a_message_with_an_unfurled_link_and_another_answers_each_link_onc
         assert list(unfurl.params["unfurls"]) == [ours]
         assert SEED_TITLE not in json.dumps(reply.params)  # the thread reply holds the other link alone
         [digest] = await slack.service.bot.handle(
-            Incoming(chat=ChatRef("slack", "C1", scope_id="T1", kind="group"), text="/digest", user_id="U1")
+            Incoming(chat=ChatRef("slack", "T1:C1", scope_id="T1", kind="group"), text="/digest", user_id="U1")
         )
         assert sorted(entry.shares for entry in digest.daily.entries) == [1, 1]  # each link shared once
 
@@ -538,7 +539,8 @@ async def test_oauth_state_is_consumed_once_and_expires(store):
 
 
 async def test_oauth_install_then_events_use_that_workspaces_token(standin, sqlite_store, site):
-    oauth = {"slack_client_id": "111.222", "slack_client_secret": "client-secret", "slack_bot_token": None}
+    oauth = {"slack_client_id": "111.222", "slack_client_secret": "client-secret", "slack_bot_token": None,
+             "secret_key": SECRET_KEY}  # fmt: skip
     async with running_slack(standin, sqlite_store, **oauth) as slack:
         page = await slack.http.get("/slack/install")
         assert page.status == 200
@@ -665,7 +667,7 @@ async def test_only_workspace_admins_and_the_channels_creator_change_its_setting
         assert response.status == 200
         answers = await standin.wait_for("response_url", count=number)
         assert expected in answers[-1].params["text"], (user, command, answers[-1].params["text"])
-    assert await slack.store.hget("chat:slack:C1", "autosummary") == b"off"  # set by the admin only
+    assert await slack.store.hget("chat:slack:T1:C1", "autosummary") == b"off"  # the key names the team  # set by the admin only
     # Slack is asked only for settings changes (not /feeds list), and the channel only when
     # the user is no workspace admin.
     asked = [call.params["user"] for call in standin.calls_to("users.info", status=None)]

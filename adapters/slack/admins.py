@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.incoming import channel_of
 from bot.models import ChatRef
 
 ADMIN_FLAGS = ("is_admin", "is_owner", "is_primary_owner")
@@ -24,5 +25,5 @@ async def is_admin_or_channel_creator(client: AsyncWebClient, chat: ChatRef, use
     in_this_workspace = chat.scope_id is None or user.get("team_id") == chat.scope_id
     if in_this_workspace and not user.get("deleted") and any(user.get(flag) is True for flag in ADMIN_FLAGS):
         return True
-    channel = (await client.conversations_info(channel=chat.chat_id)).get("channel") or {}
+    channel = (await client.conversations_info(channel=channel_of(chat))).get("channel") or {}
     return channel.get("creator") == user_id

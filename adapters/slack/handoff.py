@@ -17,8 +17,9 @@ from slack_bolt.async_app import AsyncBoltContext
 
 from adapters.delivery import Delivery, untracked
 from adapters.slack.claims import CLAIM, EventClaims
-from adapters.slack.incoming import host_matches, incoming_from_command, incoming_from_event
+from adapters.slack.incoming import chat_kind, host_matches, incoming_from_command, incoming_from_event, slack_chat
 from adapters.slack.inprocess import BusyNotices, InProcessAnswers
+from adapters.slack.lifecycle import LegacyChats
 from adapters.slack.sending import SlackSender
 from adapters.slack.settings import SlackSettings
 from adapters.slack.unfurl import unfurl
@@ -42,6 +43,7 @@ class HandOff:
         self.claims = claims
         self.here = InProcessAnswers(settings.slack_concurrency) if queue is None else None
         self.busy_notices = BusyNotices()
+        self.legacy = LegacyChats(bot)
 
     async def hand_off(self, body: dict, context: AsyncBoltContext, payload: dict) -> None:
         """Start answering `payload` (what a listener made of the event): here, or on a
@@ -62,7 +64,10 @@ class HandOff:
         `instead`, that reply rather than the bot's answer (an unfurl then shows nothing)."""
 
         async def replies(message: Incoming) -> list[Reply]:
-            return [instead] if instead is not None else await self.bot.handle(message)
+            if instead is not None:
+                return [instead]
+            await self.legacy.adopt(message.chat)
+            return await self.bot.handle(message)
 
         kind = payload["kind"]
         if kind == "command":
@@ -71,8 +76,17 @@ class HandOff:
                 message = incoming_from_command(payload["command"], self.bot.commands)
                 await self.sender.reply_to_command(webhook, await replies(message), delivery)
             return
+        if kind == "button" and payload["button"].get("ephemeral"):
+            # under a message only its presser saw (a slash command's answer): answered the same way
+            webhook = self.sender.command_webhook(payload["button"].get("response_url", ""))
+            if webhook is not None:
+                await self.sender.reply_to_command(webhook, await replies(button_message(payload)), delivery)
+            return
         client = await self.sender.client_for_workspace(payload.get("team_id"))
-        if kind == "thread":
+        if kind == "button":
+            message = button_message(payload)
+            await self.sender.reply_in_thread(client, message, await replies(message), delivery)
+        elif kind == "thread":
             message = self._thread_message(payload)
             await self.sender.reply_in_thread(client, message, await replies(message), delivery)
         elif kind == "unfurl" and instead is None:
@@ -103,7 +117,8 @@ class HandOff:
             return  # chatter: there was nothing to say
         self.bot.metrics.errors.labels("busy").inc()
         kind = payload["kind"]
-        channel = payload["command"].get("channel_id") if kind == "command" else payload["event"].get("channel")
+        channel = {"command": lambda: payload["command"].get("channel_id"), "button": lambda: payload["button"]["channel_id"]}.get(
+            kind, lambda: payload["event"].get("channel"))()
         if kind == "unfurl" or not self.busy_notices.may_tell(f"{payload.get('team_id')}:{channel}"):
             return  # Slack's own preview stays; or the channel heard it a moment ago
         log.warning("too many Slack events in progress; %s told to try again", channel)
@@ -121,3 +136,12 @@ class HandOff:
     async def stop(self) -> None:
         if self.here is not None:
             await self.here.stop()
+
+
+def button_message(payload: dict) -> Incoming:
+    """A button press as its presser sending the button's command in that chat (bot.models.Button)."""
+    button = payload["button"]
+    channel = button["channel_id"]
+    kind = chat_kind(channel, channel_name=button.get("channel_name") or None)
+    chat = slack_chat(payload.get("team_id"), channel, thread_id=button.get("thread_ts"), kind=kind)
+    return Incoming(chat=chat, text=button["command"], user_id=button["user_id"], addressed_to_bot=True)

@@ -75,16 +75,26 @@ def chat_kind(
     return "group" if known_public else "private_group"
 
 
+def slack_chat(team_id: str | None, channel: str, *, thread_id: str | None = None, kind: str = "group") -> ChatRef:
+    """The chat of `channel` as seen by the installation of `team_id`: its key names that team
+    ("slack:T1:C1"), so a channel shared between organisations (Slack Connect) is one chat per
+    organisation, each with its own settings and subscription that only its own admins change."""
+    return ChatRef(platform="slack", chat_id=f"{team_id}:{channel}" if team_id else channel,
+                   thread_id=thread_id, scope_id=team_id, kind=kind)  # fmt: skip
+
+
+def channel_of(chat: ChatRef) -> str:
+    """The Slack channel id of a chat (its id without the team)."""
+    return chat.chat_id.rpartition(":")[2]
+
+
 def incoming_from_event(event: dict, *, team_id: str | None, bot_user_id: str | None, addressed_to_bot: bool) -> Incoming:
     """A `message` or `app_mention` event; replies go to the message's thread."""
     channel = event["channel"]
-    chat = ChatRef(
-        platform="slack",
-        chat_id=channel,
-        thread_id=event.get("thread_ts") or event["ts"],
-        scope_id=team_id,
+    chat = slack_chat(
+        team_id, channel, thread_id=event.get("thread_ts") or event["ts"],
         kind=chat_kind(channel, event.get("channel_type"), is_private=event.get("is_private")),
-    )
+    )  # fmt: skip
     return Incoming(
         chat=chat,
         text=plain_text(event.get("text", ""), bot_user_id),
@@ -102,7 +112,7 @@ def incoming_from_command(command: dict, core_commands: Container[str]) -> Incom
         name = "summary"
     channel = command["channel_id"]
     kind = chat_kind(channel, channel_name=command.get("channel_name"))
-    chat = ChatRef(platform="slack", chat_id=channel, scope_id=command.get("team_id"), kind=kind)
+    chat = slack_chat(command.get("team_id"), channel, kind=kind)
     text = f"/{name} {plain_text(command.get('text', ''))}".strip()
     return Incoming(chat=chat, text=text, user_id=command.get("user_id", ""), addressed_to_bot=True)
 

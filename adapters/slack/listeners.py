@@ -18,6 +18,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.claims import EventClaims
 from adapters.slack.handoff import HandOff
 from adapters.slack.incoming import host_matches, incoming_from_event, is_from_a_person
+from adapters.slack.lifecycle import Lifecycle
+from adapters.slack.render import BUTTON_ACTION_ID, BUTTON_COMMANDS, MAX_BUTTON_VALUE_CHARS
 from adapters.slack.settings import SlackSettings
 from adapters.slack.unfurl import links_to_unfurl
 from bot.links import find_urls
@@ -42,10 +44,11 @@ def build_app(settings: SlackSettings, client: AsyncWebClient, oauth: AsyncOAuth
 
 
 class Listeners:
-    def __init__(self, settings: SlackSettings, work: HandOff, claims: EventClaims | None):
+    def __init__(self, settings: SlackSettings, work: HandOff, claims: EventClaims | None, lifecycle: Lifecycle):
         self.settings = settings
         self.work = work
         self.claims = claims  # None scaled out: the job queue answers each event once
+        self.lifecycle = lifecycle
 
     def register(self, app: AsyncApp) -> None:
         """Every gesture the bot answers, one line each."""
@@ -55,6 +58,11 @@ class Listeners:
         app.event("app_mention")(self.on_app_mention)
         app.event("link_shared")(self.on_link_shared)
         app.command(re.compile(r"^/"))(self.on_command)
+        app.action(re.compile(rf"^{BUTTON_ACTION_ID}(:[0-9]{{1,2}})?$"))(self.on_button)
+        # Ours alone (Bolt's built-in ones are never enabled): each deletes the tokens and,
+        # on uninstall, erases the workspace's data (adapters/slack/lifecycle.py).
+        app.event("app_uninstalled")(self.lifecycle.on_app_uninstalled)
+        app.event("tokens_revoked")(self.lifecycle.on_tokens_revoked)
 
     async def on_message(self, body: dict, event: dict, context: AsyncBoltContext) -> None:
         if not is_from_a_person(event):
@@ -85,3 +93,48 @@ class Listeners:
             return
         await self.work.hand_off({"event_id": job_id}, context, {"kind": "command", "command": command})
         await ack()  # only once the work is handed off: scaled out, a failed enqueue is a 500
+
+    async def on_button(self, ack, body: dict, action: dict, context: AsyncBoltContext) -> None:
+        """A press of a button we rendered (adapters/slack/render.py): its presser sending its
+        command in that chat. Everything in the payload is checked as hostile input."""
+        value = action.get("value")
+        button = _pressed(body, value)
+        if button is None:
+            await ack()
+            webhook = self.work.sender.command_webhook(body.get("response_url") or "") if isinstance(body.get("response_url"), str) else None
+            if webhook is not None:
+                await webhook.send(text="That button has expired.", response_type="ephemeral", replace_original=False)
+            return
+        job_id = f"slack:action:{button['user_id']}:{str(action.get('action_ts'))[:32]}"
+        if self.claims is not None and not await self.claims.claim(job_id, context):
+            await ack()
+            return
+        await self.work.hand_off({"event_id": job_id}, context, {"kind": "button", "button": button})
+        await ack()
+
+
+def _pressed(body: dict, value) -> dict | None:
+    """What a block_actions press is, as the job's payload (no message text, no user name), or
+    None when it is not a press of one of our buttons in a channel."""
+    if not (isinstance(value, str) and len(value) <= MAX_BUTTON_VALUE_CHARS and value in BUTTON_COMMANDS):
+        return None
+    user = body.get("user") if isinstance(body.get("user"), dict) else {}
+    container = body.get("container") if isinstance(body.get("container"), dict) else {}
+    channel = body.get("channel") if isinstance(body.get("channel"), dict) else {}
+    message = body.get("message") if isinstance(body.get("message"), dict) else {}
+    channel_id = channel.get("id") or container.get("channel_id")
+    user_id = user.get("id")
+    if not (_is_id(channel_id) and _is_id(user_id)):
+        return None
+    ephemeral = bool(container.get("is_ephemeral")) or not message
+    thread = message.get("thread_ts") or message.get("ts")
+    return {
+        "command": value, "user_id": user_id, "channel_id": channel_id,
+        "channel_name": channel.get("name") if isinstance(channel.get("name"), str) else None,
+        "thread_ts": thread if isinstance(thread, str) and len(thread) <= 32 and not ephemeral else None,
+        "ephemeral": ephemeral, "response_url": body.get("response_url") if isinstance(body.get("response_url"), str) else "",
+    }  # fmt: skip
+
+
+def _is_id(value) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 32 and value.isascii() and value.isalnum()

@@ -12,8 +12,9 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 
-from adapters.slack.installation_store import StoreInstallationStore, StoreOAuthStateStore
+from adapters.slack.installation_store import MAKE_A_KEY, StoreInstallationStore, StoreOAuthStateStore, TokenCipher
 from adapters.slack.settings import SlackSettings
+from bot.config import ConfigError
 from bot.store import Store
 
 INSTALL_PATH = "/slack/install"
@@ -24,12 +25,23 @@ def installs_by_oauth(settings: SlackSettings) -> bool:
     return bool(settings.slack_client_id and settings.slack_client_secret)
 
 
+def token_cipher(settings: SlackSettings) -> TokenCipher:
+    """The cipher of the workspaces' tokens at rest; without a usable key, start-up stops."""
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else ""
+    if not secret.strip():
+        raise ConfigError(f"summary-bot: installing Slack by OAuth needs SUMMARY_BOT_SECRET_KEY to encrypt tokens; make one with: {MAKE_A_KEY}")
+    try:
+        return TokenCipher(secret)
+    except ValueError:
+        raise ConfigError(f"summary-bot: SUMMARY_BOT_SECRET_KEY is not a list of Fernet keys; make one with: {MAKE_A_KEY}") from None
+
+
 def oauth_settings(settings: SlackSettings, store: Store) -> AsyncOAuthSettings:
     return AsyncOAuthSettings(
         client_id=settings.slack_client_id,
         client_secret=settings.slack_client_secret,
         scopes=settings.slack_scopes,
-        installation_store=StoreInstallationStore(store),
+        installation_store=StoreInstallationStore(store, token_cipher(settings)),
         state_store=StoreOAuthStateStore(store),
         install_path=INSTALL_PATH,
         redirect_uri_path=OAUTH_REDIRECT_PATH,

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from bot.limits import cap_daily_digest, cap_digest
-from bot.models import DailyDigest, Digest, DigestEntry, Reply
+from bot.models import Button, DailyDigest, Digest, DigestEntry, Reply
 
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
@@ -35,6 +35,16 @@ MAX_CONTEXT_CHARS = 2000
 MAX_FALLBACK_CHARS = 3000
 MAX_LINK_TITLE_CHARS = 200
 MAX_URL_CHARS = 1500  # a longer related URL is shown as plain text, not as a link
+MAX_BUTTON_LABEL_CHARS = 75
+MAX_BUTTONS = 25  # elements in one actions block
+
+# A button's press comes back as a block_actions payload with this action_id (the first
+# button; the others get ":1", ":2"…, as action_ids must differ within a block) and the
+# command as its value. Only these commands are ever sent as buttons or accepted from one:
+# a press is hostile input (adapters/slack/listeners.py checks it against this list).
+BUTTON_ACTION_ID = "summary_bot_command"
+BUTTON_COMMANDS = frozenset({"/forget confirm"})
+MAX_BUTTON_VALUE_CHARS = 64
 
 
 @dataclass
@@ -73,12 +83,40 @@ def render_replies(replies: list[Reply]) -> list[SlackMessage]:
 
 def render_reply(reply: Reply) -> list[SlackMessage]:
     if reply.digest is not None:
-        return render_digest(reply.digest)
-    if reply.daily is not None:
-        return render_daily_digest(reply.daily)
-    if reply.error is not None:
-        return _simple_message(":warning: " + escape(reply.error))
-    return _simple_message(escape(reply.text or ""))
+        messages = render_digest(reply.digest)
+    elif reply.daily is not None:
+        messages = render_daily_digest(reply.daily)
+    elif reply.error is not None:
+        messages = _simple_message(":warning: " + escape(reply.error))
+    else:
+        messages = _simple_message(escape(reply.text or ""))
+    actions = render_buttons(reply.buttons)
+    if actions is not None:
+        last = messages[-1]
+        if len(last.blocks) < MAX_BLOCKS:
+            last.blocks.append(actions)
+        else:
+            messages.append(SlackMessage(text=last.text, blocks=[actions]))
+    return messages
+
+
+def render_buttons(buttons: tuple[Button, ...]) -> dict | None:
+    """Reply.buttons as one Block Kit `actions` block; a button whose command is not one a
+    press is accepted for is left out (its press would only be refused)."""
+    elements = []
+    for button in buttons:
+        if button.command not in BUTTON_COMMANDS or len(elements) >= MAX_BUTTONS:
+            continue
+        element = {
+            "type": "button",
+            "text": {"type": "plain_text", "text": _truncate(button.label, MAX_BUTTON_LABEL_CHARS), "emoji": True},
+            "action_id": BUTTON_ACTION_ID if not elements else f"{BUTTON_ACTION_ID}:{len(elements)}",
+            "value": button.command,
+        }
+        if button.command.startswith("/forget"):
+            element["style"] = "danger"  # it erases
+        elements.append(element)
+    return {"type": "actions", "elements": elements} if elements else None
 
 
 def render_digest(digest: Digest) -> list[SlackMessage]:

@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.delivery import Delivery, PermanentSendError, untracked
+from adapters.slack.incoming import channel_of
 from adapters.slack.installation_store import StoreInstallationStore
 from adapters.slack.render import SlackMessage, render_replies
 from adapters.slack.settings import SlackSettings
@@ -120,7 +121,7 @@ class SlackSender:
                         ["ephemeral", message.chat.key, message.chat.thread_id, message.user_id],
                         [rendered.text, rendered.blocks],
                         lambda rendered=rendered: client.chat_postEphemeral(
-                            channel=message.chat.chat_id, user=message.user_id, thread_ts=message.chat.thread_id,
+                            channel=channel_of(message.chat), user=message.user_id, thread_ts=message.chat.thread_id,
                             text=rendered.text, blocks=rendered.blocks,
                         ),
                     )  # fmt: skip
@@ -132,7 +133,7 @@ class SlackSender:
 
     async def _post_message(self, client: AsyncWebClient, chat: ChatRef, message: SlackMessage) -> None:
         await client.chat_postMessage(
-            channel=chat.chat_id, thread_ts=chat.thread_id, text=message.text, blocks=message.blocks,
+            channel=channel_of(chat), thread_ts=chat.thread_id, text=message.text, blocks=message.blocks,
             unfurl_links=False, unfurl_media=False,
         )  # fmt: skip
 

@@ -23,6 +23,7 @@ from adapters.slack.claims import EVENT_CLAIM_LEASE, EVENT_DEDUPE_TTL, EventClai
 from adapters.slack.gate import EVENTS_PATH, SignatureGate
 from adapters.slack.handoff import HandOff
 from adapters.slack.inprocess import STOP_GRACE_SECONDS
+from adapters.slack.lifecycle import Lifecycle
 from adapters.slack.listeners import Listeners, build_app
 from adapters.slack.oauth import INSTALL_PATH, OAUTH_REDIRECT_PATH, add_oauth_routes, installs_by_oauth, oauth_settings
 from adapters.slack.sending import RATE_LIMIT_RETRIES, CountingRateLimitRetries, SlackSender
@@ -60,7 +61,8 @@ class SlackService:
         claims = EventClaims(bot.store, lease=lambda: EVENT_CLAIM_LEASE) if queue is None else None
         self.work = HandOff(settings, bot, self.sender, queue=queue, claims=claims)
         self.app = build_app(settings, self.sender.client, oauth)
-        Listeners(settings, self.work, claims).register(self.app)
+        lifecycle = Lifecycle(bot, oauth.installation_store if oauth else None)
+        Listeners(settings, self.work, claims, lifecycle).register(self.app)
         self._socket_mode = None
 
     # -- ChatService ----------------------------------------------------------------------
@@ -72,6 +74,7 @@ class SlackService:
 
     async def start(self) -> None:
         self.sender.open()
+        await self.work.legacy.migrate_subscribed(self._configured_team)
         if self.settings.slack_app_token:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -96,6 +99,16 @@ class SlackService:
     async def answer_job(self, payload: dict, delivery: Delivery) -> None:
         """Answer one handed-off event or command (in this process, or on a worker)."""
         await self.work.answer_job(payload, delivery)
+
+    async def _configured_team(self) -> str | None:
+        """Token mode: the workspace of SUMMARY_BOT_SLACK_BOT_TOKEN (auth.test); OAuth: none."""
+        if self.sender.installation_store is not None:
+            return None
+        try:
+            return (await self.sender.client.auth_test()).get("team_id")
+        except Exception as exc:  # noqa: BLE001 - start anyway; the chat moves when it next speaks
+            log.warning("could not ask Slack which workspace the bot token is for (%s)", type(exc).__name__)
+            return None
 
     async def _may_change_settings(self, chat: ChatRef, user_id: str, message: Incoming) -> bool:
         """Workspace admins and owners, and the channel's creator (a failed call raises: denied)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.config import ENV_PREFIX, split_commas
@@ -20,6 +20,8 @@ class SlackSettings(BaseSettings):
     slack_app_token: str | None = None  # Socket Mode
     slack_client_id: str | None = None  # with the secret: installs by OAuth, any number of workspaces
     slack_client_secret: str | None = None
+    # SUMMARY_BOT_SECRET_KEY: Fernet key(s), comma-separated, the first encrypts; OAuth tokens at rest
+    secret_key: SecretStr | None = None
     slack_unfurl_domains: Annotated[list[str], NoDecode] = []
     # in-process: events answered at once (as many again wait; past that, "busy"), as Telegram's 64 updates
     slack_concurrency: int = Field(64, ge=1)

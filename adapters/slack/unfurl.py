@@ -11,10 +11,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.delivery import Delivery
-from adapters.slack.incoming import chat_kind, host_matches
+from adapters.slack.incoming import chat_kind, host_matches, slack_chat
 from adapters.slack.render import render_unfurl
 from bot.core import SummaryBot
-from bot.models import ChatRef, Incoming
+from bot.models import Incoming
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,7 @@ async def unfurl(bot: SummaryBot, client: AsyncWebClient, payload: dict, deliver
     as their previews."""
     event, urls = payload["event"], payload["urls"]
     channel = event.get("channel", "")
-    chat = ChatRef(platform="slack", chat_id=channel, thread_id=event.get("thread_ts"),
-                   scope_id=payload.get("team_id"), kind=chat_kind(channel))  # fmt: skip
+    chat = slack_chat(payload.get("team_id"), channel, thread_id=event.get("thread_ts"), kind=chat_kind(channel))
     message = Incoming(chat=chat, text=" ".join(urls), user_id=event.get("user", ""), addressed_to_bot=True)
     # A link typed in the composer is not shared yet: it must not join the daily digest.
     shared = event.get("source") != "composer"
