@@ -4,12 +4,18 @@ Two queues, so that waiting never starves working:
   summary-bot:messages  one job per chat message (a Telegram update, a Slack event or slash
                         command), id "<platform>:<update or event id>". A front acknowledges
                         the platform only after the job is safely in Redis; a redelivery of
-                        the same update finds the id taken and is not answered twice. A
-                        worker runs the core on it and sends the replies.
+                        the same update finds the id's marker and is not answered twice. A
+                        worker runs the core on it and sends the replies. The job (the
+                        update or payload: text, user names, Slack's response_url) is in
+                        Redis only while queued or running: nothing is kept after it ends
+                        (keep_result 0); the marker `summary-bot:seen:<job id>` ("1", for
+                        MESSAGE_SEEN_SECONDS) is what remembers the id.
   summary-bot:content   one job per link and length, id "content:<hash of canonical URL>:
                         <length>": fetch, extract, summarize and embed. A message job waits for
                         it, so one URL shared in a hundred chats at once costs one fetch and
-                        one model run in the whole deployment.
+                        one model run in the whole deployment. Its result (the article's text
+                        and key points: a public page's, cached in the store 24 h anyway)
+                        is kept CONTENT_RESULT_SECONDS, for the message jobs waiting on it.
 A worker that dies mid-job leaves the job in the queue; arq runs it again once the dead
 worker's in-progress mark (job timeout + 10 s) lapses. A content job that runs past its
 timeout is run once more (see adapters/worker.py), and its waiters wait for that run. A
@@ -30,6 +36,7 @@ import hashlib
 import json
 import logging
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +59,9 @@ log = logging.getLogger(__name__)
 
 MESSAGES_QUEUE = "summary-bot:messages"
 CONTENT_QUEUE = "summary-bot:content"
-MESSAGE_RESULT_SECONDS = 3600  # a job id stays taken this long: redeliveries within it are ignored
+MESSAGE_SEEN_SECONDS = 3600  # a job id's marker lives this long: redeliveries within it are ignored
+MESSAGE_RESULT_SECONDS = 0  # a message job's result (with its payload, as arq keeps it) is not kept
+SEEN_PREFIX = "summary-bot:seen:"
 CONTENT_RESULT_SECONDS = 60  # long enough for every waiter to read; later ones hit the store's caches
 # A waiting message job looks for its content job's result after 20 ms, then less and less
 # often, up to every 500 ms: a cached link is answered at once, and the jobs waiting on
@@ -111,20 +120,28 @@ class MessageQueue:
         self.redis = RedisWatch(pool, metrics)
 
     async def submit(self, job_id: str, platform: str, payload: dict) -> bool:
-        """Enqueue the message; False when a job with this id exists already (the platform
-        delivered it again). Raises when Redis cannot take it (StoreFull, with a sentence
-        that says so, when Redis is out of memory): answer the platform with an error then,
-        so that it delivers the message again."""
+        """Enqueue the message; False when this id was seen already (the platform delivered
+        it again). Raises when Redis cannot take it (StoreFull, with a sentence that says
+        so, when Redis is out of memory): answer the platform with an error then, so that it
+        delivers the message again (the id's marker is taken back, so that one is answered)."""
+        marker = SEEN_PREFIX + job_id
         try:
-            job = await self.pool.enqueue_job(
-                "handle_message", platform, payload, _job_id=job_id, _queue_name=MESSAGES_QUEUE
-            )
+            if not await self.pool.set(marker, b"1", nx=True, ex=MESSAGE_SEEN_SECONDS):
+                return False
+            try:
+                job = await self.pool.enqueue_job(
+                    "handle_message", platform, payload, _job_id=job_id, _queue_name=MESSAGES_QUEUE
+                )
+            except BaseException:
+                with suppress(Exception):
+                    await self.pool.delete(marker)
+                raise
         except RedisError as exc:
             if is_out_of_memory(exc):
                 self.redis.saw_full()
                 raise StoreFull() from None
             raise
-        return job is not None
+        return job is not None  # None: a job of this id is still queued or running
 
     async def healthy(self) -> Health:
         return await self.redis.check()

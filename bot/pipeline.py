@@ -1,7 +1,9 @@
 """From a link or a text to a `Digest`: fetch, extract, summarize, with caches.
 
 Articles are cached by canonical URL and summaries by a hash of text, summarizer and
-length, both in the store, so any bot process sharing the store reuses them. Concurrent
+length, both in the store, so any bot process sharing the store reuses them. Pasted text is
+not a public page but the chat's data: its summary is kept under the chat (erased with it,
+bot/privacy.py) and for PASTED_SECONDS at most, never in the shared summary cache. Concurrent
 requests for the same article or summary in one process share one piece of work
 (`SingleFlight`). Extraction runs in the `Extractor`'s processes and model work in the
 injected `InferenceService`, never on the event loop.
@@ -38,6 +40,8 @@ from bot.store import Store, keys
 from bot.summarize import Summary, summarizer_label
 
 log = logging.getLogger(__name__)
+
+PASTED_SECONDS = 24 * 3600  # a pasted text's summary is kept at most this long (and no longer than an article)
 
 
 class ContentRunner(Protocol):
@@ -120,7 +124,11 @@ class SummaryPipeline:
     async def digest_article(self, article: Article, length: str | None = None, chat: ChatRef | None = None) -> Digest:
         """The digest of `article`; with a `chat`, its related articles include what the
         chat's scope has seen, and the article is remembered there."""
-        summary, cached = await self.summarize(article.text, title=article.title, length=length)
+        pasted = not article.url  # text, not a page: see the module
+        summary, cached = await self.summarize(
+            article.text, title=article.title, length=length, pasted_in=chat.key if chat and pasted else None,
+            pasted=pasted,
+        )  # fmt: skip
         return await self._digest(article, summary, cached, chat)
 
     async def _digest(
@@ -186,19 +194,26 @@ class SummaryPipeline:
         return article
 
     # -- summaries ----------------------------------------------------------------------
-    async def summarize(self, text: str, *, title: str | None, length: str | None) -> tuple[Summary, bool]:
-        """Key points of `text` and whether they came from the cache."""
+    async def summarize(
+        self, text: str, *, title: str | None, length: str | None, pasted: bool = False, pasted_in: str | None = None
+    ) -> tuple[Summary, bool]:
+        """Key points of `text` and whether they came from the cache. `pasted`: text a user
+        gave, not a page, cached for PASTED_SECONDS at most, under chat `pasted_in` if given."""
         length = length or self.settings.summary_length
-        key = keys.summary(_sha256(self.summarizer_identity, length, title or "", text))
+        content = _sha256(self.summarizer_identity, length, title or "", text)
+        key = keys.pasted_summary(pasted_in, content) if pasted_in else keys.summary(content)
+        ttl = self.settings.summary_cache_ttl
+        if pasted or pasted_in:
+            ttl = min(ttl, self.settings.article_cache_ttl, PASTED_SECONDS)
         cached = await self.store.get(key)
         if cached is not None:
             self.metrics.summaries.labels("cached").inc()
             # entries from before sources were kept are plain lists, written by the local summarizer
             return Summary.from_json(json.loads(cached), summarizer=self._local_label), True
-        summary = await self._flight.run(key, lambda: self._compute_summary(key, text, title, length))
+        summary = await self._flight.run(key, lambda: self._compute_summary(key, text, title, length, ttl))
         return summary, False
 
-    async def _compute_summary(self, key: str, text: str, title: str | None, length: str) -> Summary:
+    async def _compute_summary(self, key: str, text: str, title: str | None, length: str, ttl: float) -> Summary:
         with self.metrics.stage_seconds.labels("summarize").time():
             if self.llm is not None:
                 summary = await self.llm.summarize(text, title=title, length=length)
@@ -209,7 +224,6 @@ class SummaryPipeline:
         self.metrics.summaries.labels("computed").inc()
         # A fallback written because the LLM server failed is kept briefly, so the server
         # gets another chance at the article soon.
-        ttl = self.settings.summary_cache_ttl
         if summary.fallback:
             from bot.summarize.llm import FALLBACK_CACHE_SECONDS
 

@@ -164,6 +164,7 @@ class Privacy:
 
     async def _erase(self, chat: ChatRef) -> None:
         await self.store.zrem(keys.DIGEST_DUE, chat.key)
+        await self.store.zrem(keys.CHATS_LAST_SEEN, chat.key)  # bot.retention's record of activity
         for canonical in await self.store.hgetall(keys.digest_feeds(chat.key)):
             await self.store.zrem(followers_key(canonical), chat.key)
             if not await self.store.zcard(followers_key(canonical)):
@@ -205,6 +206,10 @@ class Privacy:
         if due is not None:
             await self.store.zadd(keys.DIGEST_DUE, {new.key: due})
             await self.store.zrem(keys.DIGEST_DUE, old.key)
+        seen = await self.store.zscore(keys.CHATS_LAST_SEEN, old.key)
+        if seen is not None:
+            await self.store.zadd(keys.CHATS_LAST_SEEN, {new.key: seen})
+            await self.store.zrem(keys.CHATS_LAST_SEEN, old.key)
         for canonical in await self.store.hgetall(keys.digest_feeds(new.key)):
             score = await self.store.zscore(followers_key(canonical), old.key)
             await self.store.zadd(followers_key(canonical), {new.key: score or time.time()})

@@ -157,7 +157,7 @@ async def test_shared_scope_keeps_what_others_shared_and_erase_workspace_leaves_
         assert b"CSTRANGE6" in everything and b"TOTHERS5" in everything
         # What stays names no chat: the caches of public pages, the other workspace's keys.
         left = [name for name in await redis_keys(store) if not name.startswith(PUBLIC_CACHES)]
-        unexplained = [name for name in left if not ("CSTRANGE6" in name or "TOTHERS5" in name or name.startswith(("digest:due", "digest:feed", "ratelimit:")))]  # per user, 120 s
+        unexplained = [name for name in left if not ("CSTRANGE6" in name or "TOTHERS5" in name or name.startswith(("digest:due", "chats:last-seen", "digest:feed", "ratelimit:")))]  # per user, 120 s
         assert unexplained == []
     finally:
         await bot.close()

@@ -4,7 +4,8 @@ already had summarized, and what the chat's feeds carry, merged into at most thr
 `RelatedFinder.find` is the one call the pipeline makes after summarizing. It embeds the
 article (title and lead, cached in the store) only when there is a scope to search; it
 remembers the article in that scope if it has a URL: pasted text is searched with but not
-remembered, since there is nothing to link to and it may well be private.
+remembered, since there is nothing to link to and it may well be private (nor is its vector
+written to the shared vector cache: it is embedded again if pasted again).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from bot.models import ChatRef, RelatedLink
 from bot.related.feeds import FeedSource
 from bot.related.memory import RelatedMemory
 from bot.related.rank import rank_related
-from bot.related.vectors import ArticleVectors
+from bot.related.vectors import ArticleVectors, embedding_text
 
 MAX_RELATED = 3
 # Cosine similarity of title+lead embeddings (all-MiniLM-L6-v2) at or above which a
@@ -59,6 +60,7 @@ class RelatedFinder:
     ):
         self.settings = settings
         self.memory = RelatedMemory(store, max_per_scope=settings.related_memory_size)
+        self.retention = settings.related_retention_days * 86400  # seconds; bot.retention prunes
         self.vectors = ArticleVectors(store, inference, ttl=settings.summary_cache_ttl)
         self.feeds = FeedSource(store, self.vectors, threshold=SIMILARITY_THRESHOLD)
         self.title_lookup = title_lookup
@@ -83,15 +85,17 @@ class RelatedFinder:
             scope = memory_scope(chat, self.settings.related_scope)
             view = await self.memory.view(scope)
             vector = view.vector_of(url) if url else None
-            if vector is None:
+            if vector is None and not url:  # pasted text: the chat's data, kept nowhere
+                vector = (await self.vectors.inference.embed([embedding_text(title, text)]))[0]
+            elif vector is None:
                 vector = await self.vectors.vector_for(title, text)
             found = view.search(vector, limit=MAX_RELATED, threshold=SIMILARITY_THRESHOLD, exclude=[url] if url else [])
             remembered = [hit.link for hit in found]
             from_feeds = await self.feeds.related_for_chat(chat, vector, limit=MAX_RELATED)
             if remember and url and self.memory.needs_remembering(view, url):
                 await self.memory.remember(scope, url, title, vector, contributor=chat.key)
-            elif remember and url:  # known here already: this chat shares it too
-                await self.memory.add_contributor(scope, url, chat.key)
+            elif remember and url:  # known here already: shared again, by this chat too
+                await self.memory.shared_again(scope, url, chat.key)
         candidates = rank_related(page_links, remembered, from_feeds, exclude=[url])
         return await self._titled(candidates, view)
 

@@ -11,6 +11,10 @@ Store layout, per scope (every key starts `related:{scope}:`, so scopes never mi
   contributors  hash  canonical URL -> JSON list of the chat keys that shared it, kept only
             in a scope shared by several chats, so that erasing one chat (bot.privacy) drops
             the entries only it contributed and nothing another chat shared
+  shared    zset    canonical URL -> when it was last shared in the scope (unix time): an entry
+            not shared again for SUMMARY_BOT_RELATED_RETENTION_DAYS is dropped (`prune`, run
+            by bot.retention's sweep); entries from before this was kept start their clock
+            at the first sweep
 
 Searching reads nothing but `version` when nothing changed: each process keeps the scope's
 vectors as one float32 matrix and, when `version` moves, reads only the entries remembered
@@ -30,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -38,6 +43,7 @@ import numpy as np
 from bot.links import canonicalize
 from bot.models import RelatedLink
 from bot.related.vectors import DTYPE
+from bot.store.keys import RELATED_PARTS
 from bot.store.keys import related as _k
 
 DEFAULT_MAX_PER_SCOPE = 10_000
@@ -201,8 +207,10 @@ class RelatedMemory:
         max_per_scope: int = DEFAULT_MAX_PER_SCOPE,
         cache_bytes: int = CACHE_BYTES,
         max_views: int = MAX_VIEWS,
+        clock=time.time,
     ):
         self.store = store
+        self.clock = clock  # unix time: when entries were last shared, for the retention
         self.max_per_scope = max_per_scope
         self.cache_bytes = cache_bytes
         self.max_views = max_views
@@ -252,10 +260,42 @@ class RelatedMemory:
         seq = await self.store.incr(_k(scope, "seq"))
         await self.store.hset(_k(scope, "articles"), key, pack_entry(vector, title, url))
         await self.add_contributor(scope, url, contributor)
+        await self.store.zadd(_k(scope, "shared"), {key: self.clock()})
         await self.store.zadd(_k(scope, "recent"), {key: float(seq)})
         if seq % TRIM_EVERY == 0:
             await self._trim(scope)
         await self.store.incr(_k(scope, "version"))
+
+    async def shared_again(self, scope: str, url: str, contributor: str | None) -> None:
+        """An article the scope remembers was shared again (in chat `contributor`): its
+        retention starts over, and the chat counts among those who shared it."""
+        await self.store.zadd(_k(scope, "shared"), {_key(url): self.clock()})
+        await self.add_contributor(scope, url, contributor)
+
+    async def prune(self, scope: str, max_age: float) -> int:
+        """Drop the entries of `scope` not shared for `max_age` seconds; the number dropped.
+        A scope left with no entry is deleted whole (its counters too)."""
+        remembered = await self.store.zcard(_k(scope, "recent"))
+        if await self.store.zcard(_k(scope, "shared")) < remembered:  # entries older than `shared`
+            timed = dict(await self.store.zrangebyscore(_k(scope, "shared"), float("-inf"), float("inf")))
+            untimed = [key for key, _ in await self.store.zrangebyscore(_k(scope, "recent"), float("-inf"), float("inf"))
+                       if key not in timed]  # fmt: skip
+            now = self.clock()
+            await self.store.zadd(_k(scope, "shared"), {key: now for key in untimed})
+        expired = [key for key, _ in await self.store.zrangebyscore(_k(scope, "shared"), float("-inf"), self.clock() - max_age)]
+        if expired:
+            await self.store.hdel(_k(scope, "articles"), *expired)
+            await self.store.zrem(_k(scope, "recent"), *expired)
+            await self.store.hdel(_k(scope, "contributors"), *expired)
+            await self.store.zrem(_k(scope, "shared"), *expired)
+            await self.store.incr(_k(scope, "version"))  # views reload: rows went without a trim
+        if not await self.store.zcard(_k(scope, "recent")) and await self.store.get(_k(scope, "seq")) is not None:
+            # Nothing left: the counters go too. `version` only after another period, so
+            # that a process's view of the scope still sees it move (and drops its rows)
+            # rather than finding it back at a number it already holds.
+            await self.store.delete(*(_k(scope, part) for part in RELATED_PARTS if part != "version"))
+            await self.store.expire(_k(scope, "version"), max_age)
+        return len(expired)
 
     async def add_contributor(self, scope: str, url: str, contributor: str | None) -> None:
         """Record that chat `contributor` shared `url` in `scope`, when the scope is not the
@@ -292,6 +332,7 @@ class RelatedMemory:
             await self.store.hdel(_k(scope, "articles"), *dropped)
             await self.store.zrem(_k(scope, "recent"), *dropped)
             await self.store.hdel(_k(scope, "contributors"), *dropped)
+            await self.store.zrem(_k(scope, "shared"), *dropped)
             await self.store.incr(_k(scope, "version"))  # views reload: rows went without a trim
         return len(dropped)
 
@@ -320,6 +361,7 @@ class RelatedMemory:
         await self.store.zrem(_k(scope, "recent"), *keys)
         await self.store.hdel(_k(scope, "articles"), *keys)
         await self.store.hdel(_k(scope, "contributors"), *keys)
+        await self.store.zrem(_k(scope, "shared"), *keys)
         await self.store.set(_k(scope, "trimmed"), str(oldest[-1][1]).encode())
 
     async def _refresh(self, scope: str, view: ScopeView | None, version: int) -> ScopeView:

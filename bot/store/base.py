@@ -76,6 +76,15 @@ class Store(Protocol):
         """The owners with live keys whose `keys.workspace_of` is `workspace`, sorted."""
         ...
 
+    async def owners(self) -> list[str]:
+        """Every owner with live keys, sorted (bot.retention's sweep walks them)."""
+        ...
+
+    async def sweep_expired(self) -> int:
+        """Delete the keys whose time to live has passed, now (SQLite: they stay in the file
+        until then; Redis expires keys itself); the number deleted, as far as known."""
+        ...
+
     async def erase_owner(self, owner: str) -> int:
         """Delete every key of `owner` and its index; the number of live keys deleted."""
         ...

@@ -69,7 +69,7 @@ def workspace_of(owner: str) -> str | None:
 CHAT_FAMILIES = (
     "chat", "ratelimit-decision", "digest:subscription", "digest:article", "digest:shares",
     "digest:feeds", "digest:feed-seen", "digest:sent", "digest:claim", "digest:pending",
-    "digest:part", "related",
+    "digest:part", "related", "pasted",
 )  # fmt: skip
 
 
@@ -87,6 +87,17 @@ def rekey(name: str, old_chat: str, new_chat: str) -> OwnedKey | None:
 def chat_settings(chat_key: str) -> str:
     """Hash of one chat's settings: autosummary, tz (bot.core, bot.digest)."""
     return owned(f"chat:{chat_key}", chat_key)
+
+
+CHATS_LAST_SEEN = "chats:last-seen"
+"""Sorted set: chat key -> when the chat last had a message (unix time, written at most once a
+day per chat and process; bot.retention). Idle chats are found, and swept, by it."""
+
+
+def pasted_summary(chat_key: str, content_hash: str) -> str:
+    """The summary of a text pasted in a chat: the chat's data, not a public page's, so kept
+    under its owner (erased with it) and no longer than the article cache (bot.pipeline)."""
+    return owned(f"pasted:{chat_key}:summary:{content_hash}", chat_key)
 
 
 def rate_limit(platform: str, user_id: str, minute: int) -> str:
@@ -115,12 +126,12 @@ def summary(content_hash: str) -> str:
 
 
 def related(scope: str, part: str) -> str:
-    """One part (articles, recent, seq, version, trimmed, contributors) of a scope's
+    """One part (articles, recent, seq, version, trimmed, contributors, shared) of a scope's
     related-article memory; owned by the scope (a chat key, a workspace, "global")."""
     return owned(f"related:{scope}:{part}", scope)
 
 
-RELATED_PARTS = ("articles", "recent", "seq", "version", "trimmed", "contributors")
+RELATED_PARTS = ("articles", "recent", "seq", "version", "trimmed", "contributors", "shared")
 
 
 def related_vector(content_hash: str) -> str:

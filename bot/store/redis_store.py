@@ -261,6 +261,17 @@ class RedisStore:
                 found.append(owner)
         return sorted(found)
 
+    async def owners(self) -> list[str]:
+        # A SCAN of the keyspace: fine for an hourly sweep, not for a request (see keys.py).
+        prefix = _keys.owner_index("").encode()
+        found = set()
+        async for name in self._redis.scan_iter(match=prefix + b"*", count=1000):
+            found.add(name[len(prefix):].decode())
+        return sorted(found)
+
+    async def sweep_expired(self) -> int:
+        return 0  # Redis deletes expired keys itself (and owner indexes expire with their keys)
+
     async def erase_owner(self, owner: str) -> int:
         index = _keys.owner_index(owner)
         erased = 0

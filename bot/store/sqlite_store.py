@@ -4,8 +4,9 @@ Layout: `keys` holds every key with its type and expiry; `strings`, `hashes` and
 the values and cascade-delete with their key, so dropping a key (or its expiry) is one row.
 
 Expiry is lazy, as in Redis: every query ignores keys whose `expires_at` has passed, creating
-a key first clears any expired predecessor, and all expired rows are purged on open and then
-at most once a minute on a write.
+a key first clears any expired predecessor, and all expired rows are purged on open, at most
+once a minute on a write, and whenever `sweep_expired` is called (bot.retention, hourly), so
+that expired data leaves the file even when nothing is written.
 
 sqlite3 blocks, so the connection lives on one dedicated worker thread and each operation runs
 there as one whole transaction. That thread serializes the operations of this process, those
@@ -213,6 +214,16 @@ class SQLiteStore:
     async def owners_in(self, workspace: str) -> list[str]:
         return await self._read(_owners_in, workspace)
 
+    async def owners(self) -> list[str]:
+        return await self._read(_all_owners)
+
+    async def sweep_expired(self) -> int:
+        """Delete every expired key (their owner rows cascade), then checkpoint the WAL so
+        that their bytes leave it too."""
+        swept = await self._write(_purge_expired)
+        await self.purge_deleted()
+        return swept
+
     async def erase_owner(self, owner: str) -> int:
         return await self._write(_erase_owner, owner)
 
@@ -356,6 +367,14 @@ def _owners_in(conn: sqlite3.Connection, now: float, workspace: str) -> list[str
     )]  # fmt: skip
 
 
+def _all_owners(conn: sqlite3.Connection, now: float) -> list[str]:
+    return [row[0] for row in conn.execute(
+        "SELECT DISTINCT owner FROM owners JOIN keys ON keys.key = owners.key"
+        " WHERE expires_at IS NULL OR expires_at > ? ORDER BY owner",
+        (now,),
+    )]  # fmt: skip
+
+
 def _erase_owner(conn: sqlite3.Connection, now: float, owner: str) -> int:
     erased = len(_keys_of(conn, now, owner))
     conn.execute("DELETE FROM keys WHERE key IN (SELECT key FROM owners WHERE owner = ?)", (owner,))
@@ -392,8 +411,8 @@ def _checkpoint(conn: sqlite3.Connection) -> bool:
 
 
 # -- key bookkeeping (these and the operations below run inside `_transaction`) ----
-def _purge_expired(conn: sqlite3.Connection, now: float) -> None:
-    conn.execute("DELETE FROM keys WHERE expires_at <= ?", (now,))
+def _purge_expired(conn: sqlite3.Connection, now: float) -> int:
+    return conn.execute("DELETE FROM keys WHERE expires_at <= ?", (now,)).rowcount
 
 
 def _key_type(conn: sqlite3.Connection, now: float, key: str) -> str | None:

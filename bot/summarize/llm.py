@@ -371,7 +371,7 @@ class LLMSummarizer:
             return await self._extractive(text, title, length, fallback=True)
         self._count_request("ok")
         for point in answer.linked:
-            log.info("dropped an LLM point that carries a link: %r", point[:200])
+            log.debug("dropped an LLM point that carries a link: %r", point[:200])  # DEBUG: article (or pasted) text
             self._count_point("dropped")
         if not answer.points:
             return await self._extractive(text, title, length)
@@ -424,7 +424,7 @@ class LLMSummarizer:
             if len(kept) == wanted:
                 break
             if match.support < self.threshold:
-                log.info("dropped an LLM point the article does not support (best match %.2f): %r", match.support, match.point[:200])
+                log.debug("dropped an LLM point the article does not support (best match %.2f): %r", match.support, match.point[:200])
                 self._count_point("dropped")
                 continue
             if any(float(point_vectors[i] @ point_vectors[j]) > 0.9 for j in kept):
