@@ -22,6 +22,7 @@ from bot.config import Settings, load_settings
 from bot.core import SummaryBot
 from bot.digest.scheduler import DigestScheduler
 from bot.models import ChatRef, Reply
+from bot.retention import RetentionSweeper
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ async def run_services(
         bot.digests, {service.platform: service.send for service in services}, metrics=bot.metrics
     )
     scheduler_task: asyncio.Task | None = None
+    sweeper_task: asyncio.Task | None = None
     try:
         site = web.TCPSite(runner, settings.http_host, settings.http_port)
         await site.start()
@@ -156,11 +158,14 @@ async def run_services(
             log.info("%s adapter started", service.platform)
         if schedule_digests:
             scheduler_task = asyncio.create_task(scheduler.run(stop))
+            # retention runs where digests are scheduled (bot/retention.py)
+            sweeper_task = asyncio.create_task(RetentionSweeper.of(bot).run(stop))
         await stop.wait()
     finally:
-        if scheduler_task is not None:
-            scheduler_task.cancel()
-            await asyncio.gather(scheduler_task, return_exceptions=True)
+        for task in (scheduler_task, sweeper_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         for service in reversed(started):
             try:
                 await service.stop()

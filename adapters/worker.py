@@ -54,6 +54,7 @@ from bot.extract import ExtractionError
 from bot.inference import ModelTimeout
 from bot.metrics import Metrics
 from bot.related.vectors import embedding_text
+from bot.retention import RetentionSweeper
 from bot.store import open_store
 
 log = logging.getLogger(__name__)
@@ -279,6 +280,7 @@ async def run_worker(settings: Settings) -> int:
         senders = {platform: service.send for platform, service in services.items()}
         scheduler = DigestScheduler(bot.digests, senders, metrics=bot.metrics)
         tasks.append(asyncio.create_task(scheduler.run(stop)))
+        tasks.append(asyncio.create_task(RetentionSweeper.of(bot).run(stop)))  # bot/retention.py
         model_stuck = asyncio.create_task(bot.inference.until_unhealthy())  # a stuck model job: see bot/inference.py
         tasks.append(model_stuck)
         stopped = asyncio.create_task(stop.wait())
