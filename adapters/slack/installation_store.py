@@ -103,10 +103,19 @@ class StoreInstallationStore(AsyncInstallationStore):
 
     async def _read(self, key: str, field: str) -> dict | None:
         """A stored object's attributes with its tokens in clear; a plain (or old-key) token
-        is rewritten encrypted under the first key."""
+        found makes every record of the workspace be rewritten encrypted under the first key."""
         raw = await self.store.hget(key, field)
         if raw is None:
             return None
+        data, rewrite = self._opened(raw)
+        if rewrite:
+            for name, other in (await self.store.hgetall(key)).items():
+                if name == BOT_FIELD or name.startswith(LATEST_INSTALLER_FIELD):
+                    await self.store.hset(key, name, self._dump(self._opened(other)[0]))
+        return data
+
+    def _opened(self, raw: bytes) -> tuple[dict, bool]:
+        """A record with its tokens decrypted, and whether it should be written again."""
         data = json.loads(raw)
         rewrite = False
         for name in TOKEN_FIELDS:
@@ -126,9 +135,7 @@ class StoreInstallationStore(AsyncInstallationStore):
                 rewrite = rewrite or stale
             elif self.cipher is not None:
                 rewrite = True  # stored before encryption was on
-        if rewrite:
-            await self.store.hset(key, field, self._dump(data))
-        return data
+        return data, rewrite
 
     # -- where a workspace's installation is -------------------------------------------
     async def _locate(self, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None) -> str:

@@ -19,6 +19,7 @@ import itertools
 import json
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -36,12 +37,39 @@ def signed_headers(body: str, secret: str, *, timestamp: int | None = None, cont
     return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={signature}", "Content-Type": content_type}
 
 
-def event_callback(event: dict, *, event_id: str, team_id: str = TEAM_ID) -> str:
-    """The JSON body of an Events API delivery of `event`."""
+def event_callback(
+    event: dict, *, event_id: str, team_id: str = TEAM_ID, enterprise_id: str | None = None,
+    is_enterprise_install: bool = False,
+) -> str:  # fmt: skip
+    """The JSON body of an Events API delivery of `event`, with the `authorizations` Slack
+    adds: the installation the event was delivered to."""
     return json.dumps({
-        "token": "unused", "team_id": team_id, "api_app_id": "A1", "type": "event_callback",
-        "event_id": event_id, "event_time": int(time.time()), "event": event,
+        "token": "unused", "team_id": team_id, "enterprise_id": enterprise_id, "api_app_id": "A1",
+        "type": "event_callback", "event_id": event_id, "event_time": int(time.time()), "event": event,
+        "authorizations": [{"enterprise_id": enterprise_id, "team_id": None if is_enterprise_install else team_id,
+                            "user_id": BOT_USER_ID, "is_bot": True, "is_enterprise_install": is_enterprise_install}],
     })  # fmt: skip
+
+
+def block_actions(
+    *, team_id: str, user_id: str, channel_id: str, value: str, response_url: str, channel_name: str = "general",
+    message_ts: str = "1700000000.000900", action_id: str = "summary_bot_command",
+) -> str:  # fmt: skip
+    """The form body of a button press (a `block_actions` interaction payload) on a message
+    the bot posted in a channel."""
+    payload = {
+        "type": "block_actions", "api_app_id": "A1", "token": "unused", "trigger_id": "1.2.press",
+        "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": team_id},
+        "team": {"id": team_id, "domain": "test"}, "enterprise": None, "is_enterprise_install": False,
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel_id, "is_ephemeral": False},
+        "channel": {"id": channel_id, "name": channel_name},
+        "message": {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": message_ts, "text": "Erase?"},
+        "state": {"values": {}}, "response_url": response_url,
+        "actions": [{"action_id": action_id, "block_id": "b1", "type": "button", "value": value, "style": "danger",
+                     "text": {"type": "plain_text", "text": "Erase everything", "emoji": True},
+                     "action_ts": f"{time.time():.6f}"}],
+    }  # fmt: skip
+    return urlencode({"payload": json.dumps(payload)})
 
 
 @dataclass
@@ -169,12 +197,19 @@ class SlackStandIn(LocalServer):
             channel = self.channels.get(str(params.get("channel")))
             return {"ok": True, "channel": channel} if channel else {"ok": False, "error": "channel_not_found"}
         if method == "oauth.v2.access":
-            # The code names the workspace being installed: "code-T123" installs T123.
-            team = str(params.get("code", "")).removeprefix("code-") or TEAM_ID
-            return {"ok": True, "app_id": "ASTANDIN", "authed_user": {"id": "UINSTALLER"},
-                    "scope": "chat:write,commands", "token_type": "bot", "access_token": f"xoxb-{team}",
-                    "bot_user_id": BOT_USER_ID, "team": {"id": team, "name": f"Team {team}"},
-                    "enterprise": None, "is_enterprise_install": False}  # fmt: skip
+            # The code names the workspace being installed: "code-T123" installs T123, "code-E1-T5"
+            # workspace T5 of Enterprise Grid org E1, "code-E1-org" the whole org E1.
+            names = (str(params.get("code", "")).removeprefix("code-") or TEAM_ID).split("-")
+            enterprise = names[0] if len(names) == 2 else None
+            team = None if names[-1] == "org" else names[-1]
+            owner = team or enterprise
+            return {"ok": True, "app_id": "ASTANDIN", "scope": "chat:write,commands", "token_type": "bot",
+                    "authed_user": {"id": "UINSTALLER", "scope": "search:read", "token_type": "user",
+                                    "access_token": f"xoxp-{owner}-UINSTALLER"},
+                    "access_token": f"xoxb-{owner}", "bot_user_id": BOT_USER_ID,
+                    "team": {"id": team, "name": f"Team {team}"} if team else None,
+                    "enterprise": {"id": enterprise, "name": f"Org {enterprise}"} if enterprise else None,
+                    "is_enterprise_install": team is None}  # fmt: skip
         return {"ok": False, "error": "unknown_method"}
 
     async def _response_url(self, request: web.Request) -> web.Response:
