@@ -75,7 +75,8 @@ def parse_chat(text: str) -> ChatRef:
         team, _, channel = rest.partition(":")
         if not team or not channel:
             raise ValueError(f"a Slack chat is slack:<team>:<channel>, not {text!r}")
-        return ChatRef(platform="slack", chat_id=channel, scope_id=team, kind="group")
+        # as the Slack adapter keys a chat: by the team whose installation saw it ("slack:T1:C1")
+        return ChatRef(platform="slack", chat_id=f"{team}:{channel}", scope_id=team, kind="group")
     # A Telegram private chat's id is its user's, positive; groups' are negative.
     kind = "private" if platform == "telegram" and rest.isdigit() else "group"
     return ChatRef(platform=platform, chat_id=rest, kind=kind)

@@ -199,7 +199,8 @@ async def memory_rows(bot, chat: ChatRef):
 def test_parse_chat_reads_what_operators_write():
     assert parse_chat("telegram:-1001234") == ChatRef("telegram", "-1001234", kind="group")
     assert parse_chat("telegram:42").kind == "private"
-    assert parse_chat("slack:T1:C2") == ChatRef("slack", "C2", scope_id="T1", kind="group")
+    assert parse_chat("slack:T1:C2") == ChatRef("slack", "T1:C2", scope_id="T1", kind="group")
+    assert parse_chat("slack:T1:C2").key == "slack:T1:C2"  # the key the Slack adapter writes
     for bad in ("telegram", ":1", "slack:T1:", "telegram:1 2"):
         with pytest.raises(ValueError):
             parse_chat(bad)
