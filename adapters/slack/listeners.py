@@ -8,6 +8,7 @@ line in `Listeners.register`.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 
@@ -105,7 +106,9 @@ class Listeners:
             if webhook is not None:
                 await webhook.send(text="That button has expired.", response_type="ephemeral", replace_original=False)
             return
-        job_id = f"slack:action:{button['user_id']}:{str(action.get('action_ts'))[:32]}"
+        # hashed: the claim outlives a /forget it answers, and must not name the chat or its presser
+        press = f"{context.team_id}:{button['channel_id']}:{button['user_id']}:{str(action.get('action_ts'))[:32]}"
+        job_id = "slack:action:" + hashlib.sha256(press.encode()).hexdigest()[:32]
         if self.claims is not None and not await self.claims.claim(job_id, context):
             await ack()
             return
