@@ -10,6 +10,7 @@
     sending.py    posting to Slack: threads, response_urls, digests; 429s waited out
     unfurl.py     digests as link previews (link_shared -> chat.unfurl)
     oauth.py      installing the app in any number of workspaces
+    lifecycle.py  app_uninstalled / tokens_revoked (tokens deleted, workspace erased); legacy chat keys moved
 
 `SlackSettings` (settings.py) holds SUMMARY_BOT_SLACK_*; the stand-in Web API and
 `summary-bot bench slack` are in the benchmarks package.
