@@ -144,7 +144,8 @@ async def run_services(
     started: list[ChatService] = []
     # Every process runs the digest scheduler; the store makes sure each digest goes out once.
     scheduler = DigestScheduler(
-        bot.digests, {service.platform: service.send for service in services}, metrics=bot.metrics
+        bot.digests, {service.platform: service.send for service in services}, metrics=bot.metrics,
+        on_chat_gone=bot.privacy.erase_chat, on_chat_moved=bot.privacy.move_chat,  # blocked/removed; migrated
     )
     scheduler_task: asyncio.Task | None = None
     sweeper_task: asyncio.Task | None = None

@@ -278,7 +278,10 @@ async def run_worker(settings: Settings) -> int:
         ]
         tasks = [asyncio.create_task(keep_working(make, workers, stop)) for make in makers]
         senders = {platform: service.send for platform, service in services.items()}
-        scheduler = DigestScheduler(bot.digests, senders, metrics=bot.metrics)
+        scheduler = DigestScheduler(
+            bot.digests, senders, metrics=bot.metrics,
+            on_chat_gone=bot.privacy.erase_chat, on_chat_moved=bot.privacy.move_chat,  # blocked/removed; migrated
+        )
         tasks.append(asyncio.create_task(scheduler.run(stop)))
         tasks.append(asyncio.create_task(RetentionSweeper.of(bot).run(stop)))  # bot/retention.py
         model_stuck = asyncio.create_task(bot.inference.until_unhealthy())  # a stuck model job: see bot/inference.py

@@ -34,6 +34,22 @@ class PermanentSendError(Exception):
     importing any platform library."""
 
 
+class ChatGone(PermanentSendError):
+    """The chat is gone for the bot for good: its user blocked it, it was removed from the
+    group or channel, the account was deleted. Whoever sends stops (never retries) and erases
+    the chat's data (bot.privacy), as for a removal the platform announced."""
+
+
+class ChatMoved(PermanentSendError):
+    """The chat lives on under another id (a Telegram group upgraded to a supergroup): its
+    data is to move to `new_chat` (bot.privacy.move_chat) and what was refused is sent there.
+    A PermanentSendError, so that code unaware of moves gives up instead of retrying."""
+
+    def __init__(self, message: str, new_chat):
+        super().__init__(message)
+        self.new_chat = new_chat  # a ChatRef
+
+
 def call_hash(target: object, content: object) -> str:
     """A short, stable name for one platform call: where it goes and what it carries (any
     JSON-like value: a text, Slack blocks)."""

@@ -16,13 +16,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
-from telegram.error import Forbidden
 
 import adapters.request_body as request_body
 from adapters.telegram import TelegramService
 from adapters.telegram.settings import TelegramSettings
 from benchmarks.standins.telegram_api import BotApiStandIn, utf16_units, visible_text
 from bot.config import ConfigError, Settings
+from bot.delivery import ChatGone, PermanentSendError
 from bot.models import ChatRef, DailyDigest, DigestEntry, Reply
 from bot.store import open_store
 from tests.local_site import page, raw_post, serve_site
@@ -189,15 +189,21 @@ async def test_a_failing_update_is_logged_and_apologised_for_and_the_bot_goes_on
 
 
 async def test_send_posts_a_daily_digest_unprompted_and_raises_when_refused(api, tmp_path):
+    """A kicked bot's 403 is ChatGone (the scheduler stops that digest and erases the chat);
+    any other 403 only refuses that message."""
     entries = [DigestEntry(f"Story {i} & co", f"https://a.example/{i}", "One sentence. " * 15, "Site") for i in range(40)]
     topic = ChatRef(platform="telegram", chat_id="-1003", thread_id="5", kind="group")
     async with running_service(telegram_settings(api, tmp_path)) as service:
         await service.send(topic, [Reply(daily=DailyDigest("Your daily digest", entries))])
         api.fail_next("sendMessage", status=403, description="Forbidden: bot was kicked from the supergroup chat")
-        with pytest.raises(Forbidden):
+        with pytest.raises(ChatGone, match="kicked"):
             await service.send(topic, [Reply(text="hello")])
+        api.fail_next("sendMessage", status=403, description="Forbidden: bot can't send messages to bots")
+        with pytest.raises(PermanentSendError) as other:
+            await service.send(topic, [Reply(text="hello")])
+        assert not isinstance(other.value, ChatGone)
     calls = api.calls_to("sendMessage")
-    assert len(calls) == 4 and len(api.sent_messages) == 3  # the digest in three messages, then the refusal
+    assert len(calls) == 5 and len(api.sent_messages) == 3  # the digest in three messages, then the refusals
     assert all(c.params["chat_id"] == -1003 and c.params["message_thread_id"] == 5 for c in calls)
     assert not any("reply_parameters" in c.params for c in calls)
     shown = "\n".join(m["text"] for m in api.sent_messages)

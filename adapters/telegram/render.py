@@ -10,18 +10,26 @@ happens on those lines, before any markup exists, so a tag can never be cut in t
 then is each span escaped and wrapped in its tags. Telegram limits a message to 4096
 characters after entity parsing, which it counts in UTF-16 code units, so that is what
 is measured here: the spans' visible text, where an emoji outside the BMP counts two.
+
+A reply's buttons become an inline keyboard under its last message (`keyboard_buttons`),
+each button's callback_data its command: only commands a press would be accepted with.
 """
 
 from __future__ import annotations
 
 import html
+import logging
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
+from adapters.telegram.updates import MAX_CALLBACK_DATA, button_command
 from bot.limits import ELLIPSIS, cap_daily_digest, cap_digest, shorten
 from bot.models import DailyDigest, Digest, Reply
 
+log = logging.getLogger(__name__)
+
 MAX_MESSAGE_UNITS = 4096
+MAX_BUTTON_LABEL = 64  # characters: a button shows one short line
 
 
 @dataclass(frozen=True)
@@ -243,3 +251,20 @@ def _trim_blank(message: list[Line]) -> list[Line]:
     """Without blank lines at either end (Telegram drops them; a message may not be empty)."""
     filled = [i for i, line in enumerate(message) if any(span.text.strip() for span in line)]
     return message[filled[0] : filled[-1] + 1] if filled else []
+
+
+# -- buttons ----------------------------------------------------------------------------------
+
+
+def keyboard_buttons(reply: Reply) -> list[tuple[str, str]]:
+    """(label, callback_data) of each of `reply`'s buttons that a press would be accepted
+    with (`updates.button_command`); any other is left out and logged."""
+    buttons = []
+    for button in reply.buttons:
+        label = _one_line(button.label)[:MAX_BUTTON_LABEL]
+        if not label or button_command(button.command) is None or len(button.command.encode()) > MAX_CALLBACK_DATA:
+            log.warning("telegram: a button left out: its command is not one a press may carry (%d bytes)",
+                        len(button.command.encode("utf-8", "surrogatepass")))  # fmt: skip
+            continue
+        buttons.append((label, button.command))
+    return buttons

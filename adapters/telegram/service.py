@@ -16,6 +16,16 @@ once an answer has taken TYPING_DELAY, never for a quick cached one) goes straig
 is simply dropped if Telegram refuses it, so it never delays a reply. A failure inside one
 update is logged and answered with a short apology; the application keeps serving other
 updates.
+
+The chat's lifecycle (issue 18): the bot removed from a group, supergroup or channel, or
+blocked by a private chat's user (`my_chat_member` left/kicked), erases that chat's data
+through the core's privacy service; so does a send refused with 403 for one of those reasons
+(`ChatGone`: a daily digest stops there, never retried). A group upgraded to a supergroup
+(its service messages, or `ChatMigrated` on send) has its data moved to the new id, and a
+refused reply is sent there once. The command menu is registered with setMyCommands at
+start. A reply's buttons are an inline keyboard; a press (`callback_query`) is always
+answered, and one whose data is a command a button may carry becomes its presser sending
+that command in the chat (the core checks who may).
 """
 
 from __future__ import annotations
@@ -30,18 +40,32 @@ from typing import AsyncIterator
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from telegram import LinkPreviewOptions, ReplyParameters, Update
+from dataclasses import replace
+
+from telegram import BotCommand, CallbackQuery, ChatMemberUpdated, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import LinkPreviewOptions, Message, ReplyParameters, Update
 from telegram.constants import ChatAction, ChatMemberStatus, ParseMode
-from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
-from telegram.ext import AIORateLimiter, Application, BaseRateLimiter, ContextTypes, MessageHandler, filters
+from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, Application, BaseRateLimiter, ContextTypes, TypeHandler
 
 from adapters.delivery import Delivery, PermanentSendError, untracked
 from adapters.request_body import read_body, too_slow
-from adapters.telegram.render import render_reply
+from adapters.telegram.render import keyboard_buttons, render_reply
 from adapters.telegram.settings import TelegramSettings
-from adapters.telegram.updates import PLATFORM, incoming_from_update, is_chat_admin, message_of
+from adapters.telegram.updates import (
+    PLATFORM,
+    button_command,
+    group_ref,
+    incoming_from_update,
+    is_chat_admin,
+    message_of,
+    migration,
+    press_as_incoming,
+    removed_chat,
+)
 from bot.config import ConfigError
 from bot.core import SummaryBot
+from bot.delivery import ChatGone, ChatMoved
 from bot.models import ChatRef, Incoming, Reply
 
 log = logging.getLogger(__name__)
@@ -49,8 +73,15 @@ log = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-ALLOWED_UPDATES = ["message", "channel_post"]
+ALLOWED_UPDATES = ["message", "channel_post", "my_chat_member", "callback_query"]
 APOLOGY = "Sorry, something went wrong on my side. Please try again later."
+EXPIRED = "That button has expired."  # the answer to a press whose data is not a button's command
+# What a 403 says when the chat is gone for the bot for good (the Bot API's descriptions);
+# any other 403 is a refusal of that one message. "chat not found" (400) is not here: a
+# changed bot token makes every chat "not found", and that must erase nothing.
+GONE = ("bot was blocked by the user", "bot was kicked from", "bot is not a member", "user is deactivated")
+_COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")  # what setMyCommands accepts as a command
+MAX_MENU = 100  # commands setMyCommands accepts
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # a digest is its own preview
 TYPING_DELAY = 0.5  # seconds of work before the chat shows "typing…" (quick answers need none)
 TYPING_REFRESH = 4.5  # Telegram shows a chat action for 5 seconds
@@ -108,6 +139,8 @@ class TelegramService:
                 "1-256 characters of A-Z, a-z, 0-9, _ and -"
             )
         self.bot = bot
+        self.privacy = bot.privacy  # the core's erasure and migration service (bot.privacy)
+        self._moving = asyncio.Lock()  # a group's two migration messages arrive together
         bot.permissions.register(PLATFORM, self._may_change_settings)  # the core asks it (bot.acl)
         self.api_url = api_url = settings.telegram_api_url.rstrip("/")
         builder = (
@@ -121,9 +154,8 @@ class TelegramService:
         if self.webhook_url:
             builder = builder.updater(None)  # updates come in through add_routes instead
         self.application = builder.build()
-        self.application.add_handler(
-            MessageHandler(filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST, self._on_message)
-        )
+        # Every kind in ALLOWED_UPDATES, each sorted out by `_answer` (as on a worker).
+        self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
 
     # -- ChatService ------------------------------------------------------------------------
@@ -150,6 +182,7 @@ class TelegramService:
         except BaseException:
             await self.stop()  # the runner stops only services that started
             raise
+        await self._register_commands()  # after polling began: getMe, deleteWebhook stay first
         log.info("telegram: serving as @%s (%s)", self.application.bot.username, "webhook" if self.webhook_url else "long polling")
 
     async def stop(self) -> None:
@@ -159,6 +192,23 @@ class TelegramService:
         if self.application.running:
             await self.application.stop()  # finishes the updates in progress
         await self.application.shutdown()
+
+    def _menu(self) -> list[tuple[str, str]]:
+        """(name, description) of the commands clients show in their menu: the core's."""
+        return list(self.bot.menu())
+
+    async def _register_commands(self) -> None:
+        """setMyCommands from the core's registry, so clients list /privacy and the rest;
+        a failure is logged: the bot answers commands without a menu too."""
+        commands = [
+            BotCommand(name, description[:256])
+            for name, description in self._menu()
+            if _COMMAND_NAME.fullmatch(name) and description.strip()
+        ][:MAX_MENU]
+        try:
+            await self.application.bot.set_my_commands(commands)
+        except TelegramError as exc:
+            log.warning("telegram: could not register the command menu (setMyCommands): %s", exc)
 
     async def start_sending(self) -> None:
         """On a worker: just enough to send (who we are, the flood limiter); no updates."""
@@ -171,11 +221,13 @@ class TelegramService:
     async def send(self, chat: ChatRef, replies: list[Reply], delivery: Delivery | None = None) -> None:
         """Post replies unprompted (daily digests), each part once through `delivery`;
         PermanentSendError where Telegram refused a part as a bad request (400: sending it
-        again cannot help). A 403 (bot blocked or kicked) still raises Forbidden."""
+        again cannot help); ChatGone where the chat is gone for the bot (403: blocked,
+        kicked, deactivated); ChatMoved where the group became a supergroup (the caller
+        moves the chat's data and sends there)."""
         try:
             for reply in replies:
                 await self.send_reply(chat, reply, delivery)
-        except BadRequest as exc:  # 429s are RetryAfter and a migrated chat ChatMigrated: not this
+        except (BadRequest, Forbidden) as exc:  # 429s are RetryAfter, a migrated chat ChatMoved: not this
             raise PermanentSendError(f"Telegram refused it: {exc}") from exc
 
     # -- sending ------------------------------------------------------------------------------
@@ -183,20 +235,42 @@ class TelegramService:
         """`reply` as one or more HTML messages; the first answers `reply.reply_to`."""
         delivery = delivery or untracked()
         answering = ReplyParameters(int(reply.reply_to), allow_sending_without_reply=True) if reply.reply_to else None
-        for text in render_reply(reply):
+        buttons = keyboard_buttons(reply) if reply.buttons else []
+        texts = render_reply(reply)
+        for n, text in enumerate(texts):
+            content: list = [text, answering.message_id if answering else None]
+            keyboard = None
+            if buttons and n == len(texts) - 1:  # under the reply: on its last message
+                content.append(buttons)
+                keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=command)] for label, command in buttons])
             await delivery.once(
                 [chat.key, chat.thread_id],  # what the call sends: a re-run that differs sends it
-                [text, answering.message_id if answering else None],
-                lambda text=text, answering=answering: self.application.bot.send_message(
-                    int(chat.chat_id),
-                    text,
-                    parse_mode=ParseMode.HTML,
-                    link_preview_options=NO_PREVIEW,
-                    reply_parameters=answering,
-                    message_thread_id=int(chat.thread_id) if chat.thread_id else None,
-                )
+                content,
+                lambda text=text, answering=answering, keyboard=keyboard: self._send_message(
+                    chat, text, answering, keyboard
+                ),
             )
             answering = None  # the rest of a long reply follows the first part
+
+    async def _send_message(
+        self, chat: ChatRef, text: str, answering: ReplyParameters | None, keyboard: InlineKeyboardMarkup | None
+    ) -> Message:
+        try:
+            return await self.application.bot.send_message(
+                int(chat.chat_id),
+                text,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=NO_PREVIEW,
+                reply_parameters=answering,
+                message_thread_id=int(chat.thread_id) if chat.thread_id else None,
+                reply_markup=keyboard,
+            )
+        except ChatMigrated as exc:
+            raise ChatMoved("Telegram: the group is now a supergroup", group_ref(exc.new_chat_id)) from exc
+        except Forbidden as exc:
+            if any(reason in exc.message.lower() for reason in GONE):
+                raise ChatGone(f"Telegram refused it: {exc.message}") from exc
+            raise
 
     # -- receiving ----------------------------------------------------------------------------
     async def _on_webhook(self, request: web.Request) -> web.Response:
@@ -234,17 +308,69 @@ class TelegramService:
         except Exception as exc:
             await self._on_error(update, _ErrorContext(exc))
 
-    async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._answer(update, untracked())
 
     async def _answer(self, update: Update, delivery: Delivery) -> None:
-        incoming = await incoming_from_update(update, self.application.bot.bot)
-        if incoming is None:
+        if update.my_chat_member is not None:
+            await self._on_membership(update.my_chat_member)
             return
+        if update.callback_query is not None:
+            await self._on_press(update.callback_query, delivery)
+            return
+        message = message_of(update)
+        moved = migration(message) if message is not None else None
+        if moved is not None:
+            await self._move(*moved)
+            return
+        incoming = await incoming_from_update(update, self.application.bot.bot)
+        if incoming is not None:
+            await self._respond(incoming, delivery)
+
+    async def _respond(self, incoming: Incoming, delivery: Delivery) -> None:
+        """The core's replies to `incoming`, sent in its chat (or where that chat moved)."""
         async with self._typing(incoming.chat):
             replies = await self.bot.handle(incoming)
-        for reply in replies:
-            await self.send_reply(incoming.chat, reply, delivery)
+        chat = incoming.chat
+        try:
+            for reply in replies:
+                try:
+                    await self.send_reply(chat, reply, delivery)
+                except ChatMoved as moved:  # once: the message it answered stayed in the old group
+                    await self._move(chat, moved.new_chat)
+                    chat = moved.new_chat
+                    await self.send_reply(chat, replace(reply, reply_to=None), delivery)
+        except ChatGone as exc:  # the log line names no chat: it outlives the erasure
+            log.warning("telegram: a reply was refused for good (%s); erasing the chat's data", exc)
+            await self.privacy.erase_chat(chat)
+
+    async def _on_membership(self, change: ChatMemberUpdated) -> None:
+        """The bot left, was removed from, or was blocked in a chat: erase that chat."""
+        chat = removed_chat(change, self.application.bot.id)
+        if chat is not None:
+            log.info("telegram: the bot is out of a %s chat (%s); erasing its data", chat.kind, change.new_chat_member.status)
+            await self.privacy.erase_chat(chat)
+
+    async def _move(self, old: ChatRef, new: ChatRef) -> None:
+        """A group became a supergroup: its data to the new id. Both the old group's and the
+        new supergroup's service message say so; whichever comes second finds nothing left."""
+        async with self._moving:
+            if (await self.privacy.inventory(old)).empty:
+                return
+            moved = await self.privacy.move_chat(old, new)
+        log.info("telegram: group %s became supergroup %s; moved %d keys", old.chat_id, new.chat_id, moved)
+
+    async def _on_press(self, query: CallbackQuery, delivery: Delivery) -> None:
+        """A button pressed: answered always (the client shows a spinner until then); a press
+        whose data is a button's command is its presser sending that command in that chat."""
+        command = button_command(query.data)
+        incoming = press_as_incoming(query, command) if command is not None else None
+        try:
+            await query.answer(None if incoming is not None else EXPIRED)
+        except TelegramError as exc:  # too old to answer (or answered by an earlier run): still act
+            log.debug("telegram: could not answer a button press: %s", exc)
+        if incoming is not None:
+            await self._respond(incoming, delivery)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = message_of(update) if isinstance(update, Update) else None

@@ -5,6 +5,11 @@ the core: who the bot is (mentions, replies to it, `/command@OtherBot`). Command
 rate limits and who may run which command are the core's business; `is_chat_admin` is the
 admin check this adapter registers with the core (bot.acl), which asks it only when a
 settings command in a group needs the answer.
+
+Besides messages: `my_chat_member` (the bot removed from a chat, or blocked by its user:
+`removed_chat`), a group's move to a supergroup (`migration`), and presses of the inline
+buttons under the bot's replies (`press_as_incoming`: the press is its presser sending the
+button's command in that chat, validated as hostile input by `button_command`).
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ from __future__ import annotations
 import re
 from typing import Awaitable, Callable
 
-from telegram import Message, MessageEntity, Update, User
+from telegram import CallbackQuery, ChatMemberUpdated, Message, MessageEntity, Update, User
+from telegram.constants import ChatMemberStatus
 
 from bot.commands import parse_command
 from bot.models import ChatRef, Incoming
@@ -21,6 +27,13 @@ PLATFORM = "telegram"
 
 # Telegram chat types -> the core's chat kinds
 CHAT_KINDS = {"private": "private", "group": "group", "supergroup": "group", "channel": "channel"}
+
+MAX_CALLBACK_DATA = 64  # bytes: Telegram's limit on a button's callback_data
+# The commands the core puts on buttons (bot.core), the only callback data a press may carry:
+# anything else is answered "expired" and does nothing. A new button's command goes here too
+# (render.keyboard_buttons leaves out, and logs, a button whose command is not listed).
+BUTTON_COMMANDS = frozenset({"/forget confirm"})
+REMOVED = (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)  # "left", "kicked"
 
 # (chat_id, user_id) -> is this user the chat's owner or an administrator (getChatMember)?
 MemberIsAdmin = Callable[[int, int], Awaitable[bool]]
@@ -102,3 +115,62 @@ async def is_chat_admin(chat: ChatRef, user_id: str, member_is_admin: MemberIsAd
     if not user_id.isdigit():
         return False  # no sender, or another chat (a user's channel) speaking in the group
     return await member_is_admin(int(chat.chat_id), int(user_id))
+
+
+# -- the bot's own membership, migrations, buttons --------------------------------------------
+
+
+def removed_chat(change: ChatMemberUpdated, bot_id: int) -> ChatRef | None:
+    """The chat the bot was removed from (left or kicked from a group, supergroup or channel;
+    blocked by the user of a private chat), or None for any other change."""
+    member = change.new_chat_member
+    kind = CHAT_KINDS.get(change.chat.type)
+    if kind is None or member.user.id != bot_id or member.status not in REMOVED:
+        return None
+    return ChatRef(platform=PLATFORM, chat_id=str(change.chat.id), kind=kind)
+
+
+def migration(message: Message) -> tuple[ChatRef, ChatRef] | None:
+    """(old group, new supergroup) when `message` is the service message of a group's
+    upgrade: `migrate_to_chat_id` in the old group, `migrate_from_chat_id` in the new."""
+    if message.migrate_to_chat_id:
+        old, new = message.chat.id, message.migrate_to_chat_id
+    elif message.migrate_from_chat_id:
+        old, new = message.migrate_from_chat_id, message.chat.id
+    else:
+        return None
+    return group_ref(old), group_ref(new)
+
+
+def group_ref(chat_id: int) -> ChatRef:
+    return ChatRef(platform=PLATFORM, chat_id=str(chat_id), kind="group")
+
+
+def button_command(data: object) -> str | None:
+    """`data` if it is exactly the command of a button the bot puts under its replies
+    (BUTTON_COMMANDS), else None: forged, stale, or from another version of the bot."""
+    return data if isinstance(data, str) and data in BUTTON_COMMANDS else None
+
+
+def press_as_incoming(query: CallbackQuery, command: str) -> Incoming | None:
+    """A press of a button with (valid) `command` as its presser sending it in the chat of
+    the message the button is on, answering that message; None when that message is not
+    there to answer (too old, or a button of an inline message)."""
+    message = query.message
+    if message is None or not message.is_accessible or message.chat is None:
+        return None
+    kind = CHAT_KINDS.get(message.chat.type)
+    if kind is None:
+        return None
+    return Incoming(
+        chat=ChatRef(
+            platform=PLATFORM,
+            chat_id=str(message.chat.id),
+            thread_id=str(message.message_thread_id) if getattr(message, "is_topic_message", False) else None,
+            kind=kind,
+        ),
+        text=command,
+        user_id=str(query.from_user.id),
+        message_id=str(message.message_id),
+        addressed_to_bot=True,
+    )

@@ -6,7 +6,11 @@ at `base_url`. It serves queued updates to getUpdates (long-polling briefly), ca
 them to a registered webhook with its secret, records every call, and checks sent
 messages the way Telegram does: HTML must parse, text must be 1-4096 UTF-16 units after
 entity parsing. It can be told to fail the next call to a method (a 429 with
-`retry_after`, a 400).
+`retry_after`, a 400, a 403), to refuse every message to a chat as Telegram does once its
+user blocked the bot (`block`) or once a group became a supergroup (`migrate`). Besides
+messages it builds `my_chat_member` updates (`member_update`) and button presses
+(`press_update`, a `callback_query` on a message the bot sent with an inline keyboard), and
+answers setMyCommands, answerCallbackQuery and getChatMember.
 
     async with BotApiStandIn() as api:
         update = api.queue_message("https://example.org/a", chat_id=42)
@@ -37,7 +41,10 @@ ALLOWED_TAGS = frozenset(
     {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "span", "tg-spoiler", "tg-emoji", "blockquote"}
 )
 # Parameters that are plain strings on the wire; every other form value is JSON.
-STRING_PARAMS = frozenset({"text", "caption", "parse_mode", "url", "secret_token", "action", "ip_address"})
+STRING_PARAMS = frozenset(
+    {"text", "caption", "parse_mode", "url", "secret_token", "action", "ip_address", "callback_query_id"}
+)
+MAX_CALLBACK_DATA = 64  # bytes
 
 _HTML_TOKEN = re.compile(
     r"""<(?P<close>/?)(?P<tag>[a-zA-Z][a-zA-Z0-9-]*)(?P<attrs>(?:\s+[a-zA-Z-]+\s*=\s*"[^"]*")*)\s*>"""
@@ -108,6 +115,9 @@ class BotApiStandIn(LocalServer):
         self.sent_messages: list[dict] = []  # what sendMessage accepted, as Telegram returned it
         self.chat_members: dict[tuple[int, int], str] = {}  # (chat_id, user_id) -> status
         self.webhook: dict[str, Any] | None = None  # what setWebhook registered
+        self.commands: list[dict] | None = None  # what setMyCommands registered
+        self.blocked: set[int] = set()  # chats whose user blocked the bot (or removed it): 403
+        self.migrated: dict[int, int] = {}  # old group id -> its supergroup's id: 400 with the new id
         self._updates: list[dict] = []
         self._chats: dict[int, dict] = {}
         self._failures: dict[str, list[tuple[int, dict]]] = {}
@@ -134,12 +144,7 @@ class BotApiStandIn(LocalServer):
     ) -> dict:
         """An update carrying a new text message (a `channel_post` in a channel). Private
         chats' ids are their user's id, as on Telegram."""
-        chat = {"id": chat_id, "type": chat_type}
-        if chat_type == "private":
-            chat["first_name"] = "Reader"
-        else:
-            chat["title"] = f"Chat {chat_id}"
-        self._chats[chat_id] = chat
+        chat = self.chat(chat_id, chat_type)
         message: dict[str, Any] = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat, "text": text}
         if chat_type == "channel":
             message["sender_chat"] = chat
@@ -152,6 +157,66 @@ class BotApiStandIn(LocalServer):
             message["entities"] = entities
         key = "channel_post" if chat_type == "channel" else "message"
         return {"update_id": next(self._update_ids), key: message}
+
+    def chat(self, chat_id: int, chat_type: str = "private") -> dict:
+        """A Chat as the Bot API gives it (and remembered for the messages sent there)."""
+        chat = {"id": chat_id, "type": chat_type}
+        if chat_type == "private":
+            chat["first_name"] = "Reader"
+        else:
+            chat["title"] = f"Chat {chat_id}"
+        self._chats[chat_id] = chat
+        return chat
+
+    def member_update(
+        self, chat_id: int, status: str, *, chat_type: str = "supergroup", old_status: str = "member", by: int = 7
+    ) -> dict:
+        """A `my_chat_member` update: the bot's status in a chat changed from `old_status` to
+        `status` ("left", "kicked": removed; in a private chat "kicked" is its user blocking
+        the bot), by user `by` (in a private chat, its user)."""
+        user = {"id": chat_id if chat_type == "private" else by, "is_bot": False, "first_name": "Reader"}
+        member = lambda state: chat_member(state, self.bot_user)  # noqa: E731
+        change = {
+            "chat": self.chat(chat_id, chat_type),
+            "from": user,
+            "date": int(time.time()),
+            "old_chat_member": member(old_status),
+            "new_chat_member": member(status),
+        }
+        return {"update_id": next(self._update_ids), "my_chat_member": change}
+
+    def migration_updates(self, old_id: int, new_id: int, *, user_id: int = 7) -> list[dict]:
+        """The two service messages of a group's upgrade to a supergroup: `migrate_to_chat_id`
+        in the old group, `migrate_from_chat_id` in the new supergroup. Messages to the old
+        group are refused from now on (see `migrate`)."""
+        self.migrate(old_id, new_id)
+        sender = {"id": user_id, "is_bot": False, "first_name": "Reader"}
+        old = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": self.chat(old_id, "group"),
+               "from": sender, "migrate_to_chat_id": new_id}  # fmt: skip
+        new = {"message_id": 1, "date": int(time.time()), "chat": self.chat(new_id, "supergroup"),
+               "from": sender, "migrate_from_chat_id": old_id}  # fmt: skip
+        return [{"update_id": next(self._update_ids), "message": m} for m in (old, new)]
+
+    def press_update(self, message: dict, data: str, *, user_id: int) -> dict:
+        """A `callback_query` update: user `user_id` pressed a button with callback data
+        `data` under `message` (a message the bot sent, as `sent_messages` holds it)."""
+        query = {
+            "id": str(next(self._update_ids) * 7919),
+            "from": {"id": user_id, "is_bot": False, "first_name": "Reader"},
+            "message": message,
+            "chat_instance": str(-abs(message["chat"]["id"]) * 31),
+            "data": data,
+        }
+        return {"update_id": next(self._update_ids), "callback_query": query}
+
+    def block(self, chat_id: int) -> None:
+        """Refuse every message to `chat_id` as Telegram does once its user blocked the bot."""
+        self.blocked.add(chat_id)
+
+    def migrate(self, old_id: int, new_id: int) -> None:
+        """Refuse messages to group `old_id` as Telegram does once it became supergroup `new_id`."""
+        self.migrated[old_id] = new_id
+        self.chat(new_id, "supergroup")
 
     def queue(self, update: dict) -> dict:
         """Hand `update` to the next getUpdates."""
@@ -184,6 +249,8 @@ class BotApiStandIn(LocalServer):
         if status == 429:
             body["description"] = description or f"Too Many Requests: retry after {retry_after}"
             body["parameters"] = {"retry_after": retry_after}
+        elif status == 403:
+            body["description"] = description or "Forbidden: bot was blocked by the user"
         else:
             body["description"] = description or "Bad Request: something is wrong"
         self._failures.setdefault(method.lower(), []).append((status, body))
@@ -220,6 +287,8 @@ class BotApiStandIn(LocalServer):
             result = await handler(params)
         except BadRequest as exc:
             return web.json_response({"ok": False, "error_code": 400, "description": str(exc)}, status=400)
+        except _Refused as exc:
+            return web.json_response(exc.body, status=exc.body["error_code"])
         return web.json_response({"ok": True, "result": result})
 
     def _notify(self) -> None:
@@ -249,6 +318,15 @@ class BotApiStandIn(LocalServer):
         chat_id = params.get("chat_id")
         if chat_id is None:
             raise BadRequest("Bad Request: chat_id is empty")
+        if int(chat_id) in self.blocked:
+            blocked = "Forbidden: bot was blocked by the user" if int(chat_id) > 0 else "Forbidden: bot was kicked from the supergroup chat"
+            raise _Refused({"ok": False, "error_code": 403, "description": blocked})
+        if int(chat_id) in self.migrated:
+            raise _Refused({"ok": False, "error_code": 400, "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                            "parameters": {"migrate_to_chat_id": self.migrated[int(chat_id)]}})  # fmt: skip
+        markup = params.get("reply_markup")
+        if markup is not None:
+            _check_inline_keyboard(markup)
         text = str(params.get("text") or "")
         if str(params.get("parse_mode", "")).upper() == "HTML":
             text = visible_text(text)
@@ -259,10 +337,31 @@ class BotApiStandIn(LocalServer):
             raise BadRequest("Bad Request: message is too long")
         chat = self._chats.get(int(chat_id), {"id": int(chat_id), "type": "private" if int(chat_id) > 0 else "supergroup"})
         message = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat, "from": self.bot_user, "text": text}
+        if markup is not None:
+            message["reply_markup"] = markup
         self.sent_messages.append(message)
         return message
 
     async def _api_sendchataction(self, params: dict) -> bool:
+        return True
+
+    async def _api_setmycommands(self, params: dict) -> bool:
+        commands = params.get("commands")
+        if not isinstance(commands, list) or len(commands) > 100:
+            raise BadRequest("Bad Request: commands must be a list of at most 100")
+        for command in commands:
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", str(command.get("command", ""))):
+                raise BadRequest("Bad Request: BOT_COMMAND_INVALID")
+            if not 1 <= len(str(command.get("description", "")).strip()) <= 256:
+                raise BadRequest("Bad Request: command description is empty")
+        self.commands = commands
+        return True
+
+    async def _api_answercallbackquery(self, params: dict) -> bool:
+        if not params.get("callback_query_id"):
+            raise BadRequest("Bad Request: query is too old and response timeout expired or query ID is invalid")
+        if len(str(params.get("text", ""))) > 200:
+            raise BadRequest("Bad Request: MESSAGE_TOO_LONG")
         return True
 
     async def _api_setwebhook(self, params: dict) -> bool:
@@ -276,15 +375,43 @@ class BotApiStandIn(LocalServer):
     async def _api_getchatmember(self, params: dict) -> dict:
         user_id = int(params["user_id"])
         status = self.chat_members.get((int(params["chat_id"]), user_id), "member")
-        member: dict[str, Any] = {"status": status, "user": {"id": user_id, "is_bot": False, "first_name": "Reader"}}
-        if status == "creator":
-            member["is_anonymous"] = False
-        elif status == "administrator":
-            rights = ("can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages", "can_manage_video_chats",
-                      "can_restrict_members", "can_promote_members", "can_change_info", "can_invite_users",
-                      "can_post_stories", "can_edit_stories", "can_delete_stories")  # fmt: skip
-            member.update({right: right not in ("can_be_edited", "is_anonymous") for right in rights})
-        return member
+        return chat_member(status, {"id": user_id, "is_bot": False, "first_name": "Reader"})
+
+
+def chat_member(status: str, user: dict) -> dict:
+    """A ChatMember of `status` with the fields the Bot API requires of that kind."""
+    member: dict[str, Any] = {"status": status, "user": user}
+    if status == "creator":
+        member["is_anonymous"] = False
+    elif status == "administrator":
+        rights = ("can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages", "can_manage_video_chats",
+                  "can_restrict_members", "can_promote_members", "can_change_info", "can_invite_users",
+                  "can_post_stories", "can_edit_stories", "can_delete_stories")  # fmt: skip
+        member.update({right: right not in ("can_be_edited", "is_anonymous") for right in rights})
+    elif status == "kicked":
+        member["until_date"] = 0  # for ever
+    return member
+
+
+class _Refused(Exception):
+    """An error answer other than 400, as Telegram gives it (`body`)."""
+
+    def __init__(self, body: dict):
+        super().__init__(body["description"])
+        self.body = body
+
+
+def _check_inline_keyboard(markup: Any) -> None:
+    """Telegram's checks of an InlineKeyboardMarkup with callback buttons."""
+    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+        raise BadRequest("Bad Request: field \"inline_keyboard\" of the InlineKeyboardMarkup should be an Array of Arrays")
+    for button in (button for row in rows for button in row):
+        if not isinstance(button, dict) or not str(button.get("text", "")).strip():
+            raise BadRequest("Bad Request: BUTTON_TEXT_INVALID")
+        data = button.get("callback_data")
+        if data is not None and not 1 <= len(str(data).encode()) <= MAX_CALLBACK_DATA:
+            raise BadRequest("Bad Request: BUTTON_DATA_INVALID")
 
 
 async def _read_params(request: web.Request) -> dict[str, Any]:

@@ -10,7 +10,12 @@ Every process runs a scheduler; the store decides who sends. For one (chat, loca
 A sender that raises releases the claim and the chat is retried shortly; the retry sends only
 the parts not yet recorded. A `PermanentSendError` (the platform refused a part for a reason
 that retrying cannot fix) ends that date's attempt: logged, and the chat scheduled for its
-next date, still subscribed. A process that dies (or is cancelled) holding a claim leaves it
+next date, still subscribed. Two refusals say more: `ChatGone` (the bot was blocked, kicked
+or removed) stops the chat's digest at once, never retried, and hands the chat to
+`on_chat_gone` (the privacy service's erasure) once nothing more will be written under it;
+`ChatMoved` (a Telegram group become a supergroup) hands old and new chat to `on_chat_moved`
+(which moves subscription, due time, the composed digest and its parts) and the new chat is
+sent the digest on the next tick. A process that dies (or is cancelled) holding a claim leaves it
 to expire, and then another process sends. A claimant re-reads the "sent" marker after
 claiming, so a digest finished in between is not sent again.
 
@@ -30,8 +35,9 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Awaitable, Callable
 
-from bot.delivery import Delivery, PermanentSendError
+from bot.delivery import ChatGone, ChatMoved, Delivery, PermanentSendError
 from bot.digest.compose import PendingDigest
 from bot.digest.localtime import Clock, latest_occurrence
 from bot.digest.service import DigestService
@@ -54,6 +60,7 @@ class TickReport:
     skipped: int = 0  # missed by more than the grace period
     failed: int = 0  # the sender (or composing) failed; retried later
     gave_up: int = 0  # the platform refused a part for good: nothing more that date
+    gone: int = 0  # of those, chats gone for the bot (blocked, removed): digest stopped, erased
     busy: int = 0  # another process holds the claim
     elsewhere: int = 0  # due chats of platforms this process does not serve, left to others
     moved: int = 0  # chats rescheduled or dropped: no longer due now
@@ -71,9 +78,13 @@ class DigestScheduler:
         batch_size: int = 500,
         concurrency: int = 8,
         metrics=None,
+        on_chat_gone: Callable[[ChatRef], Awaitable[object]] | None = None,
+        on_chat_moved: Callable[[ChatRef, ChatRef], Awaitable[object]] | None = None,
     ):
         self.digests = digests
         self.metrics = metrics  # bot.metrics.Metrics, if the program keeps them
+        self.on_chat_gone = on_chat_gone  # e.g. Privacy.erase_chat; without it only the digest stops
+        self.on_chat_moved = on_chat_moved  # e.g. Privacy.move_chat; without it a move is a refusal
         self.store = digests.store
         self.senders = senders
         self.clock = clock or digests.clock
@@ -183,6 +194,8 @@ class DigestScheduler:
             return
         # Not in a `finally`: when cancelled (the process stopping) we cannot know whether the
         # platform took the digest, so the claim is left to expire instead of being released.
+        gone: ChatRef | None = None
+        moved: ChatMoved | None = None
         try:
             if await self.store.get(sent_key) is not None:  # sent while we were claiming
                 await subscriptions.schedule(chat_key, next_due)
@@ -191,6 +204,20 @@ class DigestScheduler:
                 report.sent += sent
                 report.empty += not sent
                 await subscriptions.schedule(chat_key, next_due)
+            report.moved += 1
+        except ChatGone as exc:  # no id in the line: the log outlives the erasure
+            log.warning("a daily digest was refused for good (%s): the chat's digest stops and its data is erased", exc)
+            report.gave_up += 1
+            report.gone += 1
+            report.moved += 1
+            gone = subscription.chat
+        except ChatMoved as exc:
+            if self.on_chat_moved is None:
+                log.warning("digest for %s of %s not sent: %s; trying again on its next date", chat_key, day, exc)
+                report.gave_up += 1
+                await subscriptions.schedule(chat_key, next_due)
+            else:
+                moved = exc
             report.moved += 1
         except PermanentSendError as exc:  # the same part would be refused every minute
             log.warning("digest for %s of %s not sent: %s; trying again on its next date", chat_key, day, exc)
@@ -203,6 +230,16 @@ class DigestScheduler:
             await subscriptions.schedule(chat_key, now + RETRY_AFTER)
             report.moved += 1
         await self.store.delete_if_equals(claim_key, token)
+        if gone is not None:  # last: nothing written after an erasure may name the chat
+            if self.on_chat_gone is not None:
+                await self.on_chat_gone(gone)
+            else:
+                await subscriptions.unsubscribe(gone)
+        if moved is not None:
+            # Everything of the old id (subscription, due time, the composed digest and the
+            # parts sent) goes to the new one, still due: the next tick sends it there.
+            log.info("digest for %s: the chat moved to %s; sending there", chat_key, moved.new_chat.key)
+            await self.on_chat_moved(subscription.chat, moved.new_chat)
 
     async def _send(self, chat: ChatRef, day: date, now: datetime, sender: Sender, sent_key: str) -> bool:
         """Compose and send; mark sent once the platform accepted. False: nothing new."""
