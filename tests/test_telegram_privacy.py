@@ -328,3 +328,32 @@ async def test_summary_bot_run_privacy_forget_and_removal_leave_nothing_in_the_d
     assert b"9876543217" not in after and b"5555666777" not in after
     assert b"3333444555" in after  # the third group's subscription is intact
     assert database.exists()
+
+
+async def test_on_a_worker_queued_removals_and_presses_are_handled_as_polled_ones(api, sites, tmp_path):
+    """Scaled out, a front queues every update as it came (webhook JSON) and a worker runs
+    `answer_job`: a my_chat_member removal erases, a forged press is answered and ignored."""
+    from adapters.delivery import untracked
+    from bot.store.sqlite_store import SQLiteStore
+
+    group = -1009876543217
+    store = await SQLiteStore.open(tmp_path / "store.sqlite3")
+    try:
+        async with running(api, store, tmp_path) as (_, bot):
+            await use_group(api, group, sites, "zqxvictimfeed")
+        worker = TelegramService(TelegramSettings(telegram_token=api.token, telegram_api_url=api.base_url), bot)
+        await worker.start_sending()
+        try:
+            offer = {"message_id": 5, "date": 1700000000, "chat": api.chat(group, "supergroup"), "text": "x"}
+            await worker.answer_job({"update": api.press_update(offer, "/unsubscribe", user_id=ADMIN)}, untracked())
+            (answer,) = api.calls_to("answerCallbackQuery")
+            assert answer.params["text"] == "That button has expired."
+            chat = ChatRef("telegram", str(group), kind="group")
+            assert (await bot.privacy.inventory(chat)).subscription
+            await worker.answer_job({"update": api.member_update(group, "left", by=ADMIN)}, untracked())
+            assert (await bot.privacy.inventory(chat)).empty
+        finally:
+            await worker.stop()
+        assert b"9876543217" not in await dump(store, tmp_path)
+    finally:
+        await store.close()
