@@ -7,7 +7,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
     SUMMARY_BOT_SEEDS_DIR=/app/seeds \
-    SUMMARY_BOT_SQLITE_PATH=/data/store.sqlite3
+    SUMMARY_BOT_SQLITE_PATH=/data/store.sqlite3 \
+    SUMMARY_BOT_MODEL_CACHE_DIR=/opt/summary-bot/models
 
 WORKDIR /app
 
@@ -20,6 +21,10 @@ COPY bot ./bot
 COPY adapters ./adapters
 COPY seeds ./seeds
 RUN pip install . && useradd --create-home --uid 10001 bot && mkdir -p /data && chown bot /data
+# The int8 ONNX encoder is built here, once, so containers start warm and never import torch
+# to serve. Root-owned and readable by `bot`: a graph that fails its checks at start-up is
+# reported rather than rebuilt in place.
+RUN summary-bot prepare-model && chmod -R a+rX /opt/summary-bot/models
 
 USER bot
 # The SQLite store of a single container lives in /data: mount a named volume there

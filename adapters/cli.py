@@ -86,6 +86,15 @@ def build_parser(*, benchmarks: bool = False) -> argparse.ArgumentParser:
     )
     worker.set_defaults(func=cmd_worker)
 
+    prepare = commands.add_parser(
+        "prepare-model", help="build the ONNX sentence encoder into the model cache (once; the first start does it too)",
+        description="Export the sentence encoder's weights to an int8 ONNX graph in the model cache "
+        "(SUMMARY_BOT_MODEL_CACHE_DIR, default: the user's cache directory), or check the one there. "
+        "Needs torch and transformers; serving then needs neither.",
+    )  # fmt: skip
+    prepare.add_argument("--force", action="store_true", help="rebuild even if the cached graph checks out")
+    prepare.set_defaults(func=cmd_prepare_model)
+
     from adapters.digest_cli import add_digest_parser
 
     add_digest_parser(commands)
@@ -318,11 +327,29 @@ async def wait_unconfigured(settings: Settings) -> None:
         await runner.cleanup()
 
 
+# -- prepare-model --------------------------------------------------------------------------
+async def cmd_prepare_model(args, settings: Settings) -> int:
+    from bot.encoder import ModelError, prepare_graph
+
+    if settings.encoder_backend != "onnx":
+        print("summary-bot: SUMMARY_BOT_ENCODER_BACKEND is not onnx: nothing to prepare", file=sys.stderr)
+        return 0
+    try:
+        graph = await asyncio.to_thread(prepare_graph, settings, force=args.force)
+    except (ModelError, OSError) as exc:
+        print(f"summary-bot: {exc}", file=sys.stderr)
+        return 1
+    print(f"{'built' if graph.built else 'checked'} {graph.path} (weights sha256 {graph.source_sha256[:12]}…)")
+    return 0
+
+
 # -- worker ---------------------------------------------------------------------------------
 async def cmd_worker(args, settings: Settings) -> int:
     if not settings.redis_url:
         print(NEEDS_REDIS.replace("SUMMARY_BOT_WORKERS=external", "summary-bot worker"), file=sys.stderr)
         return 2
+    if settings.encoder_threads == 0:  # workers scale by process: one intra-op thread each
+        settings = settings.model_copy(update={"encoder_threads": 1})
     from adapters.worker import run_worker
 
     return await run_worker(settings)

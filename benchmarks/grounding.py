@@ -181,9 +181,9 @@ async def cmd_bench_grounding(args, settings) -> int:
     if not args.data.is_file():
         print(f"summary-bot: no such data file: {args.data}", file=sys.stderr)
         return 2
-    from bot.encoder import load_sentence_encoder
+    from bot.encoder import load_encoder
 
-    encoder = load_sentence_encoder(settings.encoder_model, float32=settings.encoder_float32)
+    encoder = load_encoder(settings)  # the configured backend (SUMMARY_BOT_ENCODER_BACKEND)
     rows = load_rows(args.data, args.limit)
     budget = args.budget or settings.llm_max_input_chars
     summary = summarise(measure(rows, encoder.embed, budget=budget, seed=args.seed))

@@ -139,17 +139,17 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
 
 
 def build_summarizer(settings, scorer_weights: Path | None = None):
-    from bot.encoder import load_sentence_encoder
+    from bot.encoder import load_encoder  # the configured backend (SUMMARY_BOT_ENCODER_BACKEND)
 
     if scorer_weights is not None:
         if settings.summarizer != "extractive":
             raise ValueError("--scorer-weights applies to the extractive summarizer only")
         from bot.summarize.extractive import ExtractiveSummarizer
 
-        return ExtractiveSummarizer(load_sentence_encoder(settings.encoder_model), weights=scorer_weights)
+        return ExtractiveSummarizer(load_encoder(settings), weights=scorer_weights)
     from bot.summarize import build_summarizer
 
-    return build_summarizer(settings, load_sentence_encoder(settings.encoder_model))
+    return build_summarizer(settings, load_encoder(settings))
 
 
 async def cmd_rouge(args, settings) -> int:

@@ -85,7 +85,12 @@ class Settings(BaseSettings):
     llm_max_input_chars: int = Field(12_000, ge=500, le=500_000)  # article text sent (and checked against)
     llm_grounding_threshold: float = Field(0.5, ge=0, le=1)  # see `summary-bot bench grounding`
     encoder_model: Path | None = None  # local sentence-encoder folder; default: packaged MiniLM
-    encoder_float32: bool = False  # run the encoder in float32 even where bfloat16 is native
+    encoder_float32: bool = False  # torch backend: float32 even where bfloat16 is native
+    # "onnx": the int8 graph on ONNX Runtime (no torch on the serving path); "torch": the
+    # packaged weights through torch/transformers, as before (for comparison)
+    encoder_backend: Literal["onnx", "torch"] = "onnx"
+    encoder_threads: int = Field(0, ge=0, le=256)  # intra-op threads; 0: all cores, 1 in `summary-bot worker`
+    model_cache_dir: Path | None = None  # where the ONNX graph is kept; default: the user's cache dir
     model_queue_size: int = Field(64, ge=1)  # model jobs waiting at most; beyond: "busy, try again"
     model_job_budget: float = Field(30.0, gt=0)  # seconds one model job may run
     article_cache_ttl: int = Field(24 * 3600, gt=0)

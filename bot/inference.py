@@ -6,7 +6,8 @@ already spreads each call over the cores; two calls at once would only fight for
 jobs wait in a bounded queue (when it is full, `ModelBusy`: the chat is told to try again,
 memory never grows), and each job has a time budget counted from its start. A job over
 budget is stopped at its next check (`check_deadline`, called between encoder batches and
-generation chunks) and answered with `ModelTimeout`. The model is loaded by the model thread
+generation chunks) and answered with `ModelTimeout`; a call that cannot check (one ONNX
+Runtime run) registers `on_stop` to be told, and sets its RunOptions.terminate. The model is loaded by the model thread
 before its first job (or by `warm_up`), outside any budget; a process that only serves
 cached summaries never loads it.
 
@@ -35,12 +36,13 @@ benchmark can share one loaded model across loops.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -90,9 +92,22 @@ class BudgetExceeded(Exception):
 class Deadline:
     at: float  # time.monotonic()
     stopped: threading.Event = field(default_factory=threading.Event)
+    # called once by stop(): how a call that does not return between checks (an ONNX
+    # Runtime run) is told to stop, e.g. by setting its RunOptions.terminate
+    _on_stop: list[Callable[[], None]] = field(default_factory=list)
+    _hooks_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def expired(self) -> bool:
         return self.stopped.is_set() or time.monotonic() > self.at
+
+    def stop(self) -> None:
+        """The job is to stop: `check_deadline` raises from now on and the running call's
+        stop hooks run (quick, non-blocking: the watchdog calls this under its lock)."""
+        with self._hooks_lock:
+            self.stopped.set()
+            hooks, self._on_stop = self._on_stop, []
+        for hook in hooks:
+            hook()
 
 
 _deadline: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar("model_deadline", default=None)
@@ -103,6 +118,28 @@ def check_deadline() -> None:
     deadline = _deadline.get()
     if deadline is not None and deadline.expired():
         raise BudgetExceeded()
+
+
+@contextlib.contextmanager
+def on_stop(hook: Callable[[], None]) -> Iterator[None]:
+    """Within the block, `hook()` is called if the current model job is stopped (its budget
+    spent, its caller gone); at once if it already is. Outside a job, nothing."""
+    deadline = _deadline.get()
+    if deadline is None:
+        yield
+        return
+    with deadline._hooks_lock:
+        registered = not deadline.stopped.is_set()
+        if registered:
+            deadline._on_stop.append(hook)
+    if not registered:
+        hook()
+    try:
+        yield
+    finally:
+        with deadline._hooks_lock:
+            if hook in deadline._on_stop:
+                deadline._on_stop.remove(hook)
 
 
 def time_left() -> float | None:
@@ -159,13 +196,14 @@ class _Job:
 
 
 class Models:
-    """The loaded encoder and summarizer (built on the model thread)."""
+    """The loaded encoder and summarizer (built on the model thread). The encoder's backend
+    and threads come from the settings (SUMMARY_BOT_ENCODER_BACKEND, _ENCODER_THREADS)."""
 
     def __init__(self, settings: Settings):
-        from bot.encoder import load_sentence_encoder
+        from bot.encoder import load_encoder
         from bot.summarize import build_summarizer
 
-        self.encoder = load_sentence_encoder(settings.encoder_model, float32=settings.encoder_float32)
+        self.encoder = load_encoder(settings)
         self.summarizer = build_summarizer(settings, self.encoder)
 
 
@@ -190,7 +228,9 @@ class LocalInference:
         self.queue_size = queue_size or settings.model_queue_size
         self.budget = budget or settings.model_job_budget
         self.summarizer_identity = summarizer_identity(settings)
-        self.encoder_identity = str(settings.encoder_model or "packaged")
+        from bot.encoder import encoder_identity
+
+        self.encoder_identity = encoder_identity(settings)
         self._load_models = load_models
         self._models: Any = None
         self._load_error: BaseException | None = None
@@ -291,7 +331,7 @@ class LocalInference:
             with self._cond:
                 job.caller_gone = True
                 if job.deadline is not None:  # running: stopped at its next check
-                    job.deadline.stopped.set()
+                    job.deadline.stop()
                     self._cond.notify_all()
                 else:  # still queued: its place is free at once
                     try:
@@ -445,7 +485,7 @@ class LocalInference:
                     self._cond.wait(job.deadline.at - now)
                     continue
                 if not job.deadline.stopped.is_set():
-                    job.deadline.stopped.set()
+                    job.deadline.stop()
                     self._cond.notify_all()  # a job waiting for the models gives up on them
                 if now < job.deadline.at + grace or self._models_holder != generation:
                     # Not yet past the grace, or its thread is not in model work (it answers the job itself).

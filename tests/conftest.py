@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -43,6 +45,42 @@ async def store(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Store
         opened = await RedisStore.connect(url)
     yield opened
     await opened.close()
+
+
+# -- the model cache: the ONNX encoder's graph, built at most once per session, in a temp dir --
+
+_MODEL_CACHE = pytest.StashKey[tuple]()  # (the temporary folder, the variable's value before)
+
+
+def pytest_configure(config) -> None:
+    """Point SUMMARY_BOT_MODEL_CACHE_DIR at a fresh temporary folder before any test module
+    is imported (a module may build Settings at import), so the tests, and the commands they
+    start, never write to the user's cache. The first model load builds the graph there."""
+    folder = tempfile.mkdtemp(prefix="summary-bot-model-cache-")
+    config.stash[_MODEL_CACHE] = (folder, os.environ.get("SUMMARY_BOT_MODEL_CACHE_DIR"))
+    os.environ["SUMMARY_BOT_MODEL_CACHE_DIR"] = folder
+
+
+def pytest_unconfigure(config) -> None:
+    folder, previous = config.stash.get(_MODEL_CACHE, (None, None))
+    if folder is None:
+        return
+    if previous is None:
+        os.environ.pop("SUMMARY_BOT_MODEL_CACHE_DIR", None)
+    else:
+        os.environ["SUMMARY_BOT_MODEL_CACHE_DIR"] = previous
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def model_cache() -> Path:
+    """The session's model cache folder with the ONNX graph built (once) and verified."""
+    from bot.config import Settings
+    from bot.encoder import prepare_graph
+
+    settings = Settings()
+    prepare_graph(settings)
+    return Path(settings.model_cache_dir)
 
 
 # -- the model: one inference service (and one loaded encoder) for the whole session ------

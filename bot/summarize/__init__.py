@@ -76,9 +76,10 @@ def summarizer_identity(settings) -> str:
         from bot.summarize.abstractive import AbstractiveSummarizer as cls
 
         return f"{cls.name}:{cls.version}:{settings.summarizer_model}"
+    from bot.encoder import encoder_identity
     from bot.summarize.extractive import ExtractiveSummarizer as cls
 
-    return f"{cls.name}:{cls.version}:{settings.encoder_model or 'packaged'}"
+    return f"{cls.name}:{cls.version}:{encoder_identity(settings)}"
 
 
 def summarizer_label(settings) -> str:
