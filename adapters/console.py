@@ -31,7 +31,7 @@ import unicodedata
 from collections.abc import Callable
 from typing import TextIO
 
-from bot.commands import parse_command
+from bot.commands import is_length_button, parse_command
 from bot.core import SummaryBot
 from bot.limits import cap_daily_digest, cap_digest
 from bot.models import ChatRef, DailyDigest, Digest, Incoming, Reply
@@ -102,8 +102,11 @@ def render_reply(reply: Reply, *, bold: bool = False) -> str:
         body = f"⚠ {reply.error}"
     else:
         body = reply.text or ""
-    # No buttons in a terminal: show what pressing one would send, so it can be typed.
-    buttons = "".join(f"\n  [{button.label}: {button.command}]" for button in reply.buttons)
+    # No buttons in a terminal: show what pressing one would send, so it can be typed; a
+    # command only a press runs (Shorter/Longer) could not be, so it is left out.
+    buttons = "".join(
+        f"\n  [{button.label}: {button.command}]" for button in reply.buttons if not is_length_button(button.command)
+    )
     return body + buttons
 
 

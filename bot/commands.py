@@ -65,6 +65,9 @@ class CommandInfo:
     usage: tuple[tuple[str, str], ...]  # /help's lines: (how to call it, what it does)
     rule: Rule
     aliases: tuple[str, ...] = ()  # other names for the same command, shown nowhere
+    # A button's command: in no menu and not in /help, and run only when pressed
+    # (`Incoming.via_button`); typed, it is as unknown as any other word.
+    press_only: bool = False
 
 
 # The order is /help's and the menu's.
@@ -123,7 +126,24 @@ REGISTRY: tuple[CommandInfo, ...] = (
         admins,  # even the count it shows first is for whoever may erase
     ),
     CommandInfo("help", "What I can do", (("/help", "this message"),), anyone, aliases=("start",)),
+    CommandInfo(
+        "length",
+        "Another length of a digest (the Shorter/Longer buttons)",
+        (("/length <id> short|medium|long", "the digest under that button at another length"),),
+        anyone,  # anyone in the chat may press; the per-user rate limit applies as for /summary
+        press_only=True,
+    ),
 )
+
+# The Shorter/Longer buttons' command: a random id the core stored for the digest's link in
+# that chat (bot.store.keys.length_button), and the length to show. No URL: Telegram's
+# callback data is at most 64 bytes and both platforms' button values are hostile input;
+# adapters accept a press only if its data matches this (and the core only if the id is stored).
+LENGTH_BUTTON = re.compile(r"/length [A-Za-z0-9_-]{8,22} (short|medium|long)")
+
+
+def is_length_button(data: object) -> bool:
+    return isinstance(data, str) and LENGTH_BUTTON.fullmatch(data) is not None
 
 # Slack's one slash command carries these as its first word (`/summary privacy`); they are
 # read as the command itself only when nothing else follows (or, for forget, "confirm").
@@ -147,9 +167,14 @@ def access_rules(registry: tuple[CommandInfo, ...] = REGISTRY) -> dict[str, Rule
 
 
 def help_lines(registry: tuple[CommandInfo, ...] = REGISTRY) -> str:
-    return "\n".join(f"{call} – {what}" for info in registry for call, what in info.usage)
+    return "\n".join(f"{call} – {what}" for info in registry if not info.press_only for call, what in info.usage)
 
 
 def menu(registry: tuple[CommandInfo, ...] = REGISTRY) -> list[tuple[str, str]]:
     """(name without the slash, description) of each command, for a platform's menu."""
-    return [(info.name, info.description) for info in registry]
+    return [(info.name, info.description) for info in registry if not info.press_only]
+
+
+def press_only(registry: tuple[CommandInfo, ...] = REGISTRY) -> frozenset[str]:
+    """The names (aliases included) of the commands only a button press runs."""
+    return frozenset(name for info in registry if info.press_only for name in (info.name, *info.aliases))

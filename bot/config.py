@@ -102,6 +102,7 @@ class Settings(BaseSettings):
     related_memory_size: int = Field(10_000, ge=1)  # articles remembered per scope, newest kept
     related_retention_days: float = Field(90, gt=0)  # a remembered article not shared again this long is dropped
     chat_retention_days: float = Field(365, gt=0)  # a chat idle this long, with no subscription or feed, is erased
+    length_button_days: float = Field(7, gt=0, le=365)  # Shorter/Longer under a digest work this long after their last use
     privacy_url: str | None = None  # the operator's privacy policy, linked by /privacy (default: PRIVACY.md)
 
     # scaling out: "inprocess" (the default) or "external" (`summary-bot worker` processes

@@ -7,13 +7,17 @@ on Telegram, Slack and the console. Nothing here knows how a reply is rendered.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import secrets
 import time
+from dataclasses import replace
 from typing import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from bot.acl import Decision, Permissions
 from bot.commands import REGISTRY, Command, CommandInfo, access_rules, as_subcommand, help_lines, parse_command
+from bot.commands import LENGTH_BUTTON, press_only
 from bot.commands import menu as registry_menu
 from bot.config import Settings
 from bot.digest.commands import DigestCommands
@@ -63,6 +67,9 @@ REMOVAL_ERASES = {
     ("slack", True): " Uninstalling the app erases everything of the workspace.",
 }
 POLICY_FILE = "PRIVACY.md in the summary-bot project"  # when the operator published no policy URL
+BUTTON_EXPIRED = "That button has expired."
+# Shorter / Longer under a link's digest: one step down or up LENGTHS, hidden at the end.
+LENGTH_STEPS = (("Shorter", -1), ("Longer", 1))
 
 Handler = Callable[[Incoming, Command], Awaitable[list[Reply]]]
 
@@ -93,6 +100,7 @@ class SummaryBot:
             "autosummary": self._autosummary_command,
             "privacy": self._privacy_command,
             "forget": self._forget_command,
+            "length": self._length_command,
             **DigestCommands(self.digests).handlers(),
         }
         # One registry: /help, the menu and the access rules come from it; a handler without
@@ -106,6 +114,7 @@ class SummaryBot:
         }
         # Who may run which command; each platform adapter registers its admin check here.
         self.permissions = Permissions(access_rules(self.registry))
+        self.press_only = press_only(self.registry)
 
     def menu(self) -> list[tuple[str, str]]:
         """(command without the slash, short description) for each command, in /help's
@@ -141,6 +150,8 @@ class SummaryBot:
     async def _dispatch(self, message: Incoming, command: Command | None, urls: list[str]) -> list[Reply]:
         if command is not None:
             handler = self.commands.get(command.name)
+            if command.name in self.press_only and not message.via_button:
+                handler = None  # a button's command, typed: unknown, like any other word
             if handler is not None:
                 refusal = await self._refusal(message, command)
                 return [refusal] if refusal else await handler(message, command)
@@ -149,7 +160,7 @@ class SummaryBot:
             return []  # another bot's command in a group
         if urls:
             if self._is_direct(message) or await self.autosummary_enabled(message):
-                return await self.summarize_links(message, urls)
+                return await self.summarize_links(message, urls, buttons=True)
             return []
         if self._is_direct(message):
             if word_count(message.text) >= MIN_PASTED_WORDS:
@@ -188,13 +199,15 @@ class SummaryBot:
 
     # -- summarizing ----------------------------------------------------------------------
     async def summarize_links(
-        self, message: Incoming, urls: list[str], length: str | None = None, record_history: bool = True
-    ) -> list[Reply]:
+        self, message: Incoming, urls: list[str], length: str | None = None, record_history: bool = True,
+        *, buttons: bool = False,
+    ) -> list[Reply]:  # fmt: skip
         """Digests of `urls`; each link counts as one share of this message in the chat's
         daily digest, and asking for another length of a link shared here before
         (`/summary short|long <link>`) counts as none. Without `record_history` (a private
         request) the links leave no trace in the chat: no share, and no memory that could
-        show them to others as related articles."""
+        show them to others as related articles. `buttons`: each digest gets Shorter/Longer
+        (for replies posted in the chat; never for a private request, whose link would stay)."""
         urls = urls[: self.settings.max_links_per_message]
         refusal = await self._over_rate_limit(message, len(urls))
         if refusal is not None:
@@ -205,6 +218,10 @@ class SummaryBot:
         if record_history:  # what is shared in a chat makes its daily digest
             digests = [reply.digest for reply in replies if reply.digest]
             await self.digests.history.record(message.chat, digests, self.digests.clock(), only_new=length is not None)
+        if buttons and record_history:
+            for reply in replies:
+                if reply.digest is not None and reply.digest.url:
+                    reply.buttons = await self._new_length_buttons(message.chat, reply.digest.url, length)
         return replies
 
     async def _summarize_link(self, url: str, length: str | None, chat: ChatRef, remember: bool) -> Reply:
@@ -235,7 +252,11 @@ class SummaryBot:
         limit = self.settings.user_rate_limit
         if not limit or not message.user_id:
             return None
-        decided = keys.rate_decision(message.chat.key, message.message_id) if message.message_id else None
+        # A press's message_id is the message carrying the button, pressed again and again:
+        # its decision is not one to remember.
+        decided = (
+            keys.rate_decision(message.chat.key, message.message_id) if message.message_id and not message.via_button else None
+        )
         earlier = await self.store.get(decided) if decided else None
         if earlier is not None:
             return None if earlier == b"allowed" else []
@@ -266,7 +287,7 @@ class SummaryBot:
             return [Reply(error="Usage: /summary <link or text>, or reply /summary to a message with a link.")]
         urls = find_urls(target)
         if urls:
-            replies = await self.summarize_links(message, urls, length, record_history=not private)
+            replies = await self.summarize_links(message, urls, length, record_history=not private, buttons=True)
         elif word_count(target) < MIN_PASTED_WORDS and (scheme := other_scheme(target)):  # as in a message
             replies = [Reply(error=ONLY_WEB_LINKS.format(scheme=scheme))]
         elif word_count(target) < 5:
@@ -292,6 +313,48 @@ class SummaryBot:
     async def autosummary_enabled(self, message: Incoming) -> bool:
         value = await self.store.hget(keys.chat_settings(message.chat.key), "autosummary")
         return value != b"off"
+
+    # -- Shorter / Longer ------------------------------------------------------------------
+    async def _new_length_buttons(self, chat: ChatRef, url: str, length: str | None) -> tuple[Button, ...]:
+        """Shorter/Longer for a digest of `url` just shown in `chat` at `length`: a random id
+        stored for the link (owned by the chat: /forget erases it) that the buttons carry."""
+        length = length or self.settings.summary_length
+        button_id = secrets.token_urlsafe(9)  # 12 characters, unguessable
+        await self._keep_length_button(chat, button_id, url, length)
+        return _length_buttons(button_id, length)
+
+    async def _keep_length_button(self, chat: ChatRef, button_id: str, url: str, length: str) -> None:
+        record = json.dumps({"url": url, "length": length}).encode()
+        await self.store.set(keys.length_button(chat.key, button_id), record, ttl=self.settings.length_button_days * 86400)
+
+    async def _length_command(self, message: Incoming, command: Command) -> list[Reply]:
+        """A Shorter/Longer press: the digest it was under, at the length asked, in place of
+        that message (`Reply.replaces`), with the buttons for the new length. No share and no
+        related memory: the link was shared once. Anything wrong is told to the presser
+        alone and changes nothing."""
+        if not (message.via_button and message.message_id and LENGTH_BUTTON.fullmatch(f"/length {command.args}")):
+            return [Reply(error=BUTTON_EXPIRED, private=True)]
+        button_id, length = command.words
+        stored = await self.store.get(keys.length_button(message.chat.key, button_id))
+        try:
+            url = json.loads(stored)["url"] if stored is not None else None
+        except (ValueError, KeyError, TypeError):
+            url = None
+        if not isinstance(url, str):
+            return [Reply(error=BUTTON_EXPIRED, private=True)]
+        refusal = await self._over_rate_limit(message, 1)
+        if refusal is not None:
+            return [replace(reply, private=True) for reply in refusal]
+        try:
+            digest = await self.pipeline.digest_link(url, length, message.chat, remember=False)
+        except FRIENDLY_ERRORS as exc:
+            return [replace(self._failed(exc), private=True)]
+        except Exception:
+            log.exception("failed to summarize a link at another length")
+            self.metrics.errors.labels("internal").inc()
+            return [Reply(error="Sorry, I couldn't change that summary because of an error on my side.", private=True)]
+        await self._keep_length_button(message.chat, button_id, url, length)  # its time runs from the last use
+        return [Reply(digest=digest, replaces=message.message_id, buttons=_length_buttons(button_id, length))]
 
     # -- privacy --------------------------------------------------------------------------
     async def _privacy_command(self, message: Incoming, command: Command) -> list[Reply]:
@@ -324,6 +387,16 @@ class SummaryBot:
             return [Reply(error="Sorry, I couldn't finish erasing this chat's data. Please send /forget confirm again.")]
         what = _counts(erased) if not erased.empty else "there was nothing left"
         return [Reply(text=f"Done: I erased everything I stored about this chat ({what}). /privacy shows what I keep.")]
+
+
+def _length_buttons(button_id: str, length: str) -> tuple[Button, ...]:
+    """Shorter and Longer for a digest shown at `length`; each hidden at its end."""
+    at = LENGTHS.index(length)
+    return tuple(
+        Button(label, f"/length {button_id} {LENGTHS[at + step]}")
+        for label, step in LENGTH_STEPS
+        if 0 <= at + step < len(LENGTHS)
+    )
 
 
 def _counts(inventory: Inventory) -> str:
@@ -384,6 +457,8 @@ def privacy_notice(settings: Settings, chat: ChatRef, inventory: Inventory) -> s
         f"{', ' + sharing if sharing else ''}): {_plural(inventory.related, 'entry', 'entries')}, {related_kept}.",
         f"• Summaries of texts pasted here: at most {_duration(settings.article_cache_ttl)}. "
         f"Per-person rate-limit counters: 2 minutes. Private requests (/summary private) leave nothing here.",
+        f"• Which link the Shorter/Longer buttons under each digest stand for: "
+        f"{_days(settings.length_button_days)} after the last press.",
         f"Not about this chat: copies of public web pages ({_duration(settings.article_cache_ttl)}) and their "
         f"summaries ({_duration(settings.summary_cache_ttl)}), shared by every chat; they name no chat.",
     ]

@@ -49,6 +49,10 @@ class Incoming:
     message_id: str | None = None
     reply_to_text: str | None = None  # text of the message this one answers, if any
     addressed_to_bot: bool = False  # mention, DM, or slash command aimed at us
+    # A press of a button under one of the bot's replies (set by adapters only): some commands
+    # are a button's alone (bot.commands `press_only`), and `message_id` is then the message
+    # that carries the button.
+    via_button: bool = False
     # Who may change a chat's settings is the core's question (bot.acl), asked of the
     # platform when it matters; an adapter never vouches for it here.
 
@@ -158,6 +162,9 @@ class Reply:
     reply_to: str | None = None  # message id this reply answers
     private: bool = False
     buttons: tuple[Button, ...] = ()
+    # The id of the bot's message this reply takes the place of (edited in place, e.g. by a
+    # Shorter/Longer press): the adapter edits that message rather than sending a new one.
+    replaces: str | None = None
 
 
 # An adapter's way to post replies to a chat unprompted (daily digests): it renders them

@@ -29,7 +29,9 @@ def test_menu_and_help_come_from_one_registry():
     from bot.commands import REGISTRY, help_lines, menu
 
     names = [name for name, _ in menu()]
-    assert names == [info.name for info in REGISTRY]
+    assert names == [info.name for info in REGISTRY if not info.press_only]
+    hidden = [info.name for info in REGISTRY if info.press_only]  # a button's command: no menu, no /help
+    assert hidden == ["length"] and "/length" not in help_lines()
     assert {"summary", "privacy", "forget", "help"} <= set(names)
     assert ("privacy", "What I store about this chat and how to erase it") in menu()
     assert ("forget", "Erase everything I store about this chat") in menu()
@@ -39,7 +41,7 @@ def test_menu_and_help_come_from_one_registry():
     for name in names:
         assert f"/{name}" in lines
     # every name has its registry's rule, aliases included; none without one
-    assert Permissions().unruled([*names, "start"]) == [] and set(ACCESS) == {*names, "start"}
+    assert Permissions().unruled([*names, *hidden, "start"]) == [] and set(ACCESS) == {*names, *hidden, "start"}
     assert Permissions().needs_admin(parse_command("/forget confirm"))
     assert not Permissions().needs_admin(parse_command("/privacy"))
 

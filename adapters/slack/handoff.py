@@ -85,7 +85,9 @@ class HandOff:
         client = await self.sender.client_for_workspace(payload.get("team_id"))
         if kind == "button":
             message = button_message(payload)
-            await self.sender.reply_in_thread(client, message, await replies(message), delivery)
+            await self.sender.reply_in_thread(
+                client, message, await replies(message), delivery, response_url=payload["button"].get("response_url")
+            )
         elif kind == "thread":
             message = self._thread_message(payload)
             await self.sender.reply_in_thread(client, message, await replies(message), delivery)
@@ -144,4 +146,7 @@ def button_message(payload: dict) -> Incoming:
     channel = button["channel_id"]
     kind = chat_kind(channel, channel_name=button.get("channel_name") or None)
     chat = slack_chat(payload.get("team_id"), channel, thread_id=button.get("thread_ts"), kind=kind)
-    return Incoming(chat=chat, text=button["command"], user_id=button["user_id"], addressed_to_bot=True)
+    return Incoming(
+        chat=chat, text=button["command"], user_id=button["user_id"], addressed_to_bot=True, via_button=True,
+        message_id=button.get("message_ts"),  # the message the button is on: a Shorter/Longer press edits it
+    )

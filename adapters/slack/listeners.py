@@ -20,7 +20,7 @@ from adapters.slack.claims import EventClaims
 from adapters.slack.handoff import HandOff
 from adapters.slack.incoming import host_matches, incoming_from_event, is_from_a_person
 from adapters.slack.lifecycle import Lifecycle
-from adapters.slack.render import BUTTON_ACTION_ID, BUTTON_COMMANDS, MAX_BUTTON_VALUE_CHARS
+from adapters.slack.render import BUTTON_ACTION_ID, is_button_command
 from adapters.slack.settings import SlackSettings
 from adapters.slack.unfurl import links_to_unfurl
 from bot.links import find_urls
@@ -119,7 +119,7 @@ class Listeners:
 def _pressed(body: dict, value) -> dict | None:
     """What a block_actions press is, as the job's payload (no message text, no user name), or
     None when it is not a press of one of our buttons in a channel."""
-    if not (isinstance(value, str) and len(value) <= MAX_BUTTON_VALUE_CHARS and value in BUTTON_COMMANDS):
+    if not is_button_command(value):
         return None
     user = body.get("user") if isinstance(body.get("user"), dict) else {}
     container = body.get("container") if isinstance(body.get("container"), dict) else {}
@@ -129,13 +129,26 @@ def _pressed(body: dict, value) -> dict | None:
     user_id = user.get("id")
     if not (_is_id(channel_id) and _is_id(user_id)):
         return None
+    if isinstance(message.get("blocks"), list) and value not in _button_values(message["blocks"]):
+        return None  # not a button of the message it claims to be pressed on
     ephemeral = bool(container.get("is_ephemeral")) or not message
     thread = message.get("thread_ts") or message.get("ts")
+    pressed_on = message.get("ts") or container.get("message_ts")  # the message a Shorter/Longer press edits
     return {
         "command": value, "user_id": user_id, "channel_id": channel_id,
         "channel_name": channel.get("name") if isinstance(channel.get("name"), str) else None,
         "thread_ts": thread if isinstance(thread, str) and len(thread) <= 32 and not ephemeral else None,
         "ephemeral": ephemeral, "response_url": body.get("response_url") if isinstance(body.get("response_url"), str) else "",
+        "message_ts": pressed_on if isinstance(pressed_on, str) and len(pressed_on) <= 32 else None,
+    }  # fmt: skip
+
+
+def _button_values(blocks: list) -> set:
+    """The values of the buttons in a message's `actions` blocks."""
+    return {
+        element.get("value")
+        for block in blocks if isinstance(block, dict) and block.get("type") == "actions" and isinstance(block.get("elements"), list)
+        for element in block["elements"] if isinstance(element, dict)
     }  # fmt: skip
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
+from bot.commands import is_length_button
 from bot.limits import cap_daily_digest, cap_digest
 from bot.models import Button, DailyDigest, Digest, DigestEntry, Reply
 
@@ -45,6 +46,14 @@ MAX_BUTTONS = 25  # elements in one actions block
 BUTTON_ACTION_ID = "summary_bot_command"
 BUTTON_COMMANDS = frozenset({"/forget confirm"})
 MAX_BUTTON_VALUE_CHARS = 64
+
+
+def is_button_command(value: object) -> bool:
+    """Whether a button's value is one the bot renders and accepts from a press: a listed
+    command, or Shorter/Longer's `/length <id> <length>` (bot.commands.LENGTH_BUTTON)."""
+    if not isinstance(value, str) or len(value) > MAX_BUTTON_VALUE_CHARS:
+        return False
+    return value in BUTTON_COMMANDS or is_length_button(value)
 
 
 @dataclass
@@ -100,12 +109,23 @@ def render_reply(reply: Reply) -> list[SlackMessage]:
     return messages
 
 
+def render_replacement(reply: Reply) -> SlackMessage:
+    """`reply` as the one message that takes the place of another (chat.update): a digest
+    always is one; where its buttons made a second, its last content block makes room."""
+    messages = render_reply(reply)
+    first = messages[0]
+    actions = render_buttons(reply.buttons)
+    if len(messages) > 1 and actions is not None:
+        first.blocks = first.blocks[: MAX_BLOCKS - 1] + [actions]
+    return first
+
+
 def render_buttons(buttons: tuple[Button, ...]) -> dict | None:
     """Reply.buttons as one Block Kit `actions` block; a button whose command is not one a
     press is accepted for is left out (its press would only be refused)."""
     elements = []
     for button in buttons:
-        if button.command not in BUTTON_COMMANDS or len(elements) >= MAX_BUTTONS:
+        if not is_button_command(button.command) or len(elements) >= MAX_BUTTONS:
             continue
         element = {
             "type": "button",

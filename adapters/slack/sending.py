@@ -22,7 +22,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from adapters.delivery import Delivery, PermanentSendError, untracked
 from adapters.slack.incoming import channel_of
 from adapters.slack.installation_store import StoreInstallationStore
-from adapters.slack.render import SlackMessage, render_replies
+from adapters.slack.render import SlackMessage, render_replacement, render_replies
 from adapters.slack.settings import SlackSettings
 from bot.metrics import Metrics
 from bot.models import ChatRef, Incoming, Reply
@@ -111,10 +111,16 @@ class SlackSender:
                 raise PermanentSendError(f"Slack refused it: {exc.response.get('error')}") from exc
 
     async def reply_in_thread(
-        self, client: AsyncWebClient, message: Incoming, replies: list[Reply], delivery: Delivery
-    ) -> None:
-        """The replies to `message` in its thread; a `private` one only to its sender."""
+        self, client: AsyncWebClient, message: Incoming, replies: list[Reply], delivery: Delivery,
+        *, response_url: str | None = None,
+    ) -> None:  # fmt: skip
+        """The replies to `message` in its thread; a `private` one only to its sender; one
+        that `replaces` a message (a Shorter/Longer press) edits it (chat.update, or the
+        press's `response_url` where Slack lets the bot not update it directly)."""
         for reply in replies:
+            if reply.replaces is not None:
+                await self._replace(client, message.chat, reply, delivery, response_url)
+                continue
             for rendered in render_replies([reply]):
                 if reply.private:
                     await delivery.once(
@@ -130,6 +136,33 @@ class SlackSender:
                         [message.chat.key, message.chat.thread_id], [rendered.text, rendered.blocks],
                         lambda rendered=rendered: self._post_message(client, message.chat, rendered),
                     )  # fmt: skip
+
+    async def _replace(
+        self, client: AsyncWebClient, chat: ChatRef, reply: Reply, delivery: Delivery, response_url: str | None
+    ) -> None:
+        rendered = render_replacement(reply)
+        try:
+            await delivery.once(
+                ["update", chat.key, reply.replaces], [rendered.text, rendered.blocks],
+                lambda: client.chat_update(channel=channel_of(chat), ts=reply.replaces, text=rendered.text, blocks=rendered.blocks),
+            )  # fmt: skip
+        except SlackApiError as exc:
+            # A message a slash command's response_url posted, in a channel the bot is not in:
+            # the press's own response_url may still replace it (Slack allows it for 30 minutes).
+            webhook = self.command_webhook(response_url) if response_url and not _may_pass_later(exc) else None
+            if webhook is None:
+                raise
+            log.info("Slack refused chat.update (%s); replacing through the press's response_url", exc.response.get("error"))
+            await self._replace_through(webhook, rendered, delivery)
+
+    async def _replace_through(self, webhook: AsyncWebhookClient, rendered: SlackMessage, delivery: Delivery) -> None:
+        response = await delivery.once(
+            ["response_url", webhook.url, "replace"], [rendered.text, rendered.blocks],
+            lambda: webhook.send(text=rendered.text, blocks=rendered.blocks, replace_original=True,
+                                 unfurl_links=False, unfurl_media=False),
+        )  # fmt: skip
+        if response is not None and response.status_code != 200:
+            log.error("Slack refused a replacement: %s %s", response.status_code, response.body)
 
     async def _post_message(self, client: AsyncWebClient, chat: ChatRef, message: SlackMessage) -> None:
         await client.chat_postMessage(
@@ -148,6 +181,9 @@ class SlackSender:
 
     async def reply_to_command(self, webhook: AsyncWebhookClient, replies: list[Reply], delivery: Delivery) -> None:
         for reply in replies:
+            if reply.replaces is not None:  # a press under a message only its presser saw
+                await self._replace_through(webhook, render_replacement(reply), delivery)
+                continue
             for rendered in render_replies([reply]):
                 response = await delivery.once(
                     ["response_url", webhook.url], [rendered.text, rendered.blocks, reply.private],

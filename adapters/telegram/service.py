@@ -76,6 +76,8 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "channel_post", "my_chat_member", "callback_query"]
 APOLOGY = "Sorry, something went wrong on my side. Please try again later."
 EXPIRED = "That button has expired."  # the answer to a press whose data is not a button's command
+PRESS_ANSWER_WAIT = 2.0  # seconds a press's answer waits for the core, to carry its word (else the spinner stops)
+MAX_PRESS_NOTICE = 200  # characters answerCallbackQuery shows
 # What a 403 says when the chat is gone for the bot for good (the Bot API's descriptions);
 # any other 403 is a refusal of that one message. "chat not found" (400) is not here: a
 # changed bot token makes every chat "not found", and that must erase nothing.
@@ -234,6 +236,9 @@ class TelegramService:
     async def send_reply(self, chat: ChatRef, reply: Reply, delivery: Delivery | None = None) -> None:
         """`reply` as one or more HTML messages; the first answers `reply.reply_to`."""
         delivery = delivery or untracked()
+        if reply.replaces is not None:
+            await self._replace_message(chat, reply, delivery)
+            return
         answering = ReplyParameters(int(reply.reply_to), allow_sending_without_reply=True) if reply.reply_to else None
         buttons = keyboard_buttons(reply) if reply.buttons else []
         texts = render_reply(reply)
@@ -251,6 +256,27 @@ class TelegramService:
                 ),
             )
             answering = None  # the rest of a long reply follows the first part
+
+    async def _replace_message(self, chat: ChatRef, reply: Reply, delivery: Delivery) -> None:
+        """`reply` in place of the bot's message `reply.replaces` (editMessageText), with its
+        buttons. A digest is always one message; anything longer keeps its first message."""
+        buttons = keyboard_buttons(reply) if reply.buttons else []
+        text = render_reply(reply)[0]
+        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=command)] for label, command in buttons])
+        await delivery.once(
+            [chat.key, "edit", reply.replaces], [text, buttons],
+            lambda: self._edit_message(chat, int(reply.replaces), text, keyboard),
+        )  # fmt: skip
+
+    async def _edit_message(self, chat: ChatRef, message_id: int, text: str, keyboard: InlineKeyboardMarkup) -> None:
+        try:
+            await self.application.bot.edit_message_text(
+                text, chat_id=int(chat.chat_id), message_id=message_id, parse_mode=ParseMode.HTML,
+                link_preview_options=NO_PREVIEW, reply_markup=keyboard,
+            )  # fmt: skip
+        except BadRequest as exc:
+            if "not modified" not in exc.message.lower():  # two presses of one button at once: the first did it
+                raise
 
     async def _send_message(
         self, chat: ChatRef, text: str, answering: ReplyParameters | None, keyboard: InlineKeyboardMarkup | None
@@ -331,6 +357,9 @@ class TelegramService:
         """The core's replies to `incoming`, sent in its chat (or where that chat moved)."""
         async with self._typing(incoming.chat):
             replies = await self.bot.handle(incoming)
+        await self._send_replies(incoming, replies, delivery)
+
+    async def _send_replies(self, incoming: Incoming, replies: list[Reply], delivery: Delivery) -> None:
         chat = incoming.chat
         try:
             for reply in replies:
@@ -362,15 +391,36 @@ class TelegramService:
 
     async def _on_press(self, query: CallbackQuery, delivery: Delivery) -> None:
         """A button pressed: answered always (the client shows a spinner until then); a press
-        whose data is a button's command is its presser sending that command in that chat."""
+        whose data is a button's command on that message is its presser sending that command
+        in that chat. The answer waits up to PRESS_ANSWER_WAIT for the core, so that what the
+        core says to the presser alone (an expired id, the rate limit) is the answer's text
+        and nothing is posted in the chat; a slower answer (a summary being written) stops the
+        spinner at once and the edit follows."""
         command = button_command(query.data)
         incoming = press_as_incoming(query, command) if command is not None else None
+        if incoming is None:
+            await self._answer_press(query, EXPIRED)
+            return
+        async with self._typing(incoming.chat):
+            handling = asyncio.ensure_future(self.bot.handle(incoming))
+            answered = False
+            try:
+                await asyncio.wait_for(asyncio.shield(handling), PRESS_ANSWER_WAIT)
+            except asyncio.TimeoutError:
+                await self._answer_press(query, None)
+                answered = True
+            replies = await handling
+        if not answered:
+            notices = [notice for notice in map(_press_notice, replies) if notice is not None]
+            await self._answer_press(query, "\n".join(notices) or None)
+            replies = [reply for reply in replies if _press_notice(reply) is None]
+        await self._send_replies(incoming, replies, delivery)
+
+    async def _answer_press(self, query: CallbackQuery, text: str | None) -> None:
         try:
-            await query.answer(None if incoming is not None else EXPIRED)
+            await query.answer(text[:MAX_PRESS_NOTICE] if text else None)
         except TelegramError as exc:  # too old to answer (or answered by an earlier run): still act
             log.debug("telegram: could not answer a button press: %s", exc)
-        if incoming is not None:
-            await self._respond(incoming, delivery)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = message_of(update) if isinstance(update, Update) else None
@@ -417,6 +467,15 @@ class TelegramService:
                 log.debug("telegram: typing action in %s failed: %s", chat.key, exc)
                 return
             await asyncio.sleep(TYPING_REFRESH)
+
+
+def _press_notice(reply: Reply) -> str | None:
+    """A private reply to a press, short enough to be the press's answer (Telegram has no
+    message only one member of a group sees); None for one that is posted."""
+    text = reply.error or reply.text
+    if not reply.private or not text or reply.digest or reply.daily or reply.buttons:
+        return None
+    return text if len(text) <= MAX_PRESS_NOTICE else None
 
 
 class _ErrorContext:

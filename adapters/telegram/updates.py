@@ -20,7 +20,7 @@ from typing import Awaitable, Callable
 from telegram import CallbackQuery, ChatMemberUpdated, Message, MessageEntity, Update, User
 from telegram.constants import ChatMemberStatus
 
-from bot.commands import parse_command
+from bot.commands import is_length_button, parse_command
 from bot.models import ChatRef, Incoming
 
 PLATFORM = "telegram"
@@ -31,7 +31,8 @@ CHAT_KINDS = {"private": "private", "group": "group", "supergroup": "group", "ch
 MAX_CALLBACK_DATA = 64  # bytes: Telegram's limit on a button's callback_data
 # The commands the core puts on buttons (bot.core), the only callback data a press may carry:
 # anything else is answered "expired" and does nothing. A new button's command goes here too
-# (render.keyboard_buttons leaves out, and logs, a button whose command is not listed).
+# (render.keyboard_buttons leaves out, and logs, a button whose command is not listed), and
+# Shorter/Longer's `/length <id> <length>` (bot.commands.LENGTH_BUTTON) is the one pattern.
 BUTTON_COMMANDS = frozenset({"/forget confirm"})
 REMOVED = (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)  # "left", "kicked"
 
@@ -148,16 +149,23 @@ def group_ref(chat_id: int) -> ChatRef:
 
 def button_command(data: object) -> str | None:
     """`data` if it is exactly the command of a button the bot puts under its replies
-    (BUTTON_COMMANDS), else None: forged, stale, or from another version of the bot."""
-    return data if isinstance(data, str) and data in BUTTON_COMMANDS else None
+    (BUTTON_COMMANDS, or Shorter/Longer's pattern), else None: forged, stale, or from another
+    version of the bot."""
+    if not isinstance(data, str) or len(data.encode("utf-8", "surrogatepass")) > MAX_CALLBACK_DATA:
+        return None
+    return data if data in BUTTON_COMMANDS or is_length_button(data) else None
 
 
 def press_as_incoming(query: CallbackQuery, command: str) -> Incoming | None:
     """A press of a button with (valid) `command` as its presser sending it in the chat of
     the message the button is on, answering that message; None when that message is not
-    there to answer (too old, or a button of an inline message)."""
+    there to answer (too old, or a button of an inline message) or does not carry a button
+    with that data (a client can send any data with a press on any message)."""
     message = query.message
     if message is None or not message.is_accessible or message.chat is None:
+        return None
+    keyboard = message.reply_markup.inline_keyboard if message.reply_markup else ()
+    if not any(button.callback_data == command for row in keyboard for button in row):
         return None
     kind = CHAT_KINDS.get(message.chat.type)
     if kind is None:
@@ -173,4 +181,5 @@ def press_as_incoming(query: CallbackQuery, command: str) -> Incoming | None:
         user_id=str(query.from_user.id),
         message_id=str(message.message_id),
         addressed_to_bot=True,
+        via_button=True,
     )

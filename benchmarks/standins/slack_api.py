@@ -2,7 +2,7 @@
 
 Point the real slack-sdk client at `api_url` (`SUMMARY_BOT_SLACK_API_URL`); every call is
 recorded for assertions. It answers the methods the adapter uses (auth.test,
-chat.postMessage, chat.postEphemeral, chat.unfurl, oauth.v2.access, and users.info and
+chat.postMessage, chat.postEphemeral, chat.update (of a message it posted), chat.unfurl, oauth.v2.access, and users.info and
 conversations.info for the users and channels a test adds with `add_user` and
 `add_channel`; others are "user_not_found" / "channel_not_found") and serves
 `response_url`s for slash commands. `rate_limit_next(method)` makes the next call to that
@@ -53,17 +53,18 @@ def event_callback(
 
 def block_actions(
     *, team_id: str, user_id: str, channel_id: str, value: str, response_url: str, channel_name: str = "general",
-    message_ts: str = "1700000000.000900", action_id: str = "summary_bot_command",
+    message_ts: str = "1700000000.000900", action_id: str = "summary_bot_command", blocks: list | None = None,
 ) -> str:  # fmt: skip
     """The form body of a button press (a `block_actions` interaction payload) on a message
-    the bot posted in a channel."""
+    the bot posted in a channel (with `blocks`, the message's blocks, as Slack includes them)."""
     payload = {
         "type": "block_actions", "api_app_id": "A1", "token": "unused", "trigger_id": "1.2.press",
         "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": team_id},
         "team": {"id": team_id, "domain": "test"}, "enterprise": None, "is_enterprise_install": False,
         "container": {"type": "message", "message_ts": message_ts, "channel_id": channel_id, "is_ephemeral": False},
         "channel": {"id": channel_id, "name": channel_name},
-        "message": {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": message_ts, "text": "Erase?"},
+        "message": {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": message_ts, "text": "Erase?",
+                    **({"blocks": blocks} if blocks is not None else {})},
         "state": {"values": {}}, "response_url": response_url,
         "actions": [{"action_id": action_id, "block_id": "b1", "type": "button", "value": value, "style": "danger",
                      "text": {"type": "plain_text", "text": "Erase everything", "emoji": True},
@@ -91,6 +92,7 @@ class SlackStandIn(LocalServer):
         self._changed = asyncio.Condition()
         self.users: dict[str, dict] = {}  # user id -> users.info's `user`
         self.channels: dict[str, dict] = {}  # channel id -> conversations.info's `channel`
+        self.posted: dict[tuple[str, str], dict] = {}  # (channel, ts) -> what chat.postMessage/chat.update made it
 
     def add_user(self, user_id: str, *, team_id: str = TEAM_ID, admin: bool = False, owner: bool = False,
                  primary_owner: bool = False, deleted: bool = False) -> None:  # fmt: skip
@@ -187,7 +189,15 @@ class SlackStandIn(LocalServer):
         if method in ("chat.postMessage", "chat.postEphemeral"):
             ts = f"{int(time.time())}.{next(self._timestamps):06d}"
             key = "ts" if method == "chat.postMessage" else "message_ts"
+            if method == "chat.postMessage":
+                self.posted[(str(params.get("channel")), ts)] = params
             return {"ok": True, "channel": params.get("channel"), key: ts}
+        if method == "chat.update":  # only a message the bot posted, found by channel and ts
+            where = (str(params.get("channel")), str(params.get("ts")))
+            if where not in self.posted:
+                return {"ok": False, "error": "message_not_found"}
+            self.posted[where] = {**self.posted[where], **params}
+            return {"ok": True, "channel": where[0], "ts": where[1], "text": params.get("text", "")}
         if method == "chat.unfurl":
             return {"ok": True}
         if method == "users.info":

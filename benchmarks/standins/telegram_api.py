@@ -10,7 +10,8 @@ entity parsing. It can be told to fail the next call to a method (a 429 with
 user blocked the bot (`block`) or once a group became a supergroup (`migrate`). Besides
 messages it builds `my_chat_member` updates (`member_update`) and button presses
 (`press_update`, a `callback_query` on a message the bot sent with an inline keyboard), and
-answers setMyCommands, answerCallbackQuery and getChatMember.
+answers setMyCommands, answerCallbackQuery, getChatMember and editMessageText (of a message
+it sent: the text checked as sendMessage's, "message is not modified" when nothing changes).
 
     async with BotApiStandIn() as api:
         update = api.queue_message("https://example.org/a", chat_id=42)
@@ -340,6 +341,35 @@ class BotApiStandIn(LocalServer):
         if markup is not None:
             message["reply_markup"] = markup
         self.sent_messages.append(message)
+        return message
+
+    async def _api_editmessagetext(self, params: dict) -> dict:
+        if params.get("inline_message_id") is not None:
+            raise BadRequest("Bad Request: inline messages are not served here")
+        chat_id, message_id = params.get("chat_id"), params.get("message_id")
+        found = [m for m in self.sent_messages if m["chat"]["id"] == int(chat_id or 0) and m["message_id"] == int(message_id or 0)]
+        if not found:
+            raise BadRequest("Bad Request: message to edit not found")
+        markup = params.get("reply_markup")
+        if markup is not None:
+            _check_inline_keyboard(markup)
+        text = str(params.get("text") or "")
+        if str(params.get("parse_mode", "")).upper() == "HTML":
+            text = visible_text(text)
+        text = text.strip()
+        if not text:
+            raise BadRequest("Bad Request: message text is empty")
+        if utf16_units(text) > MAX_TEXT_UNITS:
+            raise BadRequest("Bad Request: MESSAGE_TOO_LONG")
+        message = found[0]
+        if message["text"] == text and message.get("reply_markup") == markup:
+            raise BadRequest("Bad Request: message is not modified: specified new message content and reply markup "
+                             "are exactly the same as a current content and reply markup of the message")  # fmt: skip
+        message.update(text=text, edit_date=int(time.time()))
+        if markup is not None:
+            message["reply_markup"] = markup
+        else:
+            message.pop("reply_markup", None)  # an edit without a keyboard removes it
         return message
 
     async def _api_sendchataction(self, params: dict) -> bool:

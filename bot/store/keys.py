@@ -69,7 +69,7 @@ def workspace_of(owner: str) -> str | None:
 CHAT_FAMILIES = (
     "chat", "ratelimit-decision", "digest:subscription", "digest:article", "digest:shares",
     "digest:feeds", "digest:feed-seen", "digest:sent", "digest:claim", "digest:pending",
-    "digest:part", "related", "pasted",
+    "digest:part", "related", "pasted", "length-button",
 )  # fmt: skip
 
 
@@ -98,6 +98,12 @@ def pasted_summary(chat_key: str, content_hash: str) -> str:
     """The summary of a text pasted in a chat: the chat's data, not a public page's, so kept
     under its owner (erased with it) and no longer than the article cache (bot.pipeline)."""
     return owned(f"pasted:{chat_key}:summary:{content_hash}", chat_key)
+
+
+def length_button(chat_key: str, button_id: str) -> str:
+    """What one digest's Shorter/Longer buttons stand for in a chat (its link and length),
+    by the random id their command carries (bot.core): the chat's data, erased with it."""
+    return owned(f"length-button:{chat_key}:{button_id}", chat_key)
 
 
 def rate_limit(platform: str, user_id: str, minute: int) -> str:
