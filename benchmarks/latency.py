@@ -80,8 +80,10 @@ async def measure(settings, seeds_dir: Path, rounds: int = ROUNDS) -> dict:
         models = Models(settings)
         summarizer = models.summarizer
         load = {
-            "seconds": round(time.perf_counter() - started, 3),
+            "seconds": round(time.perf_counter() - started, 3),  # with the imports the model needs
             "summarizer": f"{summarizer.name}:{summarizer.version}",
+            "backend": getattr(models.encoder, "backend", "?"),
+            "torch_imported": "torch" in sys.modules,
         }
         encoder = getattr(summarizer, "encoder", None)
         if encoder is not None:
@@ -89,6 +91,7 @@ async def measure(settings, seeds_dir: Path, rounds: int = ROUNDS) -> dict:
         result["model_load"] = load
 
         stages: dict[str, list[float]] = {"fetch": [], "extract": [], "summarize": [], "render": []}
+        by_page: dict[str, list[float]] = {url: [] for url in urls}  # warm summarize, per article length
         cold: dict[str, float] = {}
         words = []
         texts: list[str] = []
@@ -112,6 +115,8 @@ async def measure(settings, seeds_dir: Path, rounds: int = ROUNDS) -> dict:
                             cold[stage] = seconds
                         else:
                             stages[stage].append(seconds)
+                    if round_number > 0:
+                        by_page[url].append(t3 - t2)
                     if round_number == 0:
                         words.append(len(article.text.split()))
                         texts.append(article.text)
@@ -119,6 +124,10 @@ async def measure(settings, seeds_dir: Path, rounds: int = ROUNDS) -> dict:
             await fetcher.close()
         result["pages"] = len(urls)
         result["words_per_page"] = words
+        result["summarize_by_length"] = sorted(
+            ({"words": n, **_summary(by_page[url])} for n, url in zip(words, urls, strict=True) if by_page[url]),
+            key=lambda row: row["words"],
+        )
         result["stages"] = {
             stage: {"cold_ms": _ms(cold[stage]), **{"warm_" + k: v for k, v in _summary(stages[stage]).items()}}
             for stage in stages
@@ -210,7 +219,7 @@ def abstractive_cost(words: int = 600, beams: int = 4, new_tokens: int = 60, run
 def format_text(result: dict) -> str:
     lines = []
     load = result["model_load"]
-    lines.append(f"model load: {load['seconds']:.2f} s ({load['summarizer']})")
+    lines.append(f"model load: {load['seconds']:.2f} s ({load['summarizer']}, {load.get('backend', '?')} encoder)")
     lines.append(f"pages: {result['pages']} seed pages, words {result['words_per_page']}")
     lines.append(f"{'stage':<11} {'cold ms':>9} {'warm p50':>9} {'warm p95':>9}")
     for stage, row in result["stages"].items():
@@ -233,6 +242,53 @@ def format_text(result: dict) -> str:
     return "\n".join(lines)
 
 
+def measure_backends(backends: list[str], rounds: int, seeds: Path | None) -> dict:
+    """`bench latency` for each encoder backend in a fresh process of its own (its imports,
+    load and peak RSS are its own), one after the other in this run."""
+    import os
+    import subprocess
+
+    results = {}
+    for backend in backends:
+        argv = ["bench", "latency", "--backends", backend, "--rounds", str(rounds), "--format", "json"]
+        if seeds is not None:
+            argv += ["--seeds", str(seeds)]
+        env = {**os.environ, "SUMMARY_BOT_ENCODER_BACKEND": backend}
+        script = f"from adapters.cli import main; raise SystemExit(main({argv!r}))"
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"bench latency for the {backend} backend failed:\n{done.stderr[-2000:]}")
+        results[backend] = json.loads(done.stdout)
+    return {"backends": results}
+
+
+def format_side_by_side(result: dict) -> str:
+    runs = result["backends"]
+    names = list(runs)
+    width = 12
+    lines = [f"{'':<34}" + "".join(f"{name:>{width}}" for name in names)]
+
+    def row(label: str, values: list[str]) -> None:
+        lines.append(f"{label:<34}" + "".join(f"{value:>{width}}" for value in values))
+
+    row("model load (s, with imports)", [f"{runs[n]['model_load']['seconds']:.2f}" for n in names])
+    row("torch imported", [str(runs[n]["model_load"].get("torch_imported", "?")) for n in names])
+    first = runs[names[0]]
+    for i, entry in enumerate(first.get("summarize_by_length", [])):
+        for key in ("p50_ms", "p95_ms"):
+            row(f"summarize {entry['words']} words {key[:3]} (ms)", [f"{runs[n]['summarize_by_length'][i][key]:.1f}" for n in names])
+    for key in ("p50_ms", "p95_ms"):
+        row(f"summarize {first['summarize_800_words']['words']} words {key[:3]} (ms)",
+            [f"{runs[n]['summarize_800_words'][key]:.1f}" for n in names])  # fmt: skip
+    row("first request end to end (ms)", [f"{runs[n]['end_to_end']['first_request_ms']:.1f}" for n in names])
+    row("peak RSS (MB)", [f"{runs[n]['peak_rss_mb']:.0f}" for n in names])
+    if len(names) == 2:
+        a, b = names
+        ratio = runs[a]["summarize_800_words"]["p50_ms"] / runs[b]["summarize_800_words"]["p50_ms"]
+        lines.append(f"{a} / {b}, summarize p50 of the {first['summarize_800_words']['words']}-word article: {ratio:.2f}")
+    return "\n".join(lines)
+
+
 # -- the sub-command ------------------------------------------------------------------------
 def add_parser(kinds: argparse._SubParsersAction) -> None:
     bench = kinds.add_parser("latency", help="time per stage on the sample pages, cache hits, model load, memory")
@@ -242,15 +298,29 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
         "--abstractive-cost", action="store_true",
         help="also time a distilbart-cnn-12-6-shaped model (random weights, beam 4, 60 new tokens)",
     )  # fmt: skip
+    bench.add_argument(
+        "--backends", default="onnx,torch",
+        help="encoder backends, comma-separated: with more than one, each is measured in a process of its "
+        "own and reported side by side (default: onnx,torch); with one, in this process",
+    )  # fmt: skip
     bench.add_argument("--format", choices=["text", "json"], default="text")
     bench.set_defaults(func=cmd_latency)
 
 
 async def cmd_latency(args, settings) -> int:
+    import asyncio
     import ipaddress
 
-
+    backends = [name.strip() for name in args.backends.split(",") if name.strip()]
+    if not backends or set(backends) - {"onnx", "torch"}:
+        print("summary-bot: --backends takes onnx, torch or both", file=sys.stderr)
+        return 2
     seeds_dir = require_seeds_dir(settings, args.seeds)
+    if len(backends) > 1:
+        compared = await asyncio.to_thread(measure_backends, backends, max(2, args.rounds), args.seeds)
+        print(json.dumps(compared, indent=2) if args.format == "json" else format_side_by_side(compared))
+        return 0
+    settings = settings.model_copy(update={"encoder_backend": backends[0]})
     loopback = ipaddress.ip_network("127.0.0.1/32")
     settings = settings.model_copy(
         update={"fetch_allow_private": [*settings.fetch_allow_private, loopback], "user_rate_limit": 0}

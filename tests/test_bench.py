@@ -128,7 +128,7 @@ def test_bench_extraction_json(capsys, tmp_path):
 
 # -- latency --------------------------------------------------------------------------------
 def test_bench_latency_json(capsys):
-    result = _json_out(capsys, ["bench", "latency", "--rounds", "2", "--format", "json"])
+    result = _json_out(capsys, ["bench", "latency", "--backends", "onnx", "--rounds", "2", "--format", "json"])
     assert set(result["stages"]) == {"fetch", "extract", "summarize", "render"}
     for row in result["stages"].values():
         assert set(row) >= {"cold_ms", "warm_p50_ms", "warm_p95_ms"}
