@@ -50,6 +50,11 @@ def _autosummary(command: Command) -> bool:
     return command.args.lower() in ("on", "off")  # bare `/autosummary` only shows the setting
 
 
+def _summary(command: Command) -> bool:
+    # `/summary reaction <emoji>|off` changes a channel setting; bare, it only shows it
+    return len(command.words) == 2 and command.words[0].lower() == "reaction"
+
+
 def _feeds(command: Command) -> bool:
     return bool(command.words) and command.words[0].lower() in ("add", "remove")  # `list` is open
 
@@ -79,8 +84,10 @@ REGISTRY: tuple[CommandInfo, ...] = (
             ("/summary <link or text>", "summarize it (or reply /summary to a message)"),
             ("/summary short|medium|long <link>", "1, 3 or 5 key points"),
             ("/summary private <link>", "only you see the answer (Slack)"),
-        ),
-        anyone,
+            ("/summary reaction :emoji:|off",
+             "reacting so to a message with a link posts its summary in the thread (Slack; default :memo:; admins)"),
+        ),  # fmt: skip
+        _summary,
     ),
     CommandInfo(
         "autosummary",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import secrets
 import time
 from dataclasses import replace
@@ -66,6 +67,8 @@ REMOVAL_ERASES = {
     ("slack", False): " Uninstalling the app erases everything of the workspace.",
     ("slack", True): " Uninstalling the app erases everything of the workspace.",
 }
+REACTION_DEFAULT = "memo"  # 📝: the reaction that asks for a summary, unless a chat chose another
+_EMOJI_RE = re.compile(r":?([a-z0-9_+'-]{1,64}):?")  # an emoji's name as Slack spells it, colons optional
 POLICY_FILE = "PRIVACY.md in the summary-bot project"  # when the operator published no policy URL
 BUTTON_EXPIRED = "That button has expired."
 # Shorter / Longer under a link's digest: one step down or up LENGTHS, hidden at the end.
@@ -275,6 +278,8 @@ class SummaryBot:
     # -- commands -------------------------------------------------------------------------
     async def _summary_command(self, message: Incoming, command: Command) -> list[Reply]:
         words = command.words
+        if 1 <= len(words) <= 2 and words[0].lower() == "reaction":  # a setting (its ACL: bot.commands)
+            return await self._reaction_command(message, words[1:])
         length, private = None, False
         while words and words[0].lower() in (*LENGTHS, "private"):
             option = words.pop(0).lower()
@@ -356,6 +361,26 @@ class SummaryBot:
         await self._keep_length_button(message.chat, button_id, url, length)  # its time runs from the last use
         return [Reply(digest=digest, replaces=message.message_id, buttons=_length_buttons(button_id, length))]
 
+    async def _reaction_command(self, message: Incoming, args: list[str]) -> list[Reply]:
+        """`/summary reaction <emoji>|on|off`: the reaction that asks for a message's digest
+        in its thread (Slack's reaction trigger, adapters/slack/reactions.py)."""
+        choice = args[0].lower() if args else ""
+        name = REACTION_DEFAULT if choice == "on" else choice if choice == "off" else _emoji_name(choice)
+        if name is None:
+            now = await self.reaction_trigger(message.chat)
+            return [Reply(error=f"Usage: /summary reaction :emoji:|off (now {f':{now}:' if now else 'off'}).")]
+        await self.store.hset(keys.chat_settings(message.chat.key), "reaction", name.encode())
+        if name == "off":
+            return [Reply(text="OK, no reaction asks me for summaries in this channel now.")]
+        return [Reply(text=f"OK, reacting with :{name}: to a message with a link posts its summary in the thread.")]
+
+    async def reaction_trigger(self, chat: ChatRef) -> str | None:
+        """The emoji name (without colons) whose reaction asks for a message's digest in
+        its thread; None when the chat turned it off."""
+        value = await self.store.hget(keys.chat_settings(chat.key), "reaction")
+        name = REACTION_DEFAULT if value is None else value.decode(errors="replace")
+        return None if name == "off" else name
+
     # -- privacy --------------------------------------------------------------------------
     async def _privacy_command(self, message: Incoming, command: Command) -> list[Reply]:
         inventory = await self.privacy.inventory(message.chat)
@@ -397,6 +422,12 @@ def _length_buttons(button_id: str, length: str) -> tuple[Button, ...]:
         for label, step in LENGTH_STEPS
         if 0 <= at + step < len(LENGTHS)
     )
+
+
+def _emoji_name(text: str) -> str | None:
+    """`:eyes:` or `eyes` as "eyes"; None for anything that is not an emoji name."""
+    match = _EMOJI_RE.fullmatch(text)
+    return match.group(1) if match else None
 
 
 def _counts(inventory: Inventory) -> str:

@@ -11,6 +11,7 @@ done (adapters/slack/claims.py) only after the reply is out; what runs here is b
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from slack_bolt.async_app import AsyncBoltContext
@@ -44,6 +45,9 @@ class HandOff:
         self.here = InProcessAnswers(settings.slack_concurrency) if queue is None else None
         self.busy_notices = BusyNotices()
         self.legacy = LegacyChats(bot)
+        # Jobs of the gestures with a module of their own (App Home, the shortcut, the reaction
+        # trigger), by kind: each answers (payload, delivery, instead); listeners.py fills it.
+        self.gestures: dict[str, Callable[[dict, Delivery, Reply | None], Awaitable[None]]] = {}
 
     async def hand_off(self, body: dict, context: AsyncBoltContext, payload: dict) -> None:
         """Start answering `payload` (what a listener made of the event): here, or on a
@@ -70,6 +74,9 @@ class HandOff:
             return await self.bot.handle(message)
 
         kind = payload["kind"]
+        if kind in self.gestures:
+            await self.gestures[kind](payload, delivery, instead)
+            return
         if kind == "command":
             webhook = self.sender.command_webhook(payload["command"].get("response_url", ""))
             if webhook is not None:  # checked before the work: its answer could go nowhere
@@ -120,7 +127,7 @@ class HandOff:
         self.bot.metrics.errors.labels("busy").inc()
         kind = payload["kind"]
         channel = {"command": lambda: payload["command"].get("channel_id"), "button": lambda: payload["button"]["channel_id"]}.get(
-            kind, lambda: payload["event"].get("channel"))()
+            kind, lambda: payload.get("event", {}).get("channel"))()
         if kind == "unfurl" or not self.busy_notices.may_tell(f"{payload.get('team_id')}:{channel}"):
             return  # Slack's own preview stays; or the channel heard it a moment ago
         log.warning("too many Slack events in progress; %s told to try again", channel)

@@ -18,10 +18,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.claims import EventClaims
 from adapters.slack.handoff import HandOff
+from adapters.slack.home import HOME_STOP_ACTION_ID, AppHome
 from adapters.slack.incoming import host_matches, incoming_from_event, is_from_a_person
 from adapters.slack.lifecycle import Lifecycle
+from adapters.slack.reactions import ReactionTrigger
 from adapters.slack.render import BUTTON_ACTION_ID, is_button_command
 from adapters.slack.settings import SlackSettings
+from adapters.slack.shortcut import SHARE_ACTION_ID, SHORTCUT_CALLBACK_ID, Shortcut
 from adapters.slack.unfurl import links_to_unfurl
 from bot.links import find_urls
 
@@ -50,6 +53,10 @@ class Listeners:
         self.work = work
         self.claims = claims  # None scaled out: the job queue answers each event once
         self.lifecycle = lifecycle
+        # Gestures with a module each; their jobs are answered through `work` (here or on a worker).
+        self.home, self.shortcut, self.reactions = AppHome(work), Shortcut(work), ReactionTrigger(work)
+        for gesture in (self.home, self.shortcut, self.reactions):
+            work.gestures.update(gesture.jobs())
 
     def register(self, app: AsyncApp) -> None:
         """Every gesture the bot answers, one line each."""
@@ -62,6 +69,11 @@ class Listeners:
         app.action(re.compile(rf"^{BUTTON_ACTION_ID}(:[0-9]{{1,2}})?$"))(self.on_button)
         # Ours alone (Bolt's built-in ones are never enabled): each deletes the tokens and,
         # on uninstall, erases the workspace's data (adapters/slack/lifecycle.py).
+        app.event("app_home_opened")(self.home.on_app_home_opened)
+        app.action(HOME_STOP_ACTION_ID)(self.home.on_stop)
+        app.message_shortcut(SHORTCUT_CALLBACK_ID)(self.shortcut.on_shortcut)
+        app.action(SHARE_ACTION_ID)(self.shortcut.on_share)
+        app.event("reaction_added")(self.reactions.on_reaction_added)
         app.event("app_uninstalled")(self.lifecycle.on_app_uninstalled)
         app.event("tokens_revoked")(self.lifecycle.on_tokens_revoked)
 

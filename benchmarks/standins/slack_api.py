@@ -2,9 +2,10 @@
 
 Point the real slack-sdk client at `api_url` (`SUMMARY_BOT_SLACK_API_URL`); every call is
 recorded for assertions. It answers the methods the adapter uses (auth.test,
-chat.postMessage, chat.postEphemeral, chat.update (of a message it posted), chat.unfurl, oauth.v2.access, and users.info and
-conversations.info for the users and channels a test adds with `add_user` and
-`add_channel`; others are "user_not_found" / "channel_not_found") and serves
+chat.postMessage, chat.postEphemeral, chat.update (of a message it posted), chat.unfurl, views.publish, oauth.v2.access, users.info
+and conversations.info for the users and channels a test adds with `add_user` and
+`add_channel` (others are "user_not_found" / "channel_not_found"), and
+conversations.history / conversations.replies for the messages it adds with `add_message`) and serves
 `response_url`s for slash commands. `rate_limit_next(method)` makes the next call to that
 method answer 429 with a Retry-After header, the way Slack throttles. `signed_headers` and
 `event_callback` build requests the way Slack sends them to the app.
@@ -73,6 +74,57 @@ def block_actions(
     return urlencode({"payload": json.dumps(payload)})
 
 
+def message_action(
+    *, team_id: str, user_id: str, channel_id: str, message: dict, response_url: str, trigger_id: str,
+    callback_id: str = "summarize_message", channel_name: str = "general",
+) -> str:  # fmt: skip
+    """The form body of a message shortcut's invocation (a `message_action` interaction
+    payload), as Slack documents it: the message it was used on, and a response_url."""
+    payload = {
+        "type": "message_action", "token": "unused", "action_ts": f"{time.time():.6f}",
+        "team": {"id": team_id, "domain": "test"}, "enterprise": None, "is_enterprise_install": False,
+        "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": team_id},
+        "channel": {"id": channel_id, "name": channel_name}, "callback_id": callback_id, "trigger_id": trigger_id,
+        "message_ts": message.get("ts"), "message": message, "response_url": response_url,
+    }  # fmt: skip
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def ephemeral_block_actions(
+    *, team_id: str, user_id: str, channel_id: str, action_id: str, value: str, response_url: str,
+    message_ts: str = "1700000000.000950", channel_name: str = "general",
+) -> str:  # fmt: skip
+    """The form body of a button press on an ephemeral message (one only its user sees):
+    Slack sends the container, but not the message."""
+    payload = {
+        "type": "block_actions", "api_app_id": "A1", "token": "unused", "trigger_id": "1.2.ephemeral",
+        "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": team_id},
+        "team": {"id": team_id, "domain": "test"}, "enterprise": None, "is_enterprise_install": False,
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel_id, "is_ephemeral": True},
+        "channel": {"id": channel_id, "name": channel_name}, "state": {"values": {}}, "response_url": response_url,
+        "actions": [{"action_id": action_id, "block_id": "b1", "type": "button", "value": value,
+                     "text": {"type": "plain_text", "text": "Share in thread", "emoji": True},
+                     "action_ts": f"{time.time():.6f}"}],
+    }  # fmt: skip
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def view_block_actions(*, team_id: str, user_id: str, action_id: str, value: str, block_id: str, view: dict | None = None) -> str:
+    """The form body of a button press in the App Home tab (a `block_actions` payload from a
+    view): no channel, no response_url, the view as published."""
+    view = {"id": "VSTANDIN", "team_id": team_id, "type": "home", "blocks": [], "private_metadata": "", "callback_id": "",
+            "state": {"values": {}}, "hash": "1700000000.abc", "app_id": "A1", "bot_id": BOT_ID, **(view or {})}  # fmt: skip
+    payload = {
+        "type": "block_actions", "api_app_id": "A1", "token": "unused", "trigger_id": "1.2.home",
+        "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": team_id},
+        "team": {"id": team_id, "domain": "test"}, "enterprise": None, "is_enterprise_install": False,
+        "container": {"type": "view", "view_id": "VSTANDIN"}, "view": view,
+        "actions": [{"action_id": action_id, "block_id": block_id, "type": "button", "value": value,
+                     "text": {"type": "plain_text", "text": "Stop", "emoji": True}, "action_ts": f"{time.time():.6f}"}],
+    }  # fmt: skip
+    return urlencode({"payload": json.dumps(payload)})
+
+
 @dataclass
 class RecordedCall:
     method: str  # Web API method, or "response_url" for a post to a response URL
@@ -93,6 +145,7 @@ class SlackStandIn(LocalServer):
         self.users: dict[str, dict] = {}  # user id -> users.info's `user`
         self.channels: dict[str, dict] = {}  # channel id -> conversations.info's `channel`
         self.posted: dict[tuple[str, str], dict] = {}  # (channel, ts) -> what chat.postMessage/chat.update made it
+        self.messages: dict[str, list[dict]] = {}  # channel id -> its messages (history and threads)
 
     def add_user(self, user_id: str, *, team_id: str = TEAM_ID, admin: bool = False, owner: bool = False,
                  primary_owner: bool = False, deleted: bool = False) -> None:  # fmt: skip
@@ -106,6 +159,16 @@ class SlackStandIn(LocalServer):
             "id": channel_id, "name": channel_id.lower(), "creator": creator, "is_channel": not private and not mpim,
             "is_group": private and not mpim, "is_mpim": mpim, "is_private": private or mpim,
         }  # fmt: skip
+
+    def add_message(self, channel_id: str, ts: str, text: str, *, user: str = "U1", thread_ts: str | None = None,
+                    **extra) -> dict:  # fmt: skip
+        """A message in a channel (a thread's reply with `thread_ts`), as conversations.history
+        and conversations.replies give it."""
+        message = {"type": "message", "user": user, "text": text, "ts": ts, **extra}
+        if thread_ts:
+            message["thread_ts"] = thread_ts
+        self.messages.setdefault(channel_id, []).append(message)
+        return message
 
     @property
     def api_url(self) -> str:
@@ -160,7 +223,7 @@ class SlackStandIn(LocalServer):
             return await request.json()
         form = await request.post()
         params = {key: value for key, value in form.items() if isinstance(value, str)}
-        for key in ("blocks", "unfurls", "attachments"):  # JSON-encoded form fields
+        for key in ("blocks", "unfurls", "attachments", "view"):  # JSON-encoded form fields
             if isinstance(params.get(key), str):
                 params[key] = json.loads(params[key])
         return params
@@ -200,6 +263,13 @@ class SlackStandIn(LocalServer):
             return {"ok": True, "channel": where[0], "ts": where[1], "text": params.get("text", "")}
         if method == "chat.unfurl":
             return {"ok": True}
+        if method == "views.publish":
+            view = params.get("view")
+            if not params.get("user_id") or not isinstance(view, dict) or view.get("type") != "home":
+                return {"ok": False, "error": "invalid_arguments"}
+            return {"ok": True, "view": {"id": "VSTANDIN", "team_id": _team_of(token or ""), **view}}
+        if method in ("conversations.history", "conversations.replies"):
+            return self._conversation(method, params)
         if method == "users.info":
             user = self.users.get(str(params.get("user")))
             return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
@@ -221,6 +291,35 @@ class SlackStandIn(LocalServer):
                     "enterprise": {"id": enterprise, "name": f"Org {enterprise}"} if enterprise else None,
                     "is_enterprise_install": team is None}  # fmt: skip
         return {"ok": False, "error": "unknown_method"}
+
+    def _conversation(self, method: str, params: dict) -> dict:
+        """conversations.history (top-level messages, newest first) or conversations.replies
+        (a thread: its parent first, then replies oldest first), bounded by `oldest`,
+        `latest`, `inclusive` and `limit` as Slack documents them."""
+        channel = str(params.get("channel"))
+        if channel not in self.messages and channel not in self.channels:
+            return {"ok": False, "error": "channel_not_found"}
+        everything = self.messages.get(channel, [])
+        inclusive = str(params.get("inclusive", "0")).lower() in ("1", "true")
+        oldest, latest = float(params.get("oldest") or 0), float(params.get("latest") or "inf")
+
+        def within(message: dict) -> bool:
+            ts = float(message["ts"])
+            return (oldest <= ts <= latest) if inclusive else (oldest < ts < latest)
+
+        limit = max(1, min(int(params.get("limit") or 100), 1000))
+        if method == "conversations.history":
+            top = [m for m in everything if m.get("thread_ts", m["ts"]) == m["ts"] and within(m)]
+            return {"ok": True, "messages": sorted(top, key=lambda m: float(m["ts"]), reverse=True)[:limit], "has_more": False}
+        ts = str(params.get("ts"))
+        found = next((m for m in everything if m["ts"] == ts), None)
+        if found is None:
+            return {"ok": False, "error": "thread_not_found"}
+        parent_ts = found.get("thread_ts", ts)
+        parent = next((m for m in everything if m["ts"] == parent_ts), found)
+        replies = sorted((m for m in everything if m.get("thread_ts") == parent_ts and m["ts"] != parent_ts and within(m)),
+                         key=lambda m: float(m["ts"]))[: limit - 1 if limit > 1 else 0]  # fmt: skip
+        return {"ok": True, "messages": [parent, *replies], "has_more": False}
 
     async def _response_url(self, request: web.Request) -> web.Response:
         params = await request.json()

@@ -213,6 +213,18 @@ def slack_event(event_id: str) -> str:
     return f"slack:event:{event_id}"
 
 
+def slack_reaction_claim(chat_key: str, ts: str) -> str:
+    """A message whose reaction trigger was answered (adapters.slack.reactions): once per
+    message, whoever reacts. The chat's data (in its "chat" family), erased with it."""
+    return owned(f"chat:{chat_key}:reaction:{ts}", chat_key)
+
+
+def slack_share(chat_key: str, share_id: str) -> str:
+    """What a "Summarize" shortcut's Share button posts in the thread, by the random id the
+    button carries (adapters.slack.shortcut): the chat's data, erased with it."""
+    return owned(f"chat:{chat_key}:share:{share_id}", chat_key)
+
+
 def slack_installation(enterprise_id: str, team: str) -> str:
     return f"slack:installation:{enterprise_id}:{team}"
 

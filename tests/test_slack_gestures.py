@@ -1,0 +1,283 @@
+"""Slack's own gestures (issue 20), through the real Bolt app: signed requests into the running
+aiohttp app, the real slack-sdk client talking to the stand-in Web API on 127.0.0.1, pages
+from a local site, the real model and a real store. The App Home tab and its Stop buttons,
+the "Summarize" message shortcut and its Share button, and the reaction trigger."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import pytest_asyncio
+from slack_support import running_slack, signed_headers, trigger_id
+
+from adapters.seed_site import SeedSite
+from adapters.slack.home import HOME_STOP_ACTION_ID
+from adapters.slack.incoming import slack_chat
+from adapters.slack.shortcut import NOTHING_TO_SUMMARIZE, SHARE_ACTION_ID
+from benchmarks.standins.slack_api import (
+    SlackStandIn,
+    ephemeral_block_actions,
+    event_callback,
+    message_action,
+    view_block_actions,
+)
+from bot.models import Incoming
+from bot.store import keys
+from bot.store.sqlite_store import SQLiteStore
+from test_slack import SEED_PAGE, SEED_TITLE
+
+FORM = "application/x-www-form-urlencoded"
+
+
+@pytest_asyncio.fixture
+async def standin():
+    async with SlackStandIn() as server:
+        server.add_user("UADMIN", team_id="T1", admin=True)
+        server.add_user("UMEMBER", team_id="T1")
+        server.add_user("UCREATOR", team_id="T1")
+        server.add_user("UOTHERADMIN", team_id="T9", admin=True)
+        server.add_channel("C1", creator="UADMIN")
+        server.add_channel("C2", creator="UCREATOR")
+        server.add_channel("C9", creator="UOTHERADMIN")
+        yield server
+
+
+@pytest_asyncio.fixture
+async def site(tmp_path):
+    pages = tmp_path / "site"
+    pages.mkdir()
+    (pages / "article.html").write_text(SEED_PAGE.read_text(encoding="utf-8"), encoding="utf-8")
+    async with SeedSite(pages) as server:
+        yield server.base_url
+
+
+@pytest_asyncio.fixture
+async def sqlite_store(tmp_path):
+    store = await SQLiteStore.open(tmp_path / "slack.sqlite3")
+    yield store
+    await store.close()
+
+
+async def post_form(slack, body: str):
+    response = await slack.http.post("/slack/events", data=body, headers=signed_headers(body, content_type=FORM))
+    assert response.status == 200, await response.text()
+    return response
+
+
+async def post_event(slack, event: dict, *, event_id: str, team_id: str = "T1"):
+    body = event_callback(event, event_id=event_id, team_id=team_id)
+    response = await slack.http.post("/slack/events", data=body, headers=signed_headers(body))
+    assert response.status == 200
+    return response
+
+
+async def as_admin(slack, team: str, channel: str, text: str, user: str = "UADMIN"):
+    (reply,) = await slack.service.bot.handle(
+        Incoming(chat=slack_chat(team, channel, kind="group"), text=text, user_id=user, addressed_to_bot=True)
+    )
+    assert reply.error is None, reply.error
+
+
+def stop_buttons(view: dict) -> dict[str, dict]:
+    """Channel id -> the Stop button of each channel listed in a published Home view."""
+    return {
+        block["block_id"].removeprefix("home_stop:"): block["accessory"]
+        for block in view["blocks"]
+        if block.get("block_id", "").startswith("home_stop:")
+    }
+
+
+# -- App Home -------------------------------------------------------------------------------
+
+
+def home_opened(user: str) -> dict:
+    return {"type": "app_home_opened", "user": user, "channel": "DHOME", "tab": "home", "event_ts": "1700000000.000001"}
+
+
+async def test_home_lists_the_digests_each_user_may_stop(standin, sqlite_store):
+    """Fails before the change: app_home_opened was not listened to and nothing was published."""
+    async with running_slack(standin, sqlite_store) as slack:
+        await as_admin(slack, "T1", "C1", "/subscribe 08:00 Europe/Berlin")
+        await as_admin(slack, "T1", "C2", "/subscribe 18:30")
+        await as_admin(slack, "T9", "C9", "/subscribe 07:00", user="UOTHERADMIN")  # another workspace
+        await as_admin(slack, "T1", "DME", "/subscribe 09:00")  # someone's DM: never listed
+
+        for number, user in enumerate(("UADMIN", "UCREATOR", "UMEMBER"), start=1):
+            await post_event(slack, home_opened(user), event_id=f"EvHome{number}")
+            published = await standin.wait_for("views.publish", count=number)
+        await post_event(slack, {**home_opened("UADMIN"), "tab": "messages"}, event_id="EvMessagesTab")
+        await slack.finish()
+
+    views = {call.params["user_id"]: call.params["view"] for call in standin.calls_to("views.publish")}
+    assert len(published) == 3 and all(view["type"] == "home" for view in views.values())
+    admin_view = views["UADMIN"]
+    print("\nThe published Home view (views.publish) for a workspace admin:\n" + json.dumps(admin_view, indent=1, ensure_ascii=False))
+    assert set(stop_buttons(admin_view)) == {"C1", "C2"}  # not T9's C9, not the DM
+    assert set(stop_buttons(views["UCREATOR"])) == {"C2"}  # the creator of C2 only
+    assert stop_buttons(views["UMEMBER"]) == {}  # a member manages none
+    for button in stop_buttons(admin_view).values():
+        assert button["action_id"] == HOME_STOP_ACTION_ID and button["value"] == "/unsubscribe" and "confirm" in button
+    text = json.dumps(admin_view)
+    assert "08:00 (Europe/Berlin)" in text and "18:30 (UTC)" in text and "Privacy" in text and "Summarize" in text
+
+
+async def test_stop_in_the_home_tab_unsubscribes_only_for_a_channel_admin(standin, sqlite_store):
+    async with running_slack(standin, sqlite_store) as slack:
+        await as_admin(slack, "T1", "C1", "/subscribe 08:00")
+        await as_admin(slack, "T1", "C2", "/subscribe 09:00")
+        await as_admin(slack, "T9", "C9", "/subscribe 07:00", user="UOTHERADMIN")
+        subscriptions = slack.service.bot.digests.subscriptions
+
+        def stop(user: str, channel: str, value: str = "/unsubscribe", team: str = "T1"):
+            return post_form(slack, view_block_actions(team_id=team, user_id=user, action_id=HOME_STOP_ACTION_ID,
+                                                       value=value, block_id=f"home_stop:{channel}"))  # fmt: skip
+
+        await stop("UADMIN", "C2", value="/forget confirm")  # a forged value: dropped, nothing published
+        await stop("UADMIN", "C9")  # another workspace's channel, named from T1: not one the view lists
+        await stop("UMEMBER", "C2")  # not an admin of C2: the core refuses
+        await stop("UCREATOR", "C1")  # an admin of C2, not of C1
+        await standin.wait_for("views.publish", count=3)
+        await stop("UADMIN", "C1")
+        calls = await standin.wait_for("views.publish", count=4)
+        await slack.finish()
+
+        assert len(standin.calls_to("views.publish")) == 4
+        assert await subscriptions.get(slack_chat("T1", "C1").key) is None  # the admin's press stopped it
+        assert await subscriptions.get(slack_chat("T1", "C2").key) is not None
+        assert await subscriptions.get(slack_chat("T9", "C9").key) is not None
+        refused = {call.params["user_id"]: json.dumps(call.params["view"]) for call in calls[:3]}
+        assert "Only chat admins can change that." in refused["UMEMBER"] and "Only chat admins" in refused["UCREATOR"]
+        after = calls[-1].params["view"]
+        assert calls[-1].params["user_id"] == "UADMIN" and set(stop_buttons(after)) == {"C2"}  # republished without C1
+        assert "no more daily digests" in json.dumps(after)
+
+
+# -- the "Summarize" message shortcut ----------------------------------------------------------
+
+
+async def test_summarize_shortcut_answers_privately_and_share_posts_it_in_the_thread_once(standin, sqlite_store, site):
+    """Fails before the change: the message_action was answered 404 and nothing was said."""
+    async with running_slack(standin, sqlite_store) as slack:
+        message = {"type": "message", "user": "UMEMBER", "ts": "1700000000.000300", "text": f"worth it: <{site}/article.html>"}
+        await post_form(slack, message_action(team_id="T1", user_id="UADMIN", channel_id="C1", message=message,
+                                              response_url=standin.response_url("shortcut"), trigger_id=trigger_id()))  # fmt: skip
+        [answer] = await standin.wait_for("response_url")
+        assert answer.path == "/response/shortcut" and answer.params["response_type"] == "ephemeral"
+        assert any(b["type"] == "header" and b["text"]["text"] == SEED_TITLE for b in answer.params["blocks"])
+        [share] = [e for b in answer.params["blocks"] if b["type"] == "actions" for e in b["elements"]]
+        assert share["action_id"] == SHARE_ACTION_ID and "http" not in share["value"] and len(share["value"]) <= 32
+        assert standin.calls_to("chat.postMessage") == []  # only its asker saw it
+
+        def press(user: str, value: str, name: str):
+            return post_form(slack, ephemeral_block_actions(team_id="T1", user_id=user, channel_id="C1", action_id=SHARE_ACTION_ID,
+                                                            value=value, response_url=standin.response_url(name)))  # fmt: skip
+
+        await press("UMEMBER", share["value"], "someone-else")  # not the asker's press
+        await press("UADMIN", "A" * 22, "forged")  # an id never given
+        await standin.wait_for("response_url", count=3)
+        await press("UADMIN", share["value"], "share")
+        [post] = await standin.wait_for("chat.postMessage")
+        await standin.wait_for("response_url", count=4)
+        await press("UADMIN", share["value"], "again")  # shared once
+        await standin.wait_for("response_url", count=5)
+        await slack.finish()
+
+    assert len(standin.calls_to("chat.postMessage")) == 1
+    assert post.params["channel"] == "C1" and post.params["thread_ts"] == "1700000000.000300"
+    assert any(b["type"] == "header" and b["text"]["text"] == SEED_TITLE for b in post.params["blocks"])
+    said = {call.path.rpartition("/")[2]: call.params for call in standin.calls_to("response_url")}
+    assert "expired" in said["someone-else"]["text"] and "expired" in said["forged"]["text"] and "expired" in said["again"]["text"]
+    assert said["share"]["text"] == "Shared in the thread." and said["share"]["replace_original"] is True
+
+
+async def test_summarize_shortcut_on_a_short_message_without_a_link_says_so(standin, sqlite_store):
+    async with running_slack(standin, sqlite_store) as slack:
+        message = {"type": "message", "user": "UMEMBER", "ts": "1700000000.000400", "text": "lunch at noon?"}
+        await post_form(slack, message_action(team_id="T1", user_id="UADMIN", channel_id="C1", message=message,
+                                              response_url=standin.response_url("short"), trigger_id=trigger_id()))  # fmt: skip
+        [answer] = await standin.wait_for("response_url")
+        await slack.finish()
+    assert answer.params["response_type"] == "ephemeral" and NOTHING_TO_SUMMARIZE in answer.params["text"]
+    assert "actions" not in json.dumps(answer.params.get("blocks"))
+
+
+# -- the reaction trigger ---------------------------------------------------------------------
+
+
+def reaction(user: str, ts: str, emoji: str = "memo", channel: str = "C1") -> dict:
+    return {"type": "reaction_added", "user": user, "reaction": emoji, "item_user": "UMEMBER",
+            "item": {"type": "message", "channel": channel, "ts": ts}, "event_ts": "1700000001.000100"}  # fmt: skip
+
+
+async def test_a_reaction_posts_the_digest_in_the_thread_once_whoever_reacts(standin, store, site):
+    """Fails before the change: reaction_added was not listened to."""
+    standin.add_message("C1", "1700000000.000500", f"read <{site}/article.html|this>")
+    standin.add_message("C1", "1700000000.000600", "no link here, just words")
+    standin.add_message("C1", "1700000000.000700", "a thread")
+    standin.add_message("C1", "1700000000.000710", f"in the thread: <{site}/article.html>", thread_ts="1700000000.000700")
+    async with running_slack(standin, store) as slack:
+        await post_event(slack, reaction("UMEMBER", "1700000000.000500", emoji="eyes"), event_id="EvWrongEmoji")
+        await post_event(slack, reaction("UMEMBER", "1700000000.000600"), event_id="EvNoLink")
+        await post_event(slack, reaction("UMEMBER", "1700000000.000500"), event_id="EvR1")
+        await post_event(slack, reaction("UMEMBER", "1700000000.000500"), event_id="EvR1")  # delivered again
+        await post_event(slack, reaction("UADMIN", "1700000000.000500", emoji="memo::skin-tone-2"), event_id="EvR2")
+        await post_event(slack, reaction("UADMIN", "1700000000.000710"), event_id="EvR3")  # a thread's reply
+        await standin.wait_for("chat.postMessage", count=2)
+        await slack.finish()
+
+    posts = standin.calls_to("chat.postMessage")
+    assert sorted(post.params["thread_ts"] for post in posts) == ["1700000000.000500", "1700000000.000700"]
+    assert all(post.params["channel"] == "C1" and SEED_TITLE in post.params["text"] for post in posts)
+    [history, *_] = [call.params for call in standin.calls_to("conversations.history") if call.params["latest"] == "1700000000.000500"]
+    assert history["channel"] == "C1" and history["inclusive"] in ("1", "true") and history["limit"] == "1"
+    # the claim is the chat's own data: /forget erases it with the chat
+    assert keys.slack_reaction_claim("slack:T1:C1", "1700000000.000500") in await store.keys_of("slack:T1:C1")
+
+
+async def test_summary_reaction_chooses_the_emoji_or_turns_it_off_admins_only(standin, sqlite_store, site):
+    standin.add_message("C1", "1700000000.000800", f"<{site}/article.html>")
+    standin.add_message("C2", "1700000000.000900", f"<{site}/article.html>")
+    async with running_slack(standin, sqlite_store) as slack:
+
+        async def slash(user: str, channel: str, text: str, number: int) -> str:
+            await post_form(slack, _slash_body(slack, user, channel, text, f"cmd{number}"))
+            return (await standin.wait_for("response_url", count=number))[-1].params["text"]
+
+        assert "Only chat admins can change that." in await slash("UMEMBER", "C1", "reaction :eyes:", 1)
+        assert "now :memo:" in await slash("UMEMBER", "C1", "reaction", 2)  # looking is open to all
+        assert ":eyes:" in await slash("UADMIN", "C1", "reaction :eyes:", 3)
+        assert "no reaction" in await slash("UCREATOR", "C2", "reaction off", 4)
+        assert "Usage" in await slash("UADMIN", "C1", "reaction <!channel>", 5)
+
+        await post_event(slack, reaction("UMEMBER", "1700000000.000800"), event_id="EvMemoNoMore")  # C1 wants :eyes:
+        await post_event(slack, reaction("UMEMBER", "1700000000.000900", emoji="eyes", channel="C2"), event_id="EvOff")
+        await post_event(slack, reaction("UMEMBER", "1700000000.000900", channel="C2"), event_id="EvOff2")
+        await post_event(slack, reaction("UMEMBER", "1700000000.000800", emoji="eyes"), event_id="EvEyes")
+        [post] = await standin.wait_for("chat.postMessage")
+        await slack.finish()
+
+    assert len(standin.calls_to("chat.postMessage")) == 1
+    assert post.params["channel"] == "C1" and post.params["thread_ts"] == "1700000000.000800"
+    assert await sqlite_store.hget(keys.chat_settings("slack:T1:C1"), "reaction") == b"eyes"
+    assert await sqlite_store.hget(keys.chat_settings("slack:T1:C2"), "reaction") == b"off"
+    # the ignored reactions read no message
+    assert {call.params["channel"] for call in standin.calls_to("conversations.history", status=None)} == {"C1"}
+
+
+def _slash_body(slack, user: str, channel: str, text: str, name: str) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode({
+        "token": "unused", "team_id": "T1", "team_domain": "test", "channel_id": channel, "channel_name": "general",
+        "user_id": user, "user_name": user.lower(), "command": "/summary", "text": text,
+        "response_url": slack.standin.response_url(name), "trigger_id": trigger_id(),
+    })  # fmt: skip
+
+
+@pytest.mark.parametrize("text", ["reaction", "reaction :eyes:", "reaction off"])
+def test_summary_reaction_needs_an_admin_only_to_change_it(text):
+    from bot.acl import Permissions
+    from bot.commands import parse_command
+
+    assert Permissions().needs_admin(parse_command(f"/summary {text}")) is (text != "reaction")
