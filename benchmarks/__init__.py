@@ -29,7 +29,7 @@ import importlib.util
 
 BENCHMARKS = (
     "rouge", "extraction", "train", "related", "digest", "latency", "telegram_bench", "slack_bench", "scale", "grounding",
-    "hygiene", "hostile",
+    "hygiene", "hostile", "privacy_scan",
 )  # fmt: skip
 # What the `bench` extra adds to the bot's own dependencies (pyproject.toml).
 EXTRA_MODULES = ("rouge_score",)

@@ -319,3 +319,148 @@ async def test_legacy_chat_keys_are_moved_to_keys_that_name_the_team(standin, st
         await standin.wait_for("chat.postMessage")
         assert await store.hget(keys.chat_settings("slack:T1:CQUIET"), "autosummary") == b"on"
         assert await store.hget(keys.chat_settings("slack:CQUIET"), "autosummary") is None
+
+
+# -- summary-bot run, as a separate process -----------------------------------------------
+
+
+async def test_summary_bot_run_privacy_forget_and_uninstall_leave_nothing_of_the_workspace(standin, site, tmp_path):
+    """Token mode, `summary-bot run` as its own process: channel CZQSHARED1 of workspace
+    TZQGONE1 is also shared with workspace TZQKEPT2 (Slack Connect: one chat per org), and
+    TZQGONE1 has a second channel. /summary privacy, /summary forget, /summary forget confirm
+    in TZQGONE1's CZQSHARED1, then app_uninstalled for TZQGONE1: after shutdown the database
+    files (WAL included) hold nothing of TZQGONE1, of its channel CZQONLY1 or of the feeds only
+    its chats followed; TZQKEPT2's chat of the shared channel is intact."""
+    import asyncio
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import aiohttp
+
+    from local_site import serve_site
+    from test_privacy import feed
+    from test_slack import ROOT, _free_port
+
+    gone, kept = "TZQGONE1", "TZQKEPT2"
+    shared, only = "CZQSHARED1", "CZQONLY1"
+    chats = [(gone, shared, "zqgonefeedone"), (gone, only, "zqgonefeedtwo"), (kept, shared, "zqkeptfeed")]
+    admins = {gone: "UZQADMIN1", kept: "UZQADMIN2"}
+    standin.add_user(admins[gone], team_id=gone, admin=True)
+    standin.add_user(admins[kept], team_id=kept, admin=True)
+    standin.add_channel(shared, creator=admins[gone])
+    standin.add_channel(only, creator=admins[gone])
+    feeds = {f"/{name}/feed.xml": (200, {"Content-Type": "application/rss+xml"}, feed(name)) for _, _, name in chats}
+
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUMMARY_BOT_", "SLACK_"))}
+    env.update({
+        "SUMMARY_BOT_SLACK_BOT_TOKEN": BOT_TOKEN, "SUMMARY_BOT_SLACK_SIGNING_SECRET": SECRET,
+        "SUMMARY_BOT_SLACK_API_URL": standin.api_url, "SUMMARY_BOT_HTTP_HOST": "127.0.0.1",
+        "SUMMARY_BOT_HTTP_PORT": str(port), "SUMMARY_BOT_FETCH_ALLOW_PRIVATE": "127.0.0.0/8",
+        "SUMMARY_BOT_SQLITE_PATH": str(tmp_path / "run.sqlite3"),
+    })  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+
+    def scan() -> bytes:
+        return b"".join(path.read_bytes() for path in sorted(tmp_path.glob("run.sqlite3*")))
+
+    log_path = tmp_path / "run.log"
+    log = log_path.open("wb")  # a file, not a pipe: a full pipe would stall the bot
+    process = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    replies = 0
+
+    async def signed_post(http, body: str, content_type: str = "application/json") -> None:
+        async with http.post(f"{base}/slack/events", data=body, headers=signed_headers(body, content_type=content_type)) as response:
+            assert response.status == 200, await response.text()
+
+    async def slash(http, command: str, text: str, team: str, channel: str, user: str) -> dict:
+        """A slash command as Slack POSTs it; what the bot answered at its response_url."""
+        nonlocal replies
+        replies += 1
+        body = urlencode({
+            "token": "unused", "team_id": team, "team_domain": team.lower(), "channel_id": channel, "channel_name": "general",
+            "user_id": user, "user_name": user.lower(), "command": command, "text": text,
+            "api_app_id": "A1", "is_enterprise_install": "false",
+            "response_url": standin.response_url(f"r{replies}"), "trigger_id": trigger_id(),
+        })  # fmt: skip
+        await signed_post(http, body, "application/x-www-form-urlencoded")
+        answer = (await standin.wait_for("response_url", count=replies, timeout=60))[-1]
+        assert answer.path == f"/response/r{replies}", answer
+        return answer.params
+
+    def around(data: bytes, marker: str) -> bytes:
+        at = data.find(marker.encode())
+        return data[max(0, at - 60) : at + 120]
+
+    async def until(condition, what: str) -> None:
+        for _ in range(600):
+            if condition():
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"not within 60 s: {what}; the files hold {around(scan(), gone)!r}")
+
+    try:
+        async with serve_site(feeds) as feed_site, aiohttp.ClientSession() as http:
+            for _ in range(600):
+                assert process.poll() is None, log_path.read_text()
+                try:
+                    async with http.get(f"{base}/healthz") as health:
+                        if health.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("summary-bot run did not come up")
+
+            for number, (team, channel, feed_name) in enumerate(chats, start=1):
+                answer = await slash(http, "/subscribe", "08:00 Europe/Berlin", team, channel, admins[team])
+                assert "08:00" in answer["text"], answer
+                answer = await slash(http, "/feeds", f"add {feed_site.url(f'/{feed_name}/feed.xml')}", team, channel, admins[team])
+                assert "Only chat admins" not in answer["text"], answer
+                event = {"type": "message", "channel": channel, "user": "UZQSHARER", "text": f"<{site}/article.html>",
+                         "ts": f"170000010{number}.000100", "channel_type": "channel", "team": team}  # fmt: skip
+                await signed_post(http, event_callback(event, event_id=f"EvRunShare{number}", team_id=team))
+                [*_, post] = await standin.wait_for("chat.postMessage", count=number, timeout=120)
+                assert post.params["channel"] == channel and post.params["thread_ts"] == event["ts"]
+            before = scan()
+            for marker in (gone, kept, shared, only, "zqgonefeedone", "zqgonefeedtwo", "zqkeptfeed"):
+                assert marker.encode() in before, marker
+
+            notice = await slash(http, "/summary", "privacy", gone, shared, "UZQMEMBER")
+            assert notice["text"].startswith("What I store about this chat"), notice
+            assert "1 share of 1 article" in notice["text"] and "A daily digest subscription and 1 feed" in notice["text"], notice["text"]
+            offer = await slash(http, "/summary", "forget", gone, shared, admins[gone])
+            assert "1 shared link (1 article), 1 feed, the daily digest subscription" in offer["text"], offer
+            [actions] = [block for block in offer["blocks"] if block["type"] == "actions"]
+            assert [(b["type"], b["value"]) for b in actions["elements"]] == [("button", "/forget confirm")]
+            confirmed = await slash(http, "/summary", "forget confirm", gone, shared, admins[gone])
+            assert confirmed["text"].startswith("Done: I erased everything"), confirmed
+            after_forget = scan()
+            assert f"{gone}:{shared}".encode() not in after_forget and b"zqgonefeedone" not in after_forget
+            assert f"{gone}:{only}".encode() in after_forget and f"{kept}:{shared}".encode() in after_forget
+
+            await signed_post(http, event_callback({"type": "app_uninstalled"}, event_id="EvRunUninstall", team_id=gone))
+            await until(lambda: gone.encode() not in scan(), "the uninstalled workspace erased from the database files")
+    except (AssertionError, asyncio.TimeoutError) as exc:
+        pytest.fail(f"{exc!r}\n--- summary-bot run's log ---\n{log_path.read_text()[-4000:]}")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            returncode = await asyncio.to_thread(process.wait, 30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+        finally:
+            log.close()
+    output = log_path.read_text()
+    assert returncode == 0, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    everything = scan()
+    for erased in (gone, only, "zqgonefeedone", "zqgonefeedtwo"):
+        assert erased.encode() not in everything, (erased, around(everything, erased))
+    for intact in (kept, shared, f"{kept}:{shared}", "zqkeptfeed"):
+        assert intact.encode() in everything, intact
+    assert admins[gone].encode() not in everything
