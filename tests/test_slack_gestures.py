@@ -6,6 +6,7 @@ the "Summarize" message shortcut and its Share button, and the reaction trigger.
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 import pytest_asyncio
@@ -216,18 +217,24 @@ async def test_a_reaction_posts_the_digest_in_the_thread_once_whoever_reacts(sta
     standin.add_message("C1", "1700000000.000600", "no link here, just words")
     standin.add_message("C1", "1700000000.000700", "a thread")
     standin.add_message("C1", "1700000000.000710", f"in the thread: <{site}/article.html>", thread_ts="1700000000.000700")
+    standin.add_message("C1", "1700000000.000720", f"/unsubscribe <{site}/article.html>")  # a command, by the admin's reaction?
     async with running_slack(standin, store) as slack:
+        await as_admin(slack, "T1", "C1", "/subscribe 08:00")
         await post_event(slack, reaction("UMEMBER", "1700000000.000500", emoji="eyes"), event_id="EvWrongEmoji")
         await post_event(slack, reaction("UMEMBER", "1700000000.000600"), event_id="EvNoLink")
         await post_event(slack, reaction("UMEMBER", "1700000000.000500"), event_id="EvR1")
         await post_event(slack, reaction("UMEMBER", "1700000000.000500"), event_id="EvR1")  # delivered again
         await post_event(slack, reaction("UADMIN", "1700000000.000500", emoji="memo::skin-tone-2"), event_id="EvR2")
         await post_event(slack, reaction("UADMIN", "1700000000.000710"), event_id="EvR3")  # a thread's reply
-        await standin.wait_for("chat.postMessage", count=2)
+        await post_event(slack, reaction("UADMIN", "1700000000.000720"), event_id="EvR4")
+        await post_event(slack, {**reaction("UADMIN", "1700000000.000500"), "item": {"type": "file", "file": "F1"}}, event_id="EvFile")
+        await standin.wait_for("chat.postMessage", count=3)
         await slack.finish()
+        # only the links of the message reach the core: the admin's reaction ran no command
+        assert await slack.service.bot.digests.subscriptions.get("slack:T1:C1") is not None
 
     posts = standin.calls_to("chat.postMessage")
-    assert sorted(post.params["thread_ts"] for post in posts) == ["1700000000.000500", "1700000000.000700"]
+    assert sorted(post.params["thread_ts"] for post in posts) == ["1700000000.000500", "1700000000.000700", "1700000000.000720"]
     assert all(post.params["channel"] == "C1" and SEED_TITLE in post.params["text"] for post in posts)
     [history, *_] = [call.params for call in standin.calls_to("conversations.history") if call.params["latest"] == "1700000000.000500"]
     assert history["channel"] == "C1" and history["inclusive"] in ("1", "true") and history["limit"] == "1"
@@ -281,3 +288,67 @@ def test_summary_reaction_needs_an_admin_only_to_change_it(text):
     from bot.commands import parse_command
 
     assert Permissions().needs_admin(parse_command(f"/summary {text}")) is (text != "reaction")
+
+
+async def test_scaled_out_a_reaction_and_a_home_tab_are_answered_by_a_worker(standin, sqlite_store, site, redis_url):
+    """SUMMARY_BOT_WORKERS=external: the front only checks and enqueues; a worker answers the
+    gesture's job through the same `answer_job` (the payload crosses Redis as JSON)."""
+    import asyncio
+    import time
+    from contextlib import suppress
+
+    import redis
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+    from model_support import make_summary_bot
+    from slack_support import BOT_TOKEN, SECRET
+
+    from adapters.queue import MessageQueue, open_queue_pool, redis_settings
+    from adapters.slack import SlackService
+    from adapters.slack.settings import SlackSettings
+    from adapters.worker import ForeignMessages, message_worker
+    from bot.config import Settings
+    from bot.metrics import Metrics
+
+    with redis.Redis.from_url(redis_url) as admin:
+        admin.flushdb()
+    standin.add_message("C1", "1700000000.001000", f"<{site}/article.html>")
+    options = {"slack_bot_token": BOT_TOKEN, "slack_signing_secret": SECRET, "slack_api_url": standin.api_url,
+               "fetch_allow_private": ["127.0.0.0/8"]}  # fmt: skip
+    bot = make_summary_bot(Settings(**options), sqlite_store)
+    pool = await open_queue_pool(redis_url)
+    front = SlackService(SlackSettings(**options), bot, queue=MessageQueue(pool))
+    worker_side = SlackService(SlackSettings(**options), bot)
+    app = web.Application()
+    front.add_routes(app)
+    http = TestClient(TestServer(app, host="127.0.0.1"))
+    await http.start_server()
+    await front.start()
+    await worker_side.start_sending()
+    ctx = {"services": {"slack": worker_side}, "store": sqlite_store, "foreign": ForeignMessages(["slack"], Metrics())}
+    worker = message_worker(ctx, redis_settings(redis_url), job_timeout=30, concurrency=2)
+    running = asyncio.create_task(worker.async_run())
+    try:
+        slack = SimpleNamespace(http=http, service=front)
+        await as_admin(slack, "T1", "C1", "/subscribe 08:00")
+        await post_event(slack, reaction("UMEMBER", "1700000000.001000"), event_id="EvQueuedR1")
+        await post_event(slack, reaction("UADMIN", "1700000000.001000"), event_id="EvQueuedR2")
+        await post_event(slack, home_opened("UADMIN"), event_id="EvQueuedHome")
+        [post] = await standin.wait_for("chat.postMessage")
+        [home] = await standin.wait_for("views.publish")
+        deadline = time.monotonic() + 30
+        while worker.jobs_complete < 3:
+            assert time.monotonic() < deadline, "the worker never ran the jobs"
+            await asyncio.sleep(0.05)
+        assert len(standin.calls_to("chat.postMessage")) == 1 and post.params["thread_ts"] == "1700000000.001000"
+        assert set(stop_buttons(home.params["view"])) == {"C1"}
+    finally:
+        await worker.close()
+        running.cancel()
+        with suppress(asyncio.CancelledError):
+            await running
+        await front.stop()
+        await worker_side.stop()
+        await http.close()
+        await pool.aclose()
+        await bot.close()
