@@ -20,8 +20,9 @@ that is not a canonical 64-bit integer raises `ValueError`.
 Owner index (see bot/store/keys.py): `owners` holds (owner, key, workspace) for every key
 written as an `OwnedKey`, in the write's transaction; it cascades with `keys`, so it never
 names a key that is gone. Erased rows must not survive in the file: `secure_delete` makes
-SQLite overwrite deleted content with zeros, and `purge_deleted` checkpoints the WAL
-(TRUNCATE), where older versions of the pages still are, retrying while another connection
+SQLite overwrite deleted content with zeros, and `purge_deleted` (after an erasure) rebuilds
+the file (VACUUM: copies of moved cells can linger in a page's free space) and checkpoints the
+WAL (TRUNCATE), where older versions of the pages still are, retrying while another connection
 still reads from it.
 """
 
@@ -219,9 +220,9 @@ class SQLiteStore:
 
     async def sweep_expired(self) -> int:
         """Delete every expired key (their owner rows cascade), then checkpoint the WAL so
-        that their bytes leave it too."""
+        that their bytes leave it too (no VACUUM: that is for erasures)."""
         swept = await self._write(_purge_expired)
-        await self.purge_deleted()
+        await self._until_done(_checkpoint)
         return swept
 
     async def erase_owner(self, owner: str) -> int:
@@ -231,15 +232,24 @@ class SQLiteStore:
         return await self._write(_rename, source, destination)
 
     async def purge_deleted(self, *, rewrite_persistence: bool = False) -> bool:
-        """Checkpoint the WAL into the database file and truncate it, so that deleted rows
-        (zeroed by secure_delete in their new page versions) leave no older copy in it.
-        Another connection reading from the WAL blocks that: tried again every
-        _CHECKPOINT_PAUSE_S, _CHECKPOINT_TRIES times; False if it never completed."""
+        """After an erasure: leave no copy of deleted rows in the database files.
+        secure_delete zeroes a row where it lay, but a copy SQLite made while moving cells
+        between pages can survive in a page's free space (seen after a workspace's erasure),
+        so the file is rebuilt from the live rows (VACUUM: a rewrite of the whole file on the
+        store's thread; erasures are rare), and the WAL, which holds older page versions, is
+        checkpointed and truncated before and after. Another connection reading blocks that:
+        each step is tried again every _CHECKPOINT_PAUSE_S, _CHECKPOINT_TRIES times; False if
+        one never completed."""
+        for step in (_checkpoint, _vacuum, _checkpoint):
+            if not await self._until_done(step):
+                return False
+        return True
+
+    async def _until_done(self, step: Callable[[sqlite3.Connection], bool]) -> bool:
         for attempt in range(_CHECKPOINT_TRIES):
             if self._closed:
                 raise RuntimeError("SQLiteStore is closed")
-            done = await asyncio.wrap_future(self._worker.submit(rank(), _checkpoint, self._conn))
-            if done:
+            if await asyncio.wrap_future(self._worker.submit(rank(), step, self._conn)):
                 return True
             await asyncio.sleep(_CHECKPOINT_PAUSE_S)
         return False
@@ -408,6 +418,20 @@ def _checkpoint(conn: sqlite3.Connection) -> bool:
     finally:
         conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
     return busy == 0
+
+
+def _vacuum(conn: sqlite3.Connection) -> bool:
+    """One try at rebuilding the database file from its live rows (on the worker thread)."""
+    conn.execute(f"PRAGMA busy_timeout = {_CHECKPOINT_BUSY_MS}")
+    try:
+        conn.execute("VACUUM")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return False  # a reader or writer elsewhere: try again
+        raise
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+    return True
 
 
 # -- key bookkeeping (these and the operations below run inside `_transaction`) ----
