@@ -1,7 +1,7 @@
 """`summary-bot bench scale`: a scaled-out deployment on this machine, measured.
 
-Separate processes: `summary-bot run` fronts and `summary-bot worker`s (each worker pinned
-to one torch thread, so that two workers on two cores are a fair doubling) on a throwaway
+Separate processes: `summary-bot run` fronts and `summary-bot worker`s (each worker with
+one intra-op thread, so that two workers on two cores are a fair doubling) on a throwaway
 redis-server, answering signed Slack events through the Slack stand-in. The sample pages
 are served as numbered editions, so every uncached link is new text to every cache.
 
@@ -52,12 +52,15 @@ async def cmd_bench_scale(args, settings) -> int:
     from benchmarks.seed_editions import require_seeds_dir
 
     seeds_dir = require_seeds_dir(settings)
-    results = await measure(seeds_dir, links=args.links, chats=args.chats, pin_cores=args.pin_cores)
+    encoder = {"SUMMARY_BOT_ENCODER_BACKEND": settings.encoder_backend}  # compare with =torch
+    if settings.model_cache_dir:
+        encoder["SUMMARY_BOT_MODEL_CACHE_DIR"] = str(settings.model_cache_dir)
+    results = await measure(seeds_dir, links=args.links, chats=args.chats, pin_cores=args.pin_cores, encoder=encoder)
     print(json.dumps(results, indent=2) if args.format == "json" else report(results))
     return 0
 
 
-async def measure(seeds_dir: Path, *, links: int, chats: int, pin_cores: bool = False) -> dict:
+async def measure(seeds_dir: Path, *, links: int, chats: int, pin_cores: bool = False, encoder: dict | None = None) -> dict:
     from benchmarks.seed_editions import SeedEditions
     from benchmarks.standins.slack_api import SlackStandIn
 
@@ -71,7 +74,7 @@ async def measure(seeds_dir: Path, *, links: int, chats: int, pin_cores: bool = 
                 "SUMMARY_BOT_USER_RATE_LIMIT": "0", "SUMMARY_BOT_FETCH_ALLOW_PRIVATE": "127.0.0.0/8",
                 "SUMMARY_BOT_HTTP_HOST": "127.0.0.1", "SUMMARY_BOT_SLACK_BOT_TOKEN": SLACK_TOKEN,
                 "SUMMARY_BOT_SLACK_SIGNING_SECRET": SIGNING_SECRET, "SUMMARY_BOT_SLACK_API_URL": slack.api_url,
-                "SUMMARY_BOT_LOG_LEVEL": "WARNING",
+                "SUMMARY_BOT_LOG_LEVEL": "WARNING", **(encoder or {}),
             }  # fmt: skip
             pinned = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
             sender = EventSender(http, slack)  # one for both rounds: channel and event ids never repeat
@@ -103,6 +106,8 @@ async def measure(seeds_dir: Path, *, links: int, chats: int, pin_cores: bool = 
                             "worker": peak_rss_mb(deployed.processes["worker0"].pid),
                         }
                         results["front_imports_torch"] = "torch" in await loaded_modules(deployed, "front0")
+                        results["worker_imports_torch"] = "torch" in await loaded_modules(deployed, "worker0")
+                        results["encoder_backend"] = (encoder or {}).get("SUMMARY_BOT_ENCODER_BACKEND", "onnx")
                 finally:
                     deployed.stop_all()
     one, two = results["uncached_1_worker"], results["uncached_2_worker"]
@@ -222,7 +227,7 @@ def report(results: dict) -> str:
     one, two = results["uncached_1_worker"], results["uncached_2_worker"]
     pinned = "each worker on a core of its own, " if results["workers_pinned_to_cores"] else ""
     lines = [
-        f"uncached links ({results['links']} each, {pinned}one torch thread each): 1 worker {one['links_per_second']}/s, "
+        f"uncached links ({results['links']} each, {pinned}{results.get('encoder_backend', 'onnx')} encoder, one intra-op thread each): 1 worker {one['links_per_second']}/s, "
         f"2 workers {two['links_per_second']}/s (x{results['speedup_2_workers']})",
         f"CPU ms per uncached link, 1 worker: {one['cpu_ms_per_link']}; 2 workers: {two['cpu_ms_per_link']}",
     ]
@@ -238,5 +243,8 @@ def report(results: dict) -> str:
         f"{int(flight['summaries_computed'])} summary computed, {int(flight['model_jobs'])} model jobs"
     )
     rss = results["peak_rss_mb"]
-    lines.append(f"peak RSS: front {rss['front']} MB (imports torch: {results['front_imports_torch']}), worker {rss['worker']} MB")
+    lines.append(
+        f"peak RSS: front {rss['front']} MB (imports torch: {results['front_imports_torch']}), "
+        f"worker {rss['worker']} MB (imports torch: {results.get('worker_imports_torch')})"
+    )
     return "\n".join(lines)
