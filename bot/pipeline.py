@@ -164,6 +164,25 @@ class SummaryPipeline:
             log.exception("finding related articles for %s failed", article.url or "pasted text")
             return [link for link in article.related if link.title][:3]
 
+    async def cached_digest(self, url: str, length: str | None = None) -> Digest | None:
+        """The digest of `url` if its article and key points are both cached, else None:
+        no fetch and no model (a front of a scaled-out deployment answers from it). No chat:
+        its related articles are the page's own."""
+        length = length or self.settings.summary_length
+        try:
+            stored = await self.store.get(article_key(url))
+        except ValueError:
+            return None
+        if stored is None:
+            return None
+        article = Article.from_dict(json.loads(stored))
+        # the key `summarize` reads for this article
+        points = await self.store.get(keys.summary(_sha256(self.summarizer_identity, length, article.title or "", article.text)))
+        if points is None:
+            return None
+        summary = Summary.from_json(json.loads(points), summarizer=self._local_label)
+        return await self._digest(article, summary, True, None, remember=False)
+
     async def cached_title(self, url: str) -> str | None:
         """The title of the article at `url` if it is in the article cache."""
         try:

@@ -21,12 +21,17 @@ class SingleFlight:
         return len(self._tasks)
 
     async def run(self, key: str, work: Callable[[], Awaitable[T]]) -> T:
+        return await asyncio.shield(self.start(key, work))
+
+    def start(self, key: str, work: Callable[[], Awaitable[T]]) -> asyncio.Task:
+        """The task doing `work` for `key`, started now unless one is running: for a caller
+        that waits only so long and leaves the work to finish for the next (await it shielded)."""
         task = self._tasks.get(key)
         if task is None:
             task = asyncio.create_task(work())
             self._tasks[key] = task
             task.add_done_callback(lambda done: self._finished(key, done))
-        return await asyncio.shield(task)
+        return task
 
     def _finished(self, key: str, task: asyncio.Task) -> None:
         if self._tasks.get(key) is task:

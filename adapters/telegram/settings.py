@@ -3,6 +3,7 @@ read like the core's (`bot.config.load_settings(TelegramSettings)`: a bad value 
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.config import ENV_PREFIX
@@ -15,6 +16,9 @@ class TelegramSettings(BaseSettings):
     telegram_api_url: str = "https://api.telegram.org"
     telegram_webhook_url: str | None = None  # set: webhooks on the shared HTTP server, else long polling
     telegram_webhook_secret: str | None = None
+    # Seconds an inline query (`@bot <link>`) waits for a link's digest before it is answered
+    # with a button to a private chat instead: Telegram drops an answer after about 10 s.
+    telegram_inline_budget: float = Field(4.0, gt=0, le=8)
 
     @property
     def configured(self) -> bool:

@@ -12,6 +12,10 @@ messages it builds `my_chat_member` updates (`member_update`) and button presses
 (`press_update`, a `callback_query` on a message the bot sent with an inline keyboard), and
 answers setMyCommands, answerCallbackQuery, getChatMember and editMessageText (of a message
 it sent: the text checked as sendMessage's, "message is not modified" when nothing changes).
+Inline mode: `inline_query_update` builds an `inline_query` (what a user types after the bot's
+name in any chat), and answerInlineQuery is checked as Telegram does (each query answered once;
+results' ids, titles and message texts; the button's start parameter) and kept in
+`inline_answers`.
 
     async with BotApiStandIn() as api:
         update = api.queue_message("https://example.org/a", chat_id=42)
@@ -43,9 +47,12 @@ ALLOWED_TAGS = frozenset(
 )
 # Parameters that are plain strings on the wire; every other form value is JSON.
 STRING_PARAMS = frozenset(
-    {"text", "caption", "parse_mode", "url", "secret_token", "action", "ip_address", "callback_query_id"}
+    {"text", "caption", "parse_mode", "url", "secret_token", "action", "ip_address", "callback_query_id",
+     "inline_query_id", "next_offset"}
 )
 MAX_CALLBACK_DATA = 64  # bytes
+MAX_INLINE_RESULTS = 50
+_START_PARAMETER = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 _HTML_TOKEN = re.compile(
     r"""<(?P<close>/?)(?P<tag>[a-zA-Z][a-zA-Z0-9-]*)(?P<attrs>(?:\s+[a-zA-Z-]+\s*=\s*"[^"]*")*)\s*>"""
@@ -121,6 +128,8 @@ class BotApiStandIn(LocalServer):
         self.migrated: dict[int, int] = {}  # old group id -> its supergroup's id: 400 with the new id
         self._updates: list[dict] = []
         self._chats: dict[int, dict] = {}
+        self.inline_answers: list[dict] = []  # what answerInlineQuery accepted, as received
+        self._inline_queries: set[str] = set()  # ids of inline queries sent and not yet answered
         self._failures: dict[str, list[tuple[int, dict]]] = {}
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(100)
@@ -209,6 +218,21 @@ class BotApiStandIn(LocalServer):
             "data": data,
         }
         return {"update_id": next(self._update_ids), "callback_query": query}
+
+    def inline_query_update(self, query: str, *, user_id: int, offset: str = "", chat_type: str | None = None) -> dict:
+        """An `inline_query` update: user `user_id` typed `query` after the bot's name in a chat
+        (of `chat_type`: "sender", "private", "group", "supergroup", "channel"; absent when
+        Telegram does not know it)."""
+        inline = {
+            "id": str(next(self._update_ids) * 104729),
+            "from": {"id": user_id, "is_bot": False, "first_name": "Reader", "language_code": "en"},
+            "query": query,
+            "offset": offset,
+        }
+        if chat_type is not None:
+            inline["chat_type"] = chat_type
+        self._inline_queries.add(inline["id"])
+        return {"update_id": next(self._update_ids), "inline_query": inline}
 
     def block(self, chat_id: int) -> None:
         """Refuse every message to `chat_id` as Telegram does once its user blocked the bot."""
@@ -394,6 +418,31 @@ class BotApiStandIn(LocalServer):
             raise BadRequest("Bad Request: MESSAGE_TOO_LONG")
         return True
 
+    async def _api_answerinlinequery(self, params: dict) -> bool:
+        query_id = params.get("inline_query_id")
+        if query_id not in self._inline_queries:  # unknown, or answered already
+            raise BadRequest("Bad Request: query is too old and response timeout expired or query ID is invalid")
+        results = params.get("results")
+        if not isinstance(results, list) or len(results) > MAX_INLINE_RESULTS:
+            raise BadRequest("Bad Request: RESULTS_TOO_MUCH")
+        ids = [str(result.get("id", "")) for result in results if isinstance(result, dict)]
+        if len(ids) != len(results) or len(set(ids)) != len(ids):
+            raise BadRequest("Bad Request: RESULT_ID_DUPLICATE")
+        for result in results:
+            _check_inline_result(result)
+        button = params.get("button")
+        if button is not None:
+            if not isinstance(button, dict) or not str(button.get("text", "")).strip():
+                raise BadRequest("Bad Request: BUTTON_TEXT_INVALID")
+            if not _START_PARAMETER.fullmatch(str(button.get("start_parameter", ""))) and "web_app" not in button:
+                raise BadRequest("Bad Request: START_PARAM_INVALID")
+        cache_time = params.get("cache_time", 300)
+        if not isinstance(cache_time, int) or cache_time < 0:
+            raise BadRequest("Bad Request: cache_time is invalid")
+        self._inline_queries.discard(query_id)
+        self.inline_answers.append(params)
+        return True
+
     async def _api_setwebhook(self, params: dict) -> bool:
         self.webhook = params
         return True
@@ -442,6 +491,27 @@ def _check_inline_keyboard(markup: Any) -> None:
         data = button.get("callback_data")
         if data is not None and not 1 <= len(str(data).encode()) <= MAX_CALLBACK_DATA:
             raise BadRequest("Bad Request: BUTTON_DATA_INVALID")
+
+
+def _check_inline_result(result: Any) -> None:
+    """Telegram's checks of an InlineQueryResultArticle with a text message."""
+    if not isinstance(result, dict) or result.get("type") != "article":
+        raise BadRequest("Bad Request: RESULT_TYPE_INVALID")
+    if not 1 <= len(str(result.get("id", "")).encode()) <= 64:
+        raise BadRequest("Bad Request: RESULT_ID_INVALID")
+    if not str(result.get("title", "")).strip():
+        raise BadRequest("Bad Request: RESULT_TITLE_EMPTY")
+    content = result.get("input_message_content")
+    if not isinstance(content, dict):
+        raise BadRequest("Bad Request: input_message_content is required")
+    text = str(content.get("message_text") or "")
+    if str(content.get("parse_mode", "")).upper() == "HTML":
+        text = visible_text(text)
+    text = text.strip()
+    if not text:
+        raise BadRequest("Bad Request: MESSAGE_EMPTY")
+    if utf16_units(text) > MAX_TEXT_UNITS:
+        raise BadRequest("Bad Request: MESSAGE_TOO_LONG")
 
 
 async def _read_params(request: web.Request) -> dict[str, Any]:

@@ -106,6 +106,12 @@ def length_button(chat_key: str, button_id: str) -> str:
     return owned(f"length-button:{chat_key}:{button_id}", chat_key)
 
 
+def inline_link(start_id: str) -> str:
+    """The link an inline query's "private chat" button stands for, by the random id its
+    start parameter carries (bot.inline): no owner, since it names no chat or user."""
+    return f"inline-link:{start_id}"
+
+
 def rate_limit(platform: str, user_id: str, minute: int) -> str:
     """Counter of one user's summaries in one minute (bot.core)."""
     return f"ratelimit:{platform}:{user_id}:{minute}"
