@@ -26,6 +26,7 @@ from bot.digest.service import DigestService
 from bot.extract import ExtractionBusy, ExtractionError
 from bot.fetch import FetchError
 from bot.inference import InferenceService, ModelBusy, ModelTimeout
+from bot.inline import INLINE_ID, InlineDigests
 from bot.links import find_urls, other_scheme
 from bot.metrics import Metrics
 from bot.models import Button, ChatRef, Incoming, Reply
@@ -70,6 +71,7 @@ REMOVAL_ERASES = {
 REACTION_DEFAULT = "memo"  # 📝: the reaction that asks for a summary, unless a chat chose another
 _EMOJI_RE = re.compile(r":?([a-z0-9_+'-]{1,64}):?")  # an emoji's name as Slack spells it, colons optional
 POLICY_FILE = "PRIVACY.md in the summary-bot project"  # when the operator published no policy URL
+INLINE_EXPIRED = "That link has expired. Send it to me here and I'll summarize it."
 BUTTON_EXPIRED = "That button has expired."
 # Shorter / Longer under a link's digest: one step down or up LENGTHS, hidden at the end.
 LENGTH_STEPS = (("Shorter", -1), ("Longer", 1))
@@ -97,6 +99,7 @@ class SummaryBot:
         # Erasure and inventory share the pipeline's related memory, so its views stay current.
         self.privacy = privacy or Privacy(store, memory=self.pipeline.related.memory)
         self.activity = ChatActivity(store)  # when each chat last had a message (bot/retention.py)
+        self.inline = InlineDigests(settings, store, self.pipeline, self.metrics)  # `@bot <link>` (bot/inline.py)
         handlers: dict[str, Handler] = {
             "summary": self._summary_command,
             "help": self._help_command,
@@ -128,6 +131,7 @@ class SummaryBot:
         return HELP_TEXT.format(max_links=self.settings.max_links_per_message, commands=help_lines(self.registry))
 
     async def close(self) -> None:
+        await self.inline.close()
         await self.pipeline.close()
 
     # -- the entry point ------------------------------------------------------------------
@@ -304,7 +308,20 @@ class SummaryBot:
         return replies
 
     async def _help_command(self, message: Incoming, command: Command) -> list[Reply]:
+        if command.name == "start" and command.args:  # a deep link's start parameter (t.me/<bot>?start=<id>)
+            return await self._start_link(message, command.args)
         return [Reply(text=self.help_text())]
+
+    async def _start_link(self, message: Incoming, start_id: str) -> list[Reply]:
+        """`/start <id>` in a private chat: the digest of the link an inline query's button
+        stands for (bot/inline.py), as a private request (nothing kept under the chat; not
+        counted again: the inline query was). Any other start parameter is /help."""
+        if message.chat.kind != "private" or not re.fullmatch(INLINE_ID, start_id):
+            return [Reply(text=self.help_text())]
+        url = await self.inline.link_of(start_id)
+        if url is None:
+            return [Reply(error=INLINE_EXPIRED)]
+        return [await self._summarize_link(url, None, message.chat, False)]
 
     async def _autosummary_command(self, message: Incoming, command: Command) -> list[Reply]:
         choice = command.args.lower()

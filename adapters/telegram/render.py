@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE_UNITS = 4096
 MAX_BUTTON_LABEL = 64  # characters: a button shows one short line
+MAX_INLINE_DESCRIPTION = 200  # characters of the first point shown under an inline result's title
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,16 @@ def render_digest(digest: Digest, limit: int = MAX_MESSAGE_UNITS) -> str:
     """The one HTML message that shows `digest`: capped, then shortened to fit `limit`."""
     lines = fit_lines(digest_lines(cap_digest(digest)), limit)
     return pack_messages(lines, limit)[0]  # fit_lines made it one message
+
+
+def inline_texts(digest: Digest) -> tuple[str, str, str]:
+    """(title, description, message) of an inline query's article result: the title and the
+    first point as plain text (Telegram shows them unparsed), and the digest as the one HTML
+    message a reply would be."""
+    capped = cap_digest(digest)
+    title = _one_line(capped.title) or capped.url or "Summary"
+    description = shorten(capped.points[0], MAX_INLINE_DESCRIPTION) if capped.points else ""
+    return title, description, render_digest(capped)
 
 
 def reply_lines(reply: Reply) -> list[Line]:

@@ -26,15 +26,23 @@ refused reply is sent there once. The command menu is registered with setMyComma
 start. A reply's buttons are an inline keyboard; a press (`callback_query`) is always
 answered, and one whose data is a command a button may carry becomes its presser sending
 that command in the chat (the core checks who may).
+
+Inline mode (`@bot <link>` in any chat, bot/inline.py): the query is answered with one
+article result whose message is the digest as a reply would show it, from the cache at once
+or within TelegramSettings.telegram_inline_budget; past it, with a button that opens a
+private chat with the bot (`/start <id>`), where the digest follows. Scaled out, a front
+answers from the cache and queues the rest with a deadline for a worker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import json
 import logging
 import re
+import time
 from contextlib import asynccontextmanager, suppress
 from typing import AsyncIterator
 from urllib.parse import urlsplit
@@ -43,6 +51,7 @@ from aiohttp import web
 from dataclasses import replace
 
 from telegram import BotCommand, CallbackQuery, ChatMemberUpdated, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineQuery, InlineQueryResultArticle, InlineQueryResultsButton, InputTextMessageContent
 from telegram import LinkPreviewOptions, Message, ReplyParameters, Update
 from telegram.constants import ChatAction, ChatMemberStatus, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
@@ -50,7 +59,7 @@ from telegram.ext import AIORateLimiter, Application, BaseRateLimiter, ContextTy
 
 from adapters.delivery import Delivery, PermanentSendError, untracked
 from adapters.request_body import read_body, too_slow
-from adapters.telegram.render import keyboard_buttons, render_reply
+from adapters.telegram.render import MAX_BUTTON_LABEL, inline_texts, keyboard_buttons, render_reply
 from adapters.telegram.settings import TelegramSettings
 from adapters.telegram.updates import (
     PLATFORM,
@@ -66,6 +75,8 @@ from adapters.telegram.updates import (
 from bot.config import ConfigError
 from bot.core import SummaryBot
 from bot.delivery import ChatGone, ChatMoved
+from bot.inline import InlineResult
+from bot.limits import shorten
 from bot.models import ChatRef, Incoming, Reply
 
 log = logging.getLogger(__name__)
@@ -73,7 +84,15 @@ log = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-ALLOWED_UPDATES = ["message", "channel_post", "my_chat_member", "callback_query"]
+ALLOWED_UPDATES = ["message", "channel_post", "my_chat_member", "callback_query", "inline_query"]
+# answerInlineQuery's cache_time: a digest depends only on its link, so Telegram may serve it
+# to anyone typing that link (is_personal false) for a while; a button or a notice is for that
+# asker, now (the digest may be ready a moment later); a query without a link has no answer.
+INLINE_DIGEST_CACHE = 300
+INLINE_RETRY_CACHE = 0
+INLINE_NOTHING_CACHE = 30
+INLINE_BUTTON = "Summarize in a private chat"
+INLINE_HELP = "inline"  # start parameter of a notice's button: the private chat shows /help
 APOLOGY = "Sorry, something went wrong on my side. Please try again later."
 EXPIRED = "That button has expired."  # the answer to a press whose data is not a button's command
 PRESS_ANSWER_WAIT = 2.0  # seconds a press's answer waits for the core, to carry its word (else the spinner stops)
@@ -135,6 +154,7 @@ class TelegramService:
         self.bot_id = settings.telegram_token.split(":", 1)[0]  # public part of the token
         self.webhook_url = settings.telegram_webhook_url
         self.webhook_secret = settings.telegram_webhook_secret or ""
+        self.inline_budget = settings.telegram_inline_budget
         if self.webhook_url and not _SECRET_RE.fullmatch(self.webhook_secret):
             raise ConfigError(
                 "summary-bot: SUMMARY_BOT_TELEGRAM_WEBHOOK_URL needs SUMMARY_BOT_TELEGRAM_WEBHOOK_SECRET: "
@@ -317,8 +337,13 @@ class TelegramService:
             # Answer Telegram at once; the update is handled in the background like a polled one.
             await self.application.update_queue.put(update)
             return web.Response(text="ok")
+        payload = {"update": data}
+        if update.inline_query is not None:
+            payload = await self._front_inline(update.inline_query, data)
+            if payload is None:
+                return web.Response(text="ok")  # answered here, from the cache
         try:
-            fresh = await self.queue.submit(f"telegram:{self.bot_id}:{update.update_id}", self.platform, {"update": data})
+            fresh = await self.queue.submit(f"telegram:{self.bot_id}:{update.update_id}", self.platform, payload)
         except Exception:
             log.exception("telegram: could not enqueue update %s; Telegram will deliver it again", update.update_id)
             return web.Response(status=503, text="try again")
@@ -330,6 +355,10 @@ class TelegramService:
         """On a worker: the update a front queued, answered as if polled here."""
         update = Update.de_json(payload["update"], self.application.bot)
         try:
+            if update.inline_query is not None and "inline_deadline" in payload:
+                left = float(payload["inline_deadline"]) - time.time()  # the front's clock: bounded by the budget
+                await self._on_inline(update.inline_query, budget=min(left, self.inline_budget), counted=True)
+                return
             await self._answer(update, delivery)
         except Exception as exc:
             await self._on_error(update, _ErrorContext(exc))
@@ -340,6 +369,9 @@ class TelegramService:
     async def _answer(self, update: Update, delivery: Delivery) -> None:
         if update.my_chat_member is not None:
             await self._on_membership(update.my_chat_member)
+            return
+        if update.inline_query is not None:
+            await self._on_inline(update.inline_query, budget=self.inline_budget)
             return
         if update.callback_query is not None:
             await self._on_press(update.callback_query, delivery)
@@ -372,6 +404,45 @@ class TelegramService:
         except ChatGone as exc:  # the log line names no chat: it outlives the erasure
             log.warning("telegram: a reply was refused for good (%s); erasing the chat's data", exc)
             await self.privacy.erase_chat(chat)
+
+    # -- inline mode -----------------------------------------------------------------------------
+    async def _on_inline(self, query: InlineQuery, *, budget: float, counted: bool = False) -> None:
+        """`@bot <link>` in any chat: the digest within `budget` seconds, else the button.
+        `counted`: the front that queued it took its rate-limit count."""
+        result = await self.bot.inline.answer(PLATFORM, str(query.from_user.id), query.query, budget=budget, counted=counted)
+        await self._answer_inline(query, result)
+
+    async def _front_inline(self, query: InlineQuery, data: dict) -> dict | None:
+        """On a front: answered from the cache at once (None), or the job payload for a
+        worker, with the deadline by which it must answer (the budget from now)."""
+        result = await self.bot.inline.answer(PLATFORM, str(query.from_user.id), query.query, budget=0, cache_only=True)
+        if result.url is None or result.digest is not None or result.notice is not None:
+            await self._answer_inline(query, result)
+            return None
+        return {"update": data, "inline_deadline": time.time() + self.inline_budget}
+
+    async def _answer_inline(self, query: InlineQuery, result: InlineResult) -> None:
+        """answerInlineQuery: one article (the digest as one HTML message, the first point as
+        its description); or no results and a button to a private chat with the bot: where
+        the digest follows (`start_id`), or one labelled with why not (`notice`)."""
+        results: list[InlineQueryResultArticle] = []
+        button = None
+        cache_time = INLINE_RETRY_CACHE
+        if result.digest is not None:
+            title, description, text = inline_texts(result.digest)
+            content = InputTextMessageContent(text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW)
+            results = [InlineQueryResultArticle(_inline_result_id(result.url or ""), title, content, description=description or None)]
+            cache_time = INLINE_DIGEST_CACHE
+        elif result.start_id is not None:
+            button = InlineQueryResultsButton(INLINE_BUTTON, start_parameter=result.start_id)
+        elif result.notice is not None:
+            button = InlineQueryResultsButton(shorten(result.notice, MAX_BUTTON_LABEL), start_parameter=INLINE_HELP)
+        else:
+            cache_time = INLINE_NOTHING_CACHE
+        try:
+            await query.answer(results, cache_time=cache_time, is_personal=result.personal, button=button)
+        except TelegramError as exc:  # too late (past Telegram's wait), or answered by an earlier run
+            log.info("telegram: could not answer an inline query: %s", exc)
 
     async def _on_membership(self, change: ChatMemberUpdated) -> None:
         """The bot left, was removed from, or was blocked in a chat: erase that chat."""
@@ -467,6 +538,11 @@ class TelegramService:
                 log.debug("telegram: typing action in %s failed: %s", chat.key, exc)
                 return
             await asyncio.sleep(TYPING_REFRESH)
+
+
+def _inline_result_id(url: str) -> str:
+    """An inline result's id (1-64 bytes): a short hash of the link, the same for every asker."""
+    return hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _press_notice(reply: Reply) -> str | None:
