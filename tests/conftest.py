@@ -52,23 +52,30 @@ async def store(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Store
 _MODEL_CACHE = pytest.StashKey[tuple]()  # (the temporary folder, the variable's value before)
 
 
+_CACHE_VARIABLES = ("SUMMARY_BOT_MODEL_CACHE_DIR", "XDG_CACHE_HOME")
+
+
 def pytest_configure(config) -> None:
-    """Point SUMMARY_BOT_MODEL_CACHE_DIR at a fresh temporary folder before any test module
-    is imported (a module may build Settings at import), so the tests, and the commands they
-    start, never write to the user's cache. The first model load builds the graph there."""
-    folder = tempfile.mkdtemp(prefix="summary-bot-model-cache-")
-    config.stash[_MODEL_CACHE] = (folder, os.environ.get("SUMMARY_BOT_MODEL_CACHE_DIR"))
-    os.environ["SUMMARY_BOT_MODEL_CACHE_DIR"] = folder
+    """Point the model cache at a fresh temporary folder before any test module is imported
+    (a module may build Settings at import), so the tests, and the commands they start,
+    never write to the user's cache. XDG_CACHE_HOME too: a test that starts a command with
+    the SUMMARY_BOT_* variables stripped then finds the same folder as its default
+    (platformdirs), and the graph is built once per session, on the first model load."""
+    folder = tempfile.mkdtemp(prefix="summary-bot-test-cache-")
+    config.stash[_MODEL_CACHE] = (folder, {name: os.environ.get(name) for name in _CACHE_VARIABLES})
+    os.environ["XDG_CACHE_HOME"] = folder
+    os.environ["SUMMARY_BOT_MODEL_CACHE_DIR"] = os.path.join(folder, "summary-bot")
 
 
 def pytest_unconfigure(config) -> None:
-    folder, previous = config.stash.get(_MODEL_CACHE, (None, None))
+    folder, previous = config.stash.get(_MODEL_CACHE, (None, {}))
     if folder is None:
         return
-    if previous is None:
-        os.environ.pop("SUMMARY_BOT_MODEL_CACHE_DIR", None)
-    else:
-        os.environ["SUMMARY_BOT_MODEL_CACHE_DIR"] = previous
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     shutil.rmtree(folder, ignore_errors=True)
 
 
