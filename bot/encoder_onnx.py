@@ -108,7 +108,7 @@ def ensure_graph(model_dir: Path, cache_dir: Path, source_sha256: str, *, force:
     log.warning("building the ONNX sentence encoder in %s (%s); this takes a few seconds, once", folder, reason)
     started = time.perf_counter()
     build_graph(Path(model_dir), folder, source_sha256)
-    log.warning("built the ONNX sentence encoder in %.1f s", time.perf_counter() - started)
+    log.info("built the ONNX sentence encoder in %.1f s", time.perf_counter() - started)
     return CachedGraph(check_cached(cache_dir, source_sha256), source_sha256, built=True)
 
 
