@@ -11,6 +11,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.i18n import N_
+
 _COMMAND_RE = re.compile(r"^/([A-Za-z][A-Za-z0-9_]{0,31})(?:@([A-Za-z0-9_]+))?(?:\s+|$)(.*)\Z", re.S)
 
 
@@ -55,6 +57,10 @@ def _summary(command: Command) -> bool:
     return len(command.words) == 2 and command.words[0].lower() == "reaction"
 
 
+def _language(command: Command) -> bool:
+    return bool(command.args)  # bare `/language` only shows it
+
+
 def _feeds(command: Command) -> bool:
     return bool(command.words) and command.words[0].lower() in ("add", "remove")  # `list` is open
 
@@ -79,64 +85,72 @@ class CommandInfo:
 REGISTRY: tuple[CommandInfo, ...] = (
     CommandInfo(
         "summary",
-        "Summarize a link or a text",
+        N_("Summarize a link or a text"),
         (
-            ("/summary <link or text>", "summarize it (or reply /summary to a message)"),
-            ("/summary short|medium|long <link>", "1, 3 or 5 key points"),
-            ("/summary private <link>", "only you see the answer (Slack)"),
-            ("/summary reaction :emoji:|off",
-             "reacting so to a message with a link posts its summary in the thread (Slack; default :memo:; admins)"),
+            (N_("/summary <link or text>"), N_("summarize it (or reply /summary to a message)")),
+            (N_("/summary short|medium|long <link>"), N_("1, 3 or 5 key points")),
+            (N_("/summary private <link>"), N_("only you see the answer (Slack)")),
+            (N_("/summary reaction :emoji:|off"),
+             N_("reacting so to a message with a link posts its summary in the thread (Slack; default :memo:; admins)")),
         ),  # fmt: skip
         _summary,
     ),
     CommandInfo(
         "autosummary",
-        "Summarize every link shared in this chat: on or off",
-        (("/autosummary on|off", "summarize every shared link in this chat (admins, in groups)"),),
+        N_("Summarize every link shared in this chat: on or off"),
+        ((N_("/autosummary on|off"), N_("summarize every shared link in this chat (admins, in groups)")),),
         _autosummary,
     ),
     CommandInfo(
         "subscribe",
-        "A daily digest of the links shared here",
+        N_("A daily digest of the links shared here"),
         (
-            ("/subscribe [HH:MM] [Area/City]",
-             "a daily digest of the links shared here (default 08:00, UTC; admins, in groups)"),
+            (N_("/subscribe [HH:MM] [Area/City]"),
+             N_("a daily digest of the links shared here (default 08:00, UTC; admins, in groups)")),
         ),  # fmt: skip
         admins,
     ),
-    CommandInfo("unsubscribe", "Stop the daily digest", (("/unsubscribe", "stop the daily digest (admins, in groups)"),), admins),
+    CommandInfo(
+        "unsubscribe", N_("Stop the daily digest"), (("/unsubscribe", N_("stop the daily digest (admins, in groups)")),), admins
+    ),
     CommandInfo(
         "digest",
-        "The digest of what was shared since the last one",
-        (("/digest", "the digest of what was shared since the last one, now"),),
+        N_("The digest of what was shared since the last one"),
+        (("/digest", N_("the digest of what was shared since the last one, now")),),
         anyone,  # shows the digest so far; marks nothing as sent
     ),
     CommandInfo(
         "feeds",
-        "RSS/Atom feeds whose new items join the daily digest",
+        N_("RSS/Atom feeds whose new items join the daily digest"),
         (
-            ("/feeds add|remove|list <feed URL>",
-             "RSS/Atom feeds whose new items join the daily digest (add and remove: admins, in groups)"),
+            (N_("/feeds add|remove|list <feed URL>"),
+             N_("RSS/Atom feeds whose new items join the daily digest (add and remove: admins, in groups)")),
         ),  # fmt: skip
         _feeds,
     ),
     CommandInfo(
         "privacy",
-        "What I store about this chat and how to erase it",
-        (("/privacy", "what I store about this chat, for how long, and how to erase it"),),
+        N_("What I store about this chat and how to erase it"),
+        (("/privacy", N_("what I store about this chat, for how long, and how to erase it")),),
         anyone,
     ),
     CommandInfo(
         "forget",
-        "Erase everything I store about this chat",
-        (("/forget", "erase everything I store about this chat, after you confirm (admins, in groups)"),),
+        N_("Erase everything I store about this chat"),
+        (("/forget", N_("erase everything I store about this chat, after you confirm (admins, in groups)")),),
         admins,  # even the count it shows first is for whoever may erase
     ),
-    CommandInfo("help", "What I can do", (("/help", "this message"),), anyone, aliases=("start",)),
+    CommandInfo(
+        "language",
+        N_("The language I write in here"),
+        (("/language [code|auto]", N_("the language I write in here (changing it: admins, in groups)")),),
+        _language,
+    ),
+    CommandInfo("help", N_("What I can do"), (("/help", N_("this message")),), anyone, aliases=("start",)),
     CommandInfo(
         "length",
-        "Another length of a digest (the Shorter/Longer buttons)",
-        (("/length <id> short|medium|long", "the digest under that button at another length"),),
+        N_("Another length of a digest (the Shorter/Longer buttons)"),
+        ((N_("/length <id> short|medium|long"), N_("the digest under that button at another length")),),
         anyone,  # anyone in the chat may press; the per-user rate limit applies as for /summary
         press_only=True,
     ),
@@ -155,6 +169,7 @@ def is_length_button(data: object) -> bool:
 # Slack's one slash command carries these as its first word (`/summary privacy`); they are
 # read as the command itself only when nothing else follows (or, for forget, "confirm").
 SUBCOMMANDS = {"privacy": ("",), "forget": ("", "confirm"), "help": ("",)}
+TAKES_ONE_WORD = frozenset({"language"})  # `/summary language de`: the code is any one word
 
 
 def as_subcommand(command: Command) -> Command:
@@ -163,7 +178,7 @@ def as_subcommand(command: Command) -> Command:
     if command.name != "summary" or not command.words:
         return command
     first, rest = command.words[0].lower(), " ".join(command.words[1:]).lower()
-    if rest in SUBCOMMANDS.get(first, ()):
+    if rest in SUBCOMMANDS.get(first, ()) or (first in TAKES_ONE_WORD and len(command.words) <= 2):
         return Command(name=first, args=rest, addressed_to=command.addressed_to)
     return command
 
@@ -173,13 +188,16 @@ def access_rules(registry: tuple[CommandInfo, ...] = REGISTRY) -> dict[str, Rule
     return {name: info.rule for info in registry for name in (info.name, *info.aliases)}
 
 
-def help_lines(registry: tuple[CommandInfo, ...] = REGISTRY) -> str:
-    return "\n".join(f"{call} – {what}" for info in registry if not info.press_only for call, what in info.usage)
+def help_lines(registry: tuple[CommandInfo, ...] = REGISTRY, gettext: Callable[[str], str] = str) -> str:
+    """/help's command lines, each part through `gettext` (the reader's language)."""
+    return "\n".join(
+        f"{gettext(call)} – {gettext(what)}" for info in registry if not info.press_only for call, what in info.usage
+    )
 
 
-def menu(registry: tuple[CommandInfo, ...] = REGISTRY) -> list[tuple[str, str]]:
+def menu(registry: tuple[CommandInfo, ...] = REGISTRY, gettext: Callable[[str], str] = str) -> list[tuple[str, str]]:
     """(name without the slash, description) of each command, for a platform's menu."""
-    return [(info.name, info.description) for info in registry if not info.press_only]
+    return [(info.name, gettext(info.description)) for info in registry if not info.press_only]
 
 
 def press_only(registry: tuple[CommandInfo, ...] = REGISTRY) -> frozenset[str]:

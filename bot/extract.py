@@ -46,6 +46,7 @@ from bot.limits import (
     MAX_URL_CHARS,
     shorten,
 )
+from bot.i18n import Msg
 from bot.links import host_of
 from bot.models import RelatedLink
 from bot.related.page_links import find_page_related
@@ -77,7 +78,7 @@ class ExtractionBusy(ExtractionError):
     (bot.inference.ModelBusy): to the person waiting, both are the bot being busy."""
 
     def __init__(self) -> None:
-        super().__init__("I'm busy with a lot of summaries right now. Please try again in a minute.")
+        super().__init__(Msg("I'm busy with a lot of summaries right now. Please try again in a minute."))
 
 
 @dataclass
@@ -173,12 +174,12 @@ class Extractor:
             return await self.run(function, page, url, *more)
         except Overran:
             log.warning("reading %s took longer than %ss; its process was stopped", url, self.timeout)
-            raise ExtractionError("Reading that page took too long, so I gave up on it.") from None
+            raise ExtractionError(Msg("Reading that page took too long, so I gave up on it.")) from None
         except ExtractionError:
             raise
         except Exception:  # its process died (out of memory, a crash in lxml)
             log.exception("reading %s failed", url)
-            raise ExtractionError("I couldn't read that page.") from None
+            raise ExtractionError(Msg("I couldn't read that page.")) from None
 
     async def run(self, function: Callable[..., T], *args) -> T:
         """`function(*args)` in one of the processes, stopped after `timeout` seconds of
@@ -271,7 +272,7 @@ def extract_page(html: str, url: str, min_chars: int) -> Article:
         doc = None
     text = (doc.text if doc else "") or ""
     if len(text.strip()) < min_chars:
-        raise ExtractionError("I couldn't find an article on that page (it may need JavaScript or a login).")
+        raise ExtractionError(Msg("I couldn't find an article on that page (it may need JavaScript or a login)."))
     title = _clean(doc.title) or _first_line(text)
     shown_url = _display_url(doc.url, url)
     return _bounded(Article(
@@ -295,7 +296,7 @@ def article_from_text(text: str, *, url: str = "", title: str | None = None) -> 
     """A plain-text page or pasted text, taken as it is."""
     text = clean_body(text).strip()
     if not text:
-        raise ExtractionError("There is no text there to summarize.")
+        raise ExtractionError(Msg("There is no text there to summarize."))
     return _bounded(Article(url=url, title=_clean(title) or _first_line(text), text=text, site_name=host_of(url) if url else ""))
 
 

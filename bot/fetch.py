@@ -31,6 +31,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from bot.config import Settings
+from bot.i18n import Msg
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -391,19 +392,19 @@ def _human_size(n: int) -> str:
 
 def _status_error(status: int) -> HTTPStatusError:
     if status == 404:
-        message = f"The page was not found (HTTP {status})."
+        message = Msg("The page was not found (HTTP {status}).", status=status)
     elif status == 410:
-        message = f"The page is gone (HTTP {status})."
+        message = Msg("The page is gone (HTTP {status}).", status=status)
     elif status in (401, 403):
-        message = f"The site does not let the bot read that page (HTTP {status})."
+        message = Msg("The site does not let the bot read that page (HTTP {status}).", status=status)
     elif status == 429:
-        message = f"The site is limiting requests; try again later (HTTP {status})."
+        message = Msg("The site is limiting requests; try again later (HTTP {status}).", status=status)
     elif 400 <= status < 500:
-        message = f"The site refused the request (HTTP {status})."
+        message = Msg("The site refused the request (HTTP {status}).", status=status)
     elif status >= 500:
-        message = f"The site had an error (HTTP {status}); try again later."
+        message = Msg("The site had an error (HTTP {status}); try again later.", status=status)
     else:
-        message = f"The site gave an answer that is not a page (HTTP {status})."
+        message = Msg("The site gave an answer that is not a page (HTTP {status}).", status=status)
     return HTTPStatusError(message, status)
 
 
@@ -416,28 +417,28 @@ def _friendly_errors(url: URL) -> Iterator[None]:
     except FetchError:
         raise
     except TimeoutError:  # aiohttp's timeouts are TimeoutErrors too
-        raise FetchError(f"{host} took too long to answer.") from None
+        raise FetchError(Msg("{host} took too long to answer.", host=host)) from None
     except aiohttp.ClientSSLError:
-        raise FetchError(f"Could not make a secure connection to {host}.") from None
+        raise FetchError(Msg("Could not make a secure connection to {host}.", host=host)) from None
     except aiohttp.ClientConnectorError:  # DNS failure, connection refused, unreachable
-        raise FetchError(f"Could not reach {host}.") from None
+        raise FetchError(Msg("Could not reach {host}.", host=host)) from None
     except aiohttp.InvalidURL:
-        raise FetchError("That link is not a valid web address.") from None
+        raise FetchError(Msg("That link is not a valid web address.")) from None
     except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
-        raise FetchError(f"The connection to {host} broke off.") from None
+        raise FetchError(Msg("The connection to {host} broke off.", host=host)) from None
     except aiohttp.ClientError:
-        raise FetchError(f"{host} sent an answer that could not be read.") from None
+        raise FetchError(Msg("{host} sent an answer that could not be read.", host=host)) from None
 
 
 def _parse_link(url: str) -> URL:
     try:
         parsed = URL(url.strip())
     except (ValueError, TypeError):
-        raise FetchError("That link is not a valid web address.") from None
+        raise FetchError(Msg("That link is not a valid web address.")) from None
     if parsed.scheme not in ("http", "https"):
-        raise FetchError("Only http and https links can be summarized.")
+        raise FetchError(Msg("Only http and https links can be summarized."))
     if not parsed.host:
-        raise FetchError("That link is not a valid web address.")
+        raise FetchError(Msg("That link is not a valid web address."))
     return parsed.with_fragment(None)
 
 
@@ -504,8 +505,8 @@ class Fetcher:
                                 return await self._read_page(response, current, accept_feeds)
                     current = self._next_hop(current, location, seen)
         except TimeoutError:
-            raise FetchError(f"{current.host} took too long to answer.") from None
-        raise FetchError("The page redirects too many times.")
+            raise FetchError(Msg("{host} took too long to answer.", host=current.host)) from None
+        raise FetchError(Msg("The page redirects too many times."))
 
     def _check_ip_literal(self, url: URL) -> None:
         # aiohttp connects to IP-literal hosts without asking the resolver.
@@ -533,11 +534,11 @@ class Fetcher:
         try:
             target = current.join(URL(location)).with_fragment(None)
         except (ValueError, TypeError):
-            raise FetchError("The site sent a broken redirect.") from None
+            raise FetchError(Msg("The site sent a broken redirect.")) from None
         if target.scheme not in ("http", "https") or not target.host:
-            raise FetchError("The page redirects to a link that is not a web page.")
+            raise FetchError(Msg("The page redirects to a link that is not a web page."))
         if target in seen:
-            raise FetchError("The page redirects too many times.")
+            raise FetchError(Msg("The page redirects too many times."))
         seen.add(target)
         return target
 
@@ -556,13 +557,13 @@ class Fetcher:
 
         accepted = PAGE_TYPES | FEED_TYPES if accept_feeds else PAGE_TYPES
         if media_type is not None and media_type not in accepted:
-            raise UnsupportedContent(f"That link is not a web page ({media_type}).")
+            raise UnsupportedContent(Msg("That link is not a web page ({media_type}).", media_type=media_type))
 
         body = await self._read_capped(response)
         if media_type is None:
             media_type = _sniff_type(body, accept_feeds)
             if media_type is None:
-                raise UnsupportedContent("That link is not a web page (no content type).")
+                raise UnsupportedContent(Msg("That link is not a web page (no content type)."))
 
         charset = response.charset if declared else None
         if len(body) > DECODE_ON_LOOP_BYTES:  # decoding (and any guess) is CPU work: off the loop
@@ -574,7 +575,7 @@ class Fetcher:
     async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
         """The (decompressed) body, refused as soon as it passes fetch_max_bytes."""
         limit = self._settings.fetch_max_bytes
-        too_large = TooLarge(f"The page is too large (over {_human_size(limit)}).")
+        too_large = TooLarge(Msg("The page is too large (over {size}).", size=_human_size(limit)))
         if response.content_length is not None and response.content_length > limit:
             response.close()  # drop the connection rather than drain the body
             raise too_large

@@ -49,13 +49,14 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from bot.config import Settings
+from bot.i18n import Msg
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-BUSY = "I'm busy with a lot of summaries right now. Please try again in a minute."
-CLOSING = "I'm restarting, so I couldn't summarize that. Please try again in a minute."
-STUCK = (
+BUSY = Msg("I'm busy with a lot of summaries right now. Please try again in a minute.")
+CLOSING = Msg("I'm restarting, so I couldn't summarize that. Please try again in a minute.")
+STUCK = Msg(
     "My summarizer is stuck and needs a restart, so I can't summarize anything right now. "
     "Please try again in a few minutes."
 )
@@ -81,7 +82,7 @@ class ModelTimeout(Exception):
     """A job ran over its time budget; str(exc) is a friendly sentence for the chat."""
 
     def __init__(self, budget: float) -> None:
-        super().__init__(f"Summarizing that took longer than {budget:g} seconds, so I gave up on it.")
+        super().__init__(Msg("Summarizing that took longer than {seconds} seconds, so I gave up on it.", seconds=f"{budget:g}"))
 
 
 class BudgetExceeded(Exception):

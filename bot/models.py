@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Awaitable, Callable, Literal
 
+from bot.i18n import N_
+
 if TYPE_CHECKING:
     from bot.delivery import Delivery
 
@@ -53,6 +55,9 @@ class Incoming:
     # are a button's alone (bot.commands `press_only`), and `message_id` is then the message
     # that carries the button.
     via_button: bool = False
+    # The sender's language as the platform tells it (Telegram language_code, Slack locale),
+    # a hint: the core replaces it with the chat's own choice (/language) where there is one.
+    language: str | None = None
     # Who may change a chat's settings is the core's question (bot.acl), asked of the
     # platform when it matters; an adapter never vouches for it here.
 
@@ -72,7 +77,7 @@ class RelatedLink:
         return NEIGHBOUR_LABELS.get(self.kind, "")
 
 
-NEIGHBOUR_LABELS = {"previous": "Previous", "next": "Next"}
+NEIGHBOUR_LABELS = {"previous": N_("Previous"), "next": N_("Next")}  # translated by the renderers
 
 
 @dataclass
@@ -165,6 +170,7 @@ class Reply:
     # The id of the bot's message this reply takes the place of (edited in place, e.g. by a
     # Shorter/Longer press): the adapter edits that message rather than sending a new one.
     replaces: str | None = None
+    language: str = "en"  # what the adapter's own words around it (headings, buttons) are in
 
 
 # An adapter's way to post replies to a chat unprompted (daily digests): it renders them

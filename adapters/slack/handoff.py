@@ -21,6 +21,7 @@ from adapters.slack.claims import CLAIM, EventClaims
 from adapters.slack.incoming import chat_kind, host_matches, incoming_from_command, incoming_from_event, slack_chat
 from adapters.slack.inprocess import BusyNotices, InProcessAnswers
 from adapters.slack.lifecycle import LegacyChats
+from adapters.slack.locales import UserLocales
 from adapters.slack.sending import SlackSender
 from adapters.slack.settings import SlackSettings
 from adapters.slack.unfurl import unfurl
@@ -45,6 +46,7 @@ class HandOff:
         self.here = InProcessAnswers(settings.slack_concurrency) if queue is None else None
         self.busy_notices = BusyNotices()
         self.legacy = LegacyChats(bot)
+        self.locales = UserLocales()  # each user's Slack locale: the language hint of their messages
         # Jobs of the gestures with a module of their own (App Home, the shortcut, the reaction
         # trigger), by kind: each answers (payload, delivery, instead); listeners.py fills it.
         self.gestures: dict[str, Callable[[dict, Delivery, Reply | None], Awaitable[None]]] = {}
@@ -71,7 +73,12 @@ class HandOff:
             if instead is not None:
                 return [instead]
             await self.legacy.adopt(message.chat)
-            return await self.bot.handle(message)
+            try:
+                client = await self.sender.client_for_workspace(message.chat.scope_id)
+            except LookupError:  # not installed there: the answer fails on its own, in English
+                client = None
+            language = await self.locales.of(client, message.chat.scope_id, message.user_id) if client else None
+            return await self.bot.handle(replace(message, language=language))
 
         kind = payload["kind"]
         if kind in self.gestures:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from bot.commands import is_length_button
+from bot.i18n import Languages, Translator, english
 from bot.limits import cap_daily_digest, cap_digest
 from bot.models import Button, DailyDigest, Digest, DigestEntry, Reply
 
@@ -86,15 +87,18 @@ def escape_page_text(text: str) -> str:
 # -- replies ----------------------------------------------------------------------------
 
 
-def render_replies(replies: list[Reply]) -> list[SlackMessage]:
-    return [message for reply in replies for message in render_reply(reply)]
+def render_replies(replies: list[Reply], languages: Languages | None = None) -> list[SlackMessage]:
+    return [message for reply in replies for message in render_reply(reply, languages)]
 
 
-def render_reply(reply: Reply) -> list[SlackMessage]:
+def render_reply(reply: Reply, languages: Languages | None = None) -> list[SlackMessage]:
+    """`reply` as Slack messages; the renderer's own words in the reply's language (English
+    without `languages`)."""
+    t = languages.get(reply.language) if languages is not None else english()
     if reply.digest is not None:
-        messages = render_digest(reply.digest)
+        messages = render_digest(reply.digest, t)
     elif reply.daily is not None:
-        messages = render_daily_digest(reply.daily)
+        messages = render_daily_digest(reply.daily, t)
     elif reply.error is not None:
         messages = _simple_message(":warning: " + escape(reply.error))
     else:
@@ -109,10 +113,10 @@ def render_reply(reply: Reply) -> list[SlackMessage]:
     return messages
 
 
-def render_replacement(reply: Reply) -> SlackMessage:
+def render_replacement(reply: Reply, languages: Languages | None = None) -> SlackMessage:
     """`reply` as the one message that takes the place of another (chat.update): a digest
     always is one; where its buttons made a second, its last content block makes room."""
-    messages = render_reply(reply)
+    messages = render_reply(reply, languages)
     first = messages[0]
     actions = render_buttons(reply.buttons)
     if len(messages) > 1 and actions is not None:
@@ -139,54 +143,56 @@ def render_buttons(buttons: tuple[Button, ...]) -> dict | None:
     return {"type": "actions", "elements": elements} if elements else None
 
 
-def render_digest(digest: Digest) -> list[SlackMessage]:
+def render_digest(digest: Digest, t: Translator | None = None) -> list[SlackMessage]:
     """Exactly one message: the capped digest (see bot.limits) in at most 50 blocks."""
+    t = t or english()
     digest = cap_digest(digest)
     blocks: list[dict] = [_header(digest.title)]
-    blocks += _point_blocks(digest)
-    blocks.append(_context(_digest_meta(digest)))
+    blocks += _point_blocks(digest, t)
+    blocks.append(_context(_digest_meta(digest, t)))
     if digest.related:
-        lines = ["*Related*"] + [
-            f"• {link.label + ': ' if link.label else ''}{_link(link.url, link.title)}" for link in digest.related
+        lines = ["*" + t._("Related") + "*"] + [
+            f"• {t._(link.label) + ': ' if link.label else ''}{_link(link.url, link.title)}" for link in digest.related
         ]
         blocks += _sections(lines)
     title = escape_page_text(digest.title)
-    fallback = "\n".join([f"{title} – {_plain_meta(digest)}"] + [f"• {escape_page_text(p)}" for p in digest.points])
+    fallback = "\n".join([f"{title} – {_plain_meta(digest, t)}"] + [f"• {escape_page_text(p)}" for p in digest.points])
     return [SlackMessage(text=_truncate(fallback, MAX_FALLBACK_CHARS), blocks=blocks[:MAX_BLOCKS])]
 
 
-def render_unfurl(digest: Digest) -> dict:
+def render_unfurl(digest: Digest, t: Translator | None = None) -> dict:
     """The attachment chat.unfurl shows under a shared link: title, points, source."""
     digest = cap_digest(digest)
     title = escape_page_text(_truncate(digest.title, MAX_LINK_TITLE_CHARS))
     blocks = _sections([f"*{title}*"] + [f"• {escape_page_text(point)}" for point in digest.points])
-    blocks.append(_context(_digest_meta(digest, with_link=False)))
+    blocks.append(_context(_digest_meta(digest, t or english(), with_link=False)))
     return {"blocks": blocks[:MAX_BLOCKS]}
 
 
-def render_daily_digest(daily: DailyDigest) -> list[SlackMessage]:
+def render_daily_digest(daily: DailyDigest, t: Translator | None = None) -> list[SlackMessage]:
+    t = t or english()
     daily = cap_daily_digest(daily)
     blocks: list[dict] = [_header(daily.title)]
     if daily.period:
         blocks.append(_context(escape_page_text(daily.period)))
     if not daily.entries:
-        blocks += _sections(["Nothing was shared in this period."])
+        blocks += _sections([t._("Nothing was shared in this period.")])
     group: str | None = None
     for entry in daily.entries:
         if entry.group and entry.group != group:
             blocks += _sections([f"*{escape_page_text(_truncate(entry.group, MAX_LINK_TITLE_CHARS))}*"])
         group = entry.group
-        blocks.append(_entry_section(entry))
+        blocks.append(_entry_section(entry, t))
     title = escape_page_text(daily.title)
     fallback = "\n".join([title] + [f"• {escape_page_text(entry.title)}" for entry in daily.entries])
     return _messages(blocks, fallback, title)
 
 
-def _entry_section(entry: DigestEntry) -> dict:
+def _entry_section(entry: DigestEntry, t: Translator) -> dict:
     title = f"*{_link(entry.url, entry.title)}*"
     details = [escape_page_text(entry.source)] if entry.source else []
     if entry.shares > 1:
-        details.append(f"shared {entry.shares} times")
+        details.append(t._("shared {count} times", count=entry.shares))
     footer = f"\n_{' · '.join(details)}_" if details else ""
     room = MAX_SECTION_CHARS - len(title) - len(footer) - 1
     return _section(f"{title}\n{_escape_within(neutralise_formatting(entry.summary), room)}{footer}")
@@ -195,7 +201,7 @@ def _entry_section(entry: DigestEntry) -> dict:
 # -- pieces -----------------------------------------------------------------------------
 
 
-def _point_blocks(digest: Digest) -> list[dict]:
+def _point_blocks(digest: Digest, t: Translator) -> list[dict]:
     """The key points; a point written in other words than the article's (an LLM's) is
     followed by a small context block quoting the article's sentence that supports it."""
     if not any(digest.sources):
@@ -205,24 +211,25 @@ def _point_blocks(digest: Digest) -> list[dict]:
         blocks += _sections([f"• {escape_page_text(point)}"])
         source = digest.source_of(index)
         if source:
-            blocks.append(_context(f"Source sentence: “{escape_page_text(source)}”"))
+            blocks.append(_context(t._("Source sentence: “{sentence}”", sentence=escape_page_text(source))))
     return blocks
 
 
-def _digest_meta(digest: Digest, *, with_link: bool = True) -> str:
+def _digest_meta(digest: Digest, t: Translator, *, with_link: bool = True) -> str:
     parts = [escape_page_text(part) for part in (digest.source, digest.date) if part]
-    parts.append(f"{digest.reading_minutes} min read")
+    parts.append(t.ngettext("{count} min read", "{count} min read", digest.reading_minutes))
     if digest.summarizer:  # who wrote the points
-        parts.append(f"Summary: {escape_page_text(digest.summarizer)}")
+        parts.append(t._("Summary: {summarizer}", summarizer=escape_page_text(digest.summarizer)))
     if with_link and digest.url and _linkable(digest.url):
-        link = f"<{_link_target(digest.url)}|Read the article>"
+        link = f"<{_link_target(digest.url)}|" + t._("Read the article") + ">"
         if len(" · ".join(parts + [link])) <= MAX_CONTEXT_CHARS:  # a link cut in two would show as junk
             parts.append(link)
     return " · ".join(parts)
 
 
-def _plain_meta(digest: Digest) -> str:
-    return " · ".join(escape_page_text(part) for part in (digest.source, digest.date, f"{digest.reading_minutes} min read") if part)
+def _plain_meta(digest: Digest, t: Translator) -> str:
+    minutes = t.ngettext("{count} min read", "{count} min read", digest.reading_minutes)
+    return " · ".join(escape_page_text(part) for part in (digest.source, digest.date, minutes) if part)
 
 
 def _link(url: str, title: str) -> str:

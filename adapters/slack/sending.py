@@ -24,6 +24,7 @@ from adapters.slack.incoming import channel_of
 from adapters.slack.installation_store import StoreInstallationStore
 from adapters.slack.render import SlackMessage, render_replacement, render_replies
 from adapters.slack.settings import SlackSettings
+from bot.i18n import Languages
 from bot.metrics import Metrics
 from bot.models import ChatRef, Incoming, Reply
 
@@ -53,8 +54,12 @@ class SlackSender:
     """Posts to Slack for one process: the Web API with the right workspace's token, and
     response_urls on Slack's own hosts only."""
 
-    def __init__(self, settings: SlackSettings, metrics: Metrics, installation_store: StoreInstallationStore | None):
+    def __init__(
+        self, settings: SlackSettings, metrics: Metrics, installation_store: StoreInstallationStore | None,
+        languages: Languages | None = None,
+    ):
         self.settings = settings
+        self.languages = languages  # the renderer's own words in each reply's language
         self.metrics = metrics
         self.installation_store = installation_store  # OAuth: a token per workspace; else the one bot token
         self._http: aiohttp.ClientSession | None = None
@@ -99,7 +104,7 @@ class SlackSender:
         # A Slack ChatRef's thread is only that of the message that asked (every answer goes
         # to a thread); a daily digest belongs in the channel itself.
         channel = replace(chat, thread_id=None)
-        for message in render_replies(replies):
+        for message in render_replies(replies, self.languages):
             try:
                 await delivery.once(
                     [channel.key, None], [message.text, message.blocks],
@@ -121,7 +126,7 @@ class SlackSender:
             if reply.replaces is not None:
                 await self._replace(client, message.chat, reply, delivery, response_url)
                 continue
-            for rendered in render_replies([reply]):
+            for rendered in render_replies([reply], self.languages):
                 if reply.private:
                     await delivery.once(
                         ["ephemeral", message.chat.key, message.chat.thread_id, message.user_id],
@@ -140,7 +145,7 @@ class SlackSender:
     async def _replace(
         self, client: AsyncWebClient, chat: ChatRef, reply: Reply, delivery: Delivery, response_url: str | None
     ) -> None:
-        rendered = render_replacement(reply)
+        rendered = render_replacement(reply, self.languages)
         try:
             await delivery.once(
                 ["update", chat.key, reply.replaces], [rendered.text, rendered.blocks],
@@ -182,9 +187,9 @@ class SlackSender:
     async def reply_to_command(self, webhook: AsyncWebhookClient, replies: list[Reply], delivery: Delivery) -> None:
         for reply in replies:
             if reply.replaces is not None:  # a press under a message only its presser saw
-                await self._replace_through(webhook, render_replacement(reply), delivery)
+                await self._replace_through(webhook, render_replacement(reply, self.languages), delivery)
                 continue
-            for rendered in render_replies([reply]):
+            for rendered in render_replies([reply], self.languages):
                 response = await delivery.once(
                     ["response_url", webhook.url], [rendered.text, rendered.blocks, reply.private],
                     lambda rendered=rendered, reply=reply: webhook.send(

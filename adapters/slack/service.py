@@ -55,7 +55,7 @@ class SlackService:
         self.settings = settings
         self.bot = bot
         bot.permissions.register(self.platform, self._may_change_settings)  # the core asks it (bot.acl)
-        self.sender = SlackSender(settings, bot.metrics, oauth.installation_store if oauth else None)
+        self.sender = SlackSender(settings, bot.metrics, oauth.installation_store if oauth else None, bot.languages)
         # In-process, events are claimed in the store; scaled out, the job queue answers each once.
         # The lease is read from this module at each claim, where a test may shorten it.
         claims = EventClaims(bot.store, lease=lambda: EVENT_CLAIM_LEASE) if queue is None else None

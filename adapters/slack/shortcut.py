@@ -106,7 +106,7 @@ class Shortcut:
                     reply.buttons = ()  # Share is this message's one button (others would answer in the channel)
                     answers.append((reply, share_id))
         for reply, share_id in answers:
-            for number, rendered in enumerate(render_replies([reply])):
+            for number, rendered in enumerate(render_replies([reply], self.work.bot.languages)):
                 blocks = rendered.blocks + ([share_button(share_id)] if share_id and number == 0 else [])
                 await delivery.once(
                     ["response_url", webhook.url], [rendered.text, blocks],

@@ -34,7 +34,7 @@ async def unfurl(bot: SummaryBot, client: AsyncWebClient, payload: dict, deliver
     # A link typed in the composer is not shared yet: it must not join the daily digest.
     shared = event.get("source") != "composer"
     replies = await bot.summarize_links(message, urls, record_history=shared)
-    unfurls = {url: render_unfurl(reply.digest) for url, reply in zip(urls, replies) if reply.digest is not None}
+    unfurls = {url: render_unfurl(reply.digest, bot.languages.get(reply.language)) for url, reply in zip(urls, replies) if reply.digest is not None}
     if not unfurls:
         return  # errors (a page we cannot read, a rate limit) leave Slack's own preview alone
     where = (

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from adapters.telegram.updates import MAX_CALLBACK_DATA, button_command
+from bot.i18n import Translator, english
 from bot.limits import ELLIPSIS, cap_daily_digest, cap_digest, shorten
 from bot.models import DailyDigest, Digest, Reply
 
@@ -65,35 +66,35 @@ def utf16_units(text: str) -> int:
 # -- replies as lines ---------------------------------------------------------------------
 
 
-def render_reply(reply: Reply, limit: int = MAX_MESSAGE_UNITS) -> list[str]:
+def render_reply(reply: Reply, limit: int = MAX_MESSAGE_UNITS, t: Translator | None = None) -> list[str]:
     """The HTML messages that show `reply`, each within `limit` visible UTF-16 units; a
-    digest is always exactly one message."""
+    digest is always exactly one message. Headings in `t`'s language (English without)."""
     if reply.digest is not None:
-        return [render_digest(reply.digest, limit)]
-    return pack_messages(reply_lines(reply), limit)
+        return [render_digest(reply.digest, limit, t)]
+    return pack_messages(reply_lines(reply, t), limit)
 
 
-def render_digest(digest: Digest, limit: int = MAX_MESSAGE_UNITS) -> str:
+def render_digest(digest: Digest, limit: int = MAX_MESSAGE_UNITS, t: Translator | None = None) -> str:
     """The one HTML message that shows `digest`: capped, then shortened to fit `limit`."""
-    lines = fit_lines(digest_lines(cap_digest(digest)), limit)
+    lines = fit_lines(digest_lines(cap_digest(digest), t), limit)
     return pack_messages(lines, limit)[0]  # fit_lines made it one message
 
 
-def inline_texts(digest: Digest) -> tuple[str, str, str]:
+def inline_texts(digest: Digest, t: Translator | None = None) -> tuple[str, str, str]:
     """(title, description, message) of an inline query's article result: the title and the
     first point as plain text (Telegram shows them unparsed), and the digest as the one HTML
     message a reply would be."""
     capped = cap_digest(digest)
     title = _one_line(capped.title) or capped.url or "Summary"
     description = shorten(capped.points[0], MAX_INLINE_DESCRIPTION) if capped.points else ""
-    return title, description, render_digest(capped)
+    return title, description, render_digest(capped, t=t)
 
 
-def reply_lines(reply: Reply) -> list[Line]:
+def reply_lines(reply: Reply, t: Translator | None = None) -> list[Line]:
     if reply.digest is not None:
-        return digest_lines(cap_digest(reply.digest))
+        return digest_lines(cap_digest(reply.digest), t)
     if reply.daily is not None:
-        return daily_digest_lines(cap_daily_digest(reply.daily))
+        return daily_digest_lines(cap_daily_digest(reply.daily), t)
     if reply.error is not None:
         return text_lines("⚠️ " + reply.error)
     return text_lines(reply.text or "")
@@ -103,27 +104,30 @@ def text_lines(text: str) -> list[Line]:
     return [[Span(line)] for line in text.splitlines()]
 
 
-def digest_lines(digest: Digest) -> list[Line]:
-    meta = " · ".join(part for part in (digest.source, digest.date, f"{digest.reading_minutes} min read") if part)
+def digest_lines(digest: Digest, t: Translator | None = None) -> list[Line]:
+    t = t or english()
+    minutes = t.ngettext("{count} min read", "{count} min read", digest.reading_minutes)
+    meta = " · ".join(part for part in (digest.source, digest.date, minutes) if part)
     lines: list[Line] = [[Span(_one_line(digest.title), bold=True, href=safe_link(digest.url))], [Span(meta, italic=True)], []]
     lines += [[Span("• " + _one_line(point))] for point in digest.points]
     if digest.related:
-        lines += [[], [Span("Related", bold=True)]]
+        lines += [[], [Span(t._("Related"), bold=True)]]
         lines += [
-            [Span("• " + (f"{link.label}: " if link.label else "")), Span(_one_line(link.title) or link.url, href=safe_link(link.url))]
+            [Span("• " + (f"{t._(link.label)}: " if link.label else "")), Span(_one_line(link.title) or link.url, href=safe_link(link.url))]
             for link in digest.related
         ]
     if digest.summarizer:  # who wrote the points, as a small footer
-        lines += [[], [Span(f"Summary: {_one_line(digest.summarizer)}", italic=True)]]
+        lines += [[], [Span(t._("Summary: {summarizer}", summarizer=_one_line(digest.summarizer)), italic=True)]]
     return lines
 
 
-def daily_digest_lines(daily: DailyDigest) -> list[Line]:
+def daily_digest_lines(daily: DailyDigest, t: Translator | None = None) -> list[Line]:
+    t = t or english()
     lines: list[Line] = [[Span(_one_line(daily.title), bold=True)]]
     if daily.period:
         lines.append([Span(daily.period, italic=True)])
     if not daily.entries:
-        return lines + [[], [Span("Nothing was shared here in this period.")]]
+        return lines + [[], [Span(t._("Nothing was shared here in this period."))]]
     group = None
     for entry in daily.entries:
         if entry.group and entry.group != group:  # a group's heading, then its stories
@@ -131,7 +135,7 @@ def daily_digest_lines(daily: DailyDigest) -> list[Line]:
         else:
             lines.append([])
         group = entry.group
-        about = " · ".join(part for part in (entry.source, f"shared {entry.shares}×" if entry.shares > 1 else "") if part)
+        about = " · ".join(part for part in (entry.source, t._("shared {count}×", count=entry.shares) if entry.shares > 1 else "") if part)
         headline = [Span("• "), Span(_one_line(entry.title) or entry.url, bold=True, href=safe_link(entry.url))]
         lines.append(headline + ([Span(" — " + about, italic=True)] if about else []))
         if entry.summary:

@@ -77,6 +77,8 @@ from bot.core import SummaryBot
 from bot.delivery import ChatGone, ChatMoved
 from bot.inline import InlineResult
 from bot.limits import shorten
+from bot.i18n import DEFAULT as DEFAULT_LANGUAGE
+from bot.i18n import N_
 from bot.models import ChatRef, Incoming, Reply
 
 log = logging.getLogger(__name__)
@@ -93,8 +95,8 @@ INLINE_RETRY_CACHE = 0
 INLINE_NOTHING_CACHE = 30
 INLINE_BUTTON = "Summarize in a private chat"
 INLINE_HELP = "inline"  # start parameter of a notice's button: the private chat shows /help
-APOLOGY = "Sorry, something went wrong on my side. Please try again later."
-EXPIRED = "That button has expired."  # the answer to a press whose data is not a button's command
+APOLOGY = N_("Sorry, something went wrong on my side. Please try again later.")
+EXPIRED = N_("That button has expired.")  # the answer to a press whose data is not a button's command
 PRESS_ANSWER_WAIT = 2.0  # seconds a press's answer waits for the core, to carry its word (else the spinner stops)
 MAX_PRESS_NOTICE = 200  # characters answerCallbackQuery shows
 # What a 403 says when the chat is gone for the bot for good (the Bot API's descriptions);
@@ -215,22 +217,26 @@ class TelegramService:
             await self.application.stop()  # finishes the updates in progress
         await self.application.shutdown()
 
-    def _menu(self) -> list[tuple[str, str]]:
+    def _menu(self, language: str | None = None) -> list[tuple[str, str]]:
         """(name, description) of the commands clients show in their menu: the core's."""
-        return list(self.bot.menu())
+        return list(self.bot.menu(language))
 
     async def _register_commands(self) -> None:
-        """setMyCommands from the core's registry, so clients list /privacy and the rest;
-        a failure is logged: the bot answers commands without a menu too."""
-        commands = [
-            BotCommand(name, description[:256])
-            for name, description in self._menu()
-            if _COMMAND_NAME.fullmatch(name) and description.strip()
-        ][:MAX_MENU]
-        try:
-            await self.application.bot.set_my_commands(commands)
-        except TelegramError as exc:
-            log.warning("telegram: could not register the command menu (setMyCommands): %s", exc)
+        """setMyCommands from the core's registry, so clients list /privacy and the rest:
+        English for everyone, then once per other language for users whose Telegram is in
+        it (its two-letter code: Telegram's language_code for pt_BR is "pt"). A failure is
+        logged: the bot answers commands without a menu too."""
+        for language in self.bot.languages.codes:
+            commands = [
+                BotCommand(name, description[:256])
+                for name, description in self._menu(language)
+                if _COMMAND_NAME.fullmatch(name) and description.strip()
+            ][:MAX_MENU]
+            code = None if language == DEFAULT_LANGUAGE else language.partition("_")[0]
+            try:
+                await self.application.bot.set_my_commands(commands, language_code=code)
+            except TelegramError as exc:
+                log.warning("telegram: could not register the command menu (setMyCommands, %s): %s", language, exc)
 
     async def start_sending(self) -> None:
         """On a worker: just enough to send (who we are, the flood limiter); no updates."""
@@ -261,7 +267,7 @@ class TelegramService:
             return
         answering = ReplyParameters(int(reply.reply_to), allow_sending_without_reply=True) if reply.reply_to else None
         buttons = keyboard_buttons(reply) if reply.buttons else []
-        texts = render_reply(reply)
+        texts = render_reply(reply, t=self.bot.languages.get(reply.language))
         for n, text in enumerate(texts):
             content: list = [text, answering.message_id if answering else None]
             keyboard = None
@@ -281,7 +287,7 @@ class TelegramService:
         """`reply` in place of the bot's message `reply.replaces` (editMessageText), with its
         buttons. A digest is always one message; anything longer keeps its first message."""
         buttons = keyboard_buttons(reply) if reply.buttons else []
-        text = render_reply(reply)[0]
+        text = render_reply(reply, t=self.bot.languages.get(reply.language))[0]
         keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=command)] for label, command in buttons])
         await delivery.once(
             [chat.key, "edit", reply.replaces], [text, buttons],
@@ -429,7 +435,7 @@ class TelegramService:
         button = None
         cache_time = INLINE_RETRY_CACHE
         if result.digest is not None:
-            title, description, text = inline_texts(result.digest)
+            title, description, text = inline_texts(result.digest, t=self.bot.languages.get(query.from_user.language_code))
             content = InputTextMessageContent(text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW)
             results = [InlineQueryResultArticle(_inline_result_id(result.url or ""), title, content, description=description or None)]
             cache_time = INLINE_DIGEST_CACHE
@@ -470,7 +476,8 @@ class TelegramService:
         command = button_command(query.data)
         incoming = press_as_incoming(query, command) if command is not None else None
         if incoming is None:
-            await self._answer_press(query, EXPIRED)
+            language = query.from_user.language_code if query.from_user else None
+            await self._answer_press(query, self.bot.languages.get(language)._(EXPIRED))
             return
         async with self._typing(incoming.chat):
             handling = asyncio.ensure_future(self.bot.handle(incoming))
@@ -502,7 +509,7 @@ class TelegramService:
         try:
             await self.application.bot.send_message(
                 message.chat_id,
-                APOLOGY,
+                self.bot.languages.get(message.from_user.language_code if message.from_user else None)._(APOLOGY),
                 reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
                 message_thread_id=message.message_thread_id if message.is_topic_message else None,
             )

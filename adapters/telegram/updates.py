@@ -79,6 +79,7 @@ async def incoming_from_update(update: Update, me: User) -> Incoming | None:
         message_id=str(message.message_id),
         reply_to_text=message_text(message.reply_to_message) if message.reply_to_message else None,
         addressed_to_bot=kind == "private" or mentioned or replied_to_bot or bool(command and command.addressed_to),
+        language=message.from_user.language_code if message.from_user else None,  # the sender's app language
     )
 
 
@@ -182,4 +183,5 @@ def press_as_incoming(query: CallbackQuery, command: str) -> Incoming | None:
         message_id=str(message.message_id),
         addressed_to_bot=True,
         via_button=True,
+        language=query.from_user.language_code if query.from_user else None,
     )

@@ -148,10 +148,11 @@ class SlackStandIn(LocalServer):
         self.messages: dict[str, list[dict]] = {}  # channel id -> its messages (history and threads)
 
     def add_user(self, user_id: str, *, team_id: str = TEAM_ID, admin: bool = False, owner: bool = False,
-                 primary_owner: bool = False, deleted: bool = False) -> None:  # fmt: skip
+                 primary_owner: bool = False, deleted: bool = False, locale: str = "en-US") -> None:  # fmt: skip
         self.users[user_id] = {
             "id": user_id, "team_id": team_id, "name": user_id.lower(), "deleted": deleted,
             "is_admin": admin, "is_owner": owner, "is_primary_owner": primary_owner, "is_bot": False,
+            "locale": locale,  # answered only with include_locale, as Slack does
         }  # fmt: skip
 
     def add_channel(self, channel_id: str, *, creator: str, private: bool = False, mpim: bool = False) -> None:
@@ -272,6 +273,8 @@ class SlackStandIn(LocalServer):
             return self._conversation(method, params)
         if method == "users.info":
             user = self.users.get(str(params.get("user")))
+            if user and str(params.get("include_locale")).lower() not in ("true", "1"):
+                user = {key: value for key, value in user.items() if key != "locale"}
             return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
         if method == "conversations.info":
             channel = self.channels.get(str(params.get("channel")))

@@ -123,7 +123,8 @@ class BotApiStandIn(LocalServer):
         self.sent_messages: list[dict] = []  # what sendMessage accepted, as Telegram returned it
         self.chat_members: dict[tuple[int, int], str] = {}  # (chat_id, user_id) -> status
         self.webhook: dict[str, Any] | None = None  # what setWebhook registered
-        self.commands: list[dict] | None = None  # what setMyCommands registered
+        self.commands: list[dict] | None = None  # what setMyCommands registered for everyone
+        self.commands_by_language: dict[str, list[dict]] = {}  # and per language_code
         self.blocked: set[int] = set()  # chats whose user blocked the bot (or removed it): 403
         self.migrated: dict[int, int] = {}  # old group id -> its supergroup's id: 400 with the new id
         self._updates: list[dict] = []
@@ -151,9 +152,10 @@ class BotApiStandIn(LocalServer):
         user_id: int | None = None,
         reply_to: dict | None = None,
         entities: list[dict] | None = None,
+        language_code: str | None = None,
     ) -> dict:
         """An update carrying a new text message (a `channel_post` in a channel). Private
-        chats' ids are their user's id, as on Telegram."""
+        chats' ids are their user's id, as on Telegram; `language_code`: the sender's app's."""
         chat = self.chat(chat_id, chat_type)
         message: dict[str, Any] = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat, "text": text}
         if chat_type == "channel":
@@ -161,6 +163,8 @@ class BotApiStandIn(LocalServer):
         else:
             uid = user_id if user_id is not None else (chat_id if chat_type == "private" else 7)
             message["from"] = {"id": uid, "is_bot": False, "first_name": "Reader"}
+            if language_code is not None:
+                message["from"]["language_code"] = language_code
         if reply_to is not None:
             message["reply_to_message"] = reply_to
         if entities:
@@ -408,7 +412,10 @@ class BotApiStandIn(LocalServer):
                 raise BadRequest("Bad Request: BOT_COMMAND_INVALID")
             if not 1 <= len(str(command.get("description", "")).strip()) <= 256:
                 raise BadRequest("Bad Request: command description is empty")
-        self.commands = commands
+        if params.get("language_code"):  # the menu of users whose app is in that language
+            self.commands_by_language[str(params["language_code"])] = commands
+        else:
+            self.commands = commands
         return True
 
     async def _api_answercallbackquery(self, params: dict) -> bool:

@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.digest.feeds import Feeds
 from bot.digest.history import ShareHistory
 from bot.digest.similarity import story_text
+from bot.i18n import Translator, english
 from bot.related.vectors import ArticleVectors
 from bot.models import ChatRef, DailyDigest, DigestEntry
 
@@ -66,12 +67,14 @@ class PendingDigest:
     daily: DailyDigest
     period_end: datetime
     feed_item_ids: list[str]  # every feed item this digest accounts for
+    language: str = "en"  # what its title is in, and the adapter's words around it
 
     def to_json(self) -> str:
         return json.dumps({
             "title": self.daily.title, "period": self.daily.period,
             "entries": [asdict(entry) for entry in self.daily.entries],
             "period_end": self.period_end.isoformat(), "feed_item_ids": self.feed_item_ids,
+            "language": self.language,
         })  # fmt: skip
 
     @classmethod
@@ -82,6 +85,7 @@ class PendingDigest:
             daily=DailyDigest(data["title"], [DigestEntry(**entry) for entry in data["entries"]], data["period"]),
             period_end=datetime.fromisoformat(data["period_end"]),
             feed_item_ids=[str(item) for item in data["feed_item_ids"]],
+            language=str(data.get("language") or "en"),  # composed before languages: English
         )
 
 
@@ -93,7 +97,8 @@ class DigestComposer:
         self.feeds = feeds
 
     async def compose(
-        self, chat: ChatRef, since: datetime, until: datetime, zone: tzinfo, *, daily: bool = True
+        self, chat: ChatRef, since: datetime, until: datetime, zone: tzinfo, *, daily: bool = True,
+        t: Translator | None = None,
     ) -> PendingDigest | None:
         """The digest of (since, until] for `chat`; None when nothing is new (unless
         settings.digest_send_empty). `daily` False: a digest of the day so far (/digest)."""
@@ -135,19 +140,21 @@ class DigestComposer:
         feed_item_ids = [item.item_id for item in unseen[:MAX_FEED_CANDIDATES]]  # what was considered
         if not entries and not self.settings.digest_send_empty:
             return None
+        t = t or english()
         local_end = until.astimezone(zone)
         title = (
-            f"Your daily digest – {_long_date(local_end)}"
+            t._("Your daily digest – {date}", date=t.date(local_end))
             if daily
-            else f"Your digest so far – {_long_date(local_end)}"
+            else t._("Your digest so far – {date}", date=t.date(local_end))
         )
-        period = f"{_short_moment(since.astimezone(zone))} – {_short_moment(local_end)} ({zone})"
+        period = f"{_short_moment(since.astimezone(zone), t)} – {_short_moment(local_end, t)} ({zone})"
         if not entries:
-            period = f"Nothing new was shared here, {period}"
+            period = t._("Nothing new was shared here, {period}", period=period)
         return PendingDigest(
             daily=DailyDigest(title=title, entries=entries, period=period),
             period_end=until,
             feed_item_ids=feed_item_ids,
+            language=t.code,
         )
 
     async def entries(self, candidates: list[Candidate]) -> list[DigestEntry]:
@@ -275,9 +282,5 @@ def _shorten(text: str, limit: int = SUMMARY_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-def _long_date(moment: datetime) -> str:
-    return f"{moment:%A} {moment.day} {moment:%B}"
-
-
-def _short_moment(moment: datetime) -> str:
-    return f"{moment:%a} {moment.day} {moment:%b} {moment:%H:%M}"
+def _short_moment(moment: datetime, t: Translator) -> str:
+    return f"{t.short_date(moment)} {moment:%H:%M}"

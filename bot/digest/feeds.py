@@ -35,6 +35,7 @@ import feedparser
 from bot.digest.history import DAY, url_id
 from bot.extract import Extractor, Overran
 from bot.fetch import FetchError, Fetcher
+from bot.i18n import Msg
 from bot.limits import MAX_TITLE_CHARS, MAX_URL_CHARS, shorten
 from bot.links import canonicalize, host_of
 from bot.models import ChatRef, RelatedLink
@@ -116,12 +117,12 @@ class Feeds:
         try:
             canonical = canonicalize(url)
         except ValueError:
-            raise FeedError(f"{url} is not a web address. Usage: /feeds add <feed URL>") from None
+            raise FeedError(Msg("{url} is not a web address. Usage: /feeds add <feed URL>", url=url)) from None
         followed = await self.store.hgetall(_feeds_key(chat))
         if canonical in followed:
-            raise FeedError("This chat already follows that feed.")
+            raise FeedError(Msg("This chat already follows that feed."))
         if len(followed) >= MAX_FEEDS_PER_CHAT:
-            raise FeedError(f"A chat can follow at most {MAX_FEEDS_PER_CHAT} feeds. Remove one first.")
+            raise FeedError(Msg("A chat can follow at most {count} feeds. Remove one first.", count=MAX_FEEDS_PER_CHAT))
         state = await self.refresh(canonical, url, now, force=True)
         await self._mark_seen(chat, [item.item_id for item in state.items], now)
         entry = {"url": url, "title": state.title}
@@ -212,18 +213,18 @@ class Feeds:
         try:
             page = await self.fetcher.fetch(url, headers=headers, accept_feeds=True)
         except FetchError as exc:
-            raise FeedError(f"I couldn't load that feed: {exc}") from None
+            raise FeedError(Msg("I couldn't load that feed: {reason}", reason=exc.args[0] if exc.args else str(exc))) from None
         if page.status != 304:
             try:
                 state.title, state.items = await self.extractor.run(parse_feed, page.text, page.url)
             except Overran:
                 log.warning("parsing feed %s took longer than %ss; its process was stopped", url, self.extractor.timeout)
-                raise FeedError("Reading that feed took too long, so I gave up on it.") from None
+                raise FeedError(Msg("Reading that feed took too long, so I gave up on it.")) from None
             except FeedError:
                 raise
             except Exception as exc:  # its process died, or feedparser met something new
                 log.error("parsing feed %s failed: %r", url, exc)
-                raise FeedError("I couldn't read that feed.") from None
+                raise FeedError(Msg("I couldn't read that feed.")) from None
         state.etag = page.etag or state.etag
         state.last_modified = page.last_modified or state.last_modified
         state.fetched_at = now.timestamp()
@@ -252,8 +253,7 @@ def parse_feed(text: str, base_url: str) -> tuple[str, list[FeedItem]]:
     )
     if not parsed.version:
         raise FeedError(
-            "That isn't an RSS or Atom feed. Send the feed's own address (it often ends in "
-            "/feed, /rss or .xml)."
+            Msg("That isn't an RSS or Atom feed. Send the feed's own address (it often ends in /feed, /rss or .xml).")
         )
     title = shorten(_plain(parsed.feed.get("title", "")), MAX_TITLE_CHARS) or host_of(base_url)
     items: list[FeedItem] = []

@@ -14,6 +14,8 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from bot.i18n import Msg
+
 Clock = Callable[[], datetime]  # returns an aware datetime (UTC)
 
 _TIME_RE = re.compile(r"^(\d{1,2})[:.h](\d{2})$")
@@ -33,7 +35,7 @@ def parse_time_of_day(text: str) -> time:
     hour, minute = (int(match.group(1)), int(match.group(2))) if match else (-1, -1)
     if not (0 <= hour <= 23 and 0 <= minute <= 59):
         raise LocalTimeError(
-            f"{text} is not a time of day. Use HH:MM on a 24-hour clock, e.g. 08:00 or 18:30."
+            Msg("{text} is not a time of day. Use HH:MM on a 24-hour clock, e.g. 08:00 or 18:30.", text=text)
         )
     return time(hour, minute)
 
@@ -61,8 +63,11 @@ def parse_time_zone(text: str) -> ZoneInfo:
         except (ZoneInfoNotFoundError, ValueError):
             pass
     raise LocalTimeError(
-        f"I don't know the time zone {text}. Use an IANA name such as Europe/Berlin, "
-        "America/New_York or Asia/Tokyo (or UTC)."
+        Msg(
+            "I don't know the time zone {text}. Use an IANA name such as Europe/Berlin, "
+            "America/New_York or Asia/Tokyo (or UTC).",
+            text=text,
+        )
     )
 
 

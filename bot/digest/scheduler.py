@@ -251,7 +251,7 @@ class DigestScheduler:
                 return keys.digest_part(chat.key, day, call, occurrence)
 
             parts = Delivery(self.store, key=part_key, ttl=PART_TTL)
-            await asyncio.wait_for(sender(chat, [Reply(daily=pending.daily)], parts), self.send_timeout)
+            await asyncio.wait_for(sender(chat, [Reply(daily=pending.daily, language=pending.language)], parts), self.send_timeout)
         await self.store.set(sent_key, b"1", ttl=SENT_MARKER_TTL)
         if pending is None:
             return False

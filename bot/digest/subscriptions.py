@@ -53,15 +53,19 @@ class Subscriptions:
     def __init__(self, store: Store):
         self.store = store
 
-    async def subscribe(self, chat: ChatRef, at: time, zone: ZoneInfo, now: datetime) -> Subscription:
+    async def subscribe(
+        self, chat: ChatRef, at: time, zone: ZoneInfo, now: datetime, language: str | None = None
+    ) -> Subscription:
         """Create or change the chat's subscription; the first digest comes at the next
-        occurrence of `at` after `now`. The end of the last digest's period is kept."""
+        occurrence of `at` after `now`. The end of the last digest's period is kept.
+        `language`: the subscriber's, for digests of a chat that chose none (/language)."""
         key = subscription_key(chat.key)
         fields = {
             "chat": chat_to_json(chat),
             "at": f"{at:%H:%M}".encode(),
             "tz": zone.key.encode(),
             "since": str(now.timestamp()).encode(),
+            **({"language": language.encode()} if language else {}),
         }
         for field, value in fields.items():
             await self.store.hset(key, field, value)
