@@ -18,6 +18,7 @@ uses.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ INLINE_ID = r"[A-Za-z0-9_-]{16}"  # the id's form (secrets.token_urlsafe(12)): a
 RATE_LIMITED = "Too many summaries this minute: try again shortly"
 FAILED = "Sorry, I couldn't summarize that link because of an error on my side."
 _FRIENDLY = (FetchError, ExtractionError, ModelBusy, ModelTimeout)  # their message is written for the reader
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -92,6 +95,10 @@ class InlineDigests:
             return InlineResult(url=url, notice=str(exc))
         except ValueError:  # not a URL canonicalize accepts (a bad port)
             return InlineResult(url=url, notice="That doesn't look like a web link I can open.")
+        except Exception:  # still answered: the asker sees why nothing came
+            log.exception("an inline query's digest failed")
+            self.metrics.errors.labels("internal").inc()
+            return InlineResult(url=url, notice=FAILED)
         if digest is None:
             return InlineResult(url=url, start_id=await self.new_start_id(url), personal=True)
         return InlineResult(url=url, digest=digest)
