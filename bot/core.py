@@ -349,7 +349,7 @@ class SummaryBot:
         url = await self.inline.link_of(start_id)
         if url is None:
             return [Reply(error=self.languages.get(message.language)._(INLINE_EXPIRED))]
-        return [await self._summarize_link(url, None, message.chat, False)]
+        return [await self._summarize_link(url, None, message, False)]
 
     async def _autosummary_command(self, message: Incoming, command: Command) -> list[Reply]:
         t = self.languages.get(message.language)
