@@ -6,22 +6,30 @@ from __future__ import annotations
 import itertools
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlencode
 
+import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from model_support import make_summary_bot
 
+from adapters.seed_site import SeedSite
 from adapters.slack import SlackService
 from adapters.slack.settings import SlackSettings
 from benchmarks.standins.slack_api import SlackStandIn, event_callback
 from benchmarks.standins.slack_api import signed_headers as standin_signed_headers
 from bot.config import Settings
 from bot.store import Store
+from bot.store.sqlite_store import SQLiteStore
 
 SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test-token"
 SECRET_KEY = "ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg="  # a Fernet key: tokens at rest (OAuth mode)
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED_PAGE = ROOT / "seeds" / "news" / "russia-us-prisoner-exchange-talks-g20.html"
+SEED_TITLE = "Russia and the US pursue private prisoner-exchange talks amid G20 discussions"
 
 
 # -- signing and payloads -------------------------------------------------------------------
@@ -95,3 +103,40 @@ async def running_slack(standin: SlackStandIn, store: Store, **settings):
         await service.stop()
         await http.close()
         await bot.close()
+
+
+# -- fixtures: a test module imports the ones it uses (`from slack_support import standin`) ---
+
+
+@pytest_asyncio.fixture
+async def standin():
+    """The stand-in Slack Web API on 127.0.0.1, empty."""
+    async with SlackStandIn() as server:
+        yield server
+
+
+@pytest_asyncio.fixture
+async def sqlite_store(tmp_path):
+    store = await SQLiteStore.open(tmp_path / "slack.sqlite3")
+    yield store
+    await store.close()
+
+
+@asynccontextmanager
+async def seed_site(tmp_path: Path, extra_pages: dict[str, str] | None = None):
+    """A local site serving the seed article at /article.html (and `extra_pages`, name to
+    HTML); yields its base URL."""
+    pages = tmp_path / "site"
+    pages.mkdir()
+    (pages / "article.html").write_text(SEED_PAGE.read_text(encoding="utf-8"), encoding="utf-8")
+    for name, html in (extra_pages or {}).items():
+        (pages / name).write_text(html, encoding="utf-8")
+    async with SeedSite(pages) as server:
+        yield server.base_url
+
+
+@pytest_asyncio.fixture
+async def site(tmp_path):
+    """The base URL of a local site with the seed article at /article.html."""
+    async with seed_site(tmp_path) as base_url:
+        yield base_url

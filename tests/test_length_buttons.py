@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from slack_support import running_slack, signed_headers
+from slack_support import sqlite_store, standin  # noqa: F401 - fixtures (Slack)
 
 from adapters.seed_site import SeedSite
 from adapters.telegram import TelegramService
 from adapters.telegram.settings import TelegramSettings
-from benchmarks.standins.slack_api import SlackStandIn, block_actions, event_callback
+from benchmarks.standins.slack_api import block_actions, event_callback
 from benchmarks.standins.telegram_api import BotApiStandIn
 from bot.models import ChatRef
 from bot.store import keys
@@ -240,19 +241,6 @@ async def test_forget_erases_the_button_ids(api, site, store, tmp_path):
 
 
 # -- Slack ----------------------------------------------------------------------------------
-
-
-@pytest_asyncio.fixture
-async def standin():
-    async with SlackStandIn() as server:
-        yield server
-
-
-@pytest_asyncio.fixture
-async def sqlite_store(tmp_path):
-    store = await SQLiteStore.open(tmp_path / "slack.sqlite3")
-    yield store
-    await store.close()
 
 
 async def slack_press(slack, value: str, ts: str, blocks: list, name: str, user_id: str = "U2"):

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
@@ -21,34 +20,34 @@ from aiohttp import web
 import pytest
 import pytest_asyncio
 
-from adapters.seed_site import SeedSite
 from adapters.slack import SlackService
 from adapters.slack.settings import SlackSettings
 from adapters.slack.incoming import chat_kind, incoming_from_command, plain_text
 from adapters.slack.installation_store import StoreInstallationStore, StoreOAuthStateStore
 from adapters.slack.render import MAX_BLOCKS, MAX_HEADER_CHARS, MAX_SECTION_CHARS, render_reply
-from benchmarks.standins.slack_api import BOT_ID, BOT_USER_ID, SlackStandIn
+from benchmarks.standins.slack_api import BOT_ID, BOT_USER_ID
 from bot.config import ConfigError, Settings
 from bot.inference import ModelBusy
 from bot.models import ChatRef, DailyDigest, Digest, DigestEntry, Incoming, RelatedLink, Reply
-from bot.store.sqlite_store import SQLiteStore
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from model_support import make_summary_bot
 from slack_support import (
     BOT_TOKEN,
+    ROOT,
     SECRET,
     SECRET_KEY,
+    SEED_PAGE,
+    SEED_TITLE,
     RunningSlack,
     event_body,
     message_event,
     running_slack,
+    seed_site,
     signed_headers,
+    sqlite_store,  # noqa: F401 - a fixture
+    standin,  # noqa: F401 - a fixture
     trigger_id,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
-SEED_PAGE = ROOT / "seeds" / "news" / "russia-us-prisoner-exchange-talks-g20.html"
-SEED_TITLE = "Russia and the US pursue private prisoner-exchange talks amid G20 discussions"
 INJECTION_TITLE = "<!channel> <https://evil|bank>"
 
 INJECTION_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
@@ -64,27 +63,10 @@ INJECTION_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{tit
 
 
 @pytest_asyncio.fixture
-async def standin():
-    async with SlackStandIn() as server:
-        yield server
-
-
-@pytest_asyncio.fixture
 async def site(tmp_path):
     """The seed article and an article whose title tries to ping the channel."""
-    pages = tmp_path / "site"
-    pages.mkdir()
-    (pages / "article.html").write_text(SEED_PAGE.read_text(encoding="utf-8"), encoding="utf-8")
-    (pages / "injection.html").write_text(INJECTION_PAGE, encoding="utf-8")
-    async with SeedSite(pages) as server:
-        yield server.base_url
-
-
-@pytest_asyncio.fixture
-async def sqlite_store(tmp_path):
-    store = await SQLiteStore.open(tmp_path / "slack.sqlite3")
-    yield store
-    await store.close()
+    async with seed_site(tmp_path, {"injection.html": INJECTION_PAGE}) as base_url:
+        yield base_url
 
 
 @pytest_asyncio.fixture

@@ -10,9 +10,9 @@ from types import SimpleNamespace
 
 import pytest
 import pytest_asyncio
-from slack_support import running_slack, signed_headers, trigger_id
+from slack_support import SEED_TITLE, running_slack, signed_headers, trigger_id
+from slack_support import site, sqlite_store  # noqa: F401 - fixtures
 
-from adapters.seed_site import SeedSite
 from adapters.slack.home import HOME_STOP_ACTION_ID
 from adapters.slack.incoming import slack_chat
 from adapters.slack.shortcut import NOTHING_TO_SUMMARIZE, SHARE_ACTION_ID
@@ -25,8 +25,6 @@ from benchmarks.standins.slack_api import (
 )
 from bot.models import Incoming
 from bot.store import keys
-from bot.store.sqlite_store import SQLiteStore
-from test_slack import SEED_PAGE, SEED_TITLE
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -42,22 +40,6 @@ async def standin():
         server.add_channel("C2", creator="UCREATOR")
         server.add_channel("C9", creator="UOTHERADMIN")
         yield server
-
-
-@pytest_asyncio.fixture
-async def site(tmp_path):
-    pages = tmp_path / "site"
-    pages.mkdir()
-    (pages / "article.html").write_text(SEED_PAGE.read_text(encoding="utf-8"), encoding="utf-8")
-    async with SeedSite(pages) as server:
-        yield server.base_url
-
-
-@pytest_asyncio.fixture
-async def sqlite_store(tmp_path):
-    store = await SQLiteStore.open(tmp_path / "slack.sqlite3")
-    yield store
-    await store.close()
 
 
 async def post_form(slack, body: str):

@@ -11,50 +11,25 @@ import re
 from urllib.parse import urlencode
 
 import pytest
-import pytest_asyncio
 from cryptography.fernet import Fernet
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_support import BOT_TOKEN, SECRET, SECRET_KEY, running_slack, signed_headers, trigger_id
+from slack_support import site, sqlite_store, standin  # noqa: F401 - fixtures
 from test_privacy import allow_all, dump
 
-from adapters.seed_site import SeedSite
 from adapters.slack import SlackService
 from adapters.slack.incoming import incoming_from_command, slack_chat
 from adapters.slack.installation_store import StoreInstallationStore, TokenCipher
 from adapters.slack.settings import SlackSettings
-from benchmarks.standins.slack_api import SlackStandIn, block_actions, event_callback
+from benchmarks.standins.slack_api import block_actions, event_callback
 from bot.config import ConfigError, Settings
 from bot.models import ChatRef, Incoming
 from bot.store import keys
-from bot.store.sqlite_store import SQLiteStore
 from model_support import make_summary_bot
-from test_slack import SEED_PAGE
 
 VICTIM, OTHER = "TZQVICTIM1", "TOTHERTEAM2"
 VICTIM_CHANNEL, OTHER_CHANNEL = "CZQVICTIMCHAN", "COTHERCHAN"
 OAUTH = {"slack_client_id": "111.222", "slack_client_secret": "client-secret", "slack_bot_token": None, "secret_key": SECRET_KEY}
-
-
-@pytest_asyncio.fixture
-async def standin():
-    async with SlackStandIn() as server:
-        yield server
-
-
-@pytest_asyncio.fixture
-async def sqlite_store(tmp_path):
-    store = await SQLiteStore.open(tmp_path / "slack.sqlite3")
-    yield store
-    await store.close()
-
-
-@pytest_asyncio.fixture
-async def site(tmp_path):
-    pages = tmp_path / "site"
-    pages.mkdir()
-    (pages / "article.html").write_text(SEED_PAGE.read_text(encoding="utf-8"), encoding="utf-8")
-    async with SeedSite(pages) as server:
-        yield server.base_url
 
 
 async def post_event(slack, event: dict, *, event_id: str, team_id: str, **options):
