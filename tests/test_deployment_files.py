@@ -5,37 +5,15 @@ text, and the process is run as the container would run it.)"""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
 import sys
 from pathlib import Path
 
-import aiohttp
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from run_support import ROOT, free_port, health_answers, run_environment, summary_bot_run
 
 
 def unconfigured_environment(tmp_path: Path, port: int) -> dict:
     """What the shipped .env.example gives a container: no platform credentials at all."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SUMMARY_BOT_")}
-    env.update(SUMMARY_BOT_SQLITE_PATH=str(tmp_path / "store.sqlite3"), SUMMARY_BOT_HTTP_PORT=str(port))
-    return env
-
-
-async def _health(port: int) -> tuple[int, str] | None:
-    try:
-        async with aiohttp.ClientSession() as session:
-            async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
-                return response.status, await response.text()
-    except aiohttp.ClientError:
-        return None
+    return run_environment(SUMMARY_BOT_SQLITE_PATH=str(tmp_path / "store.sqlite3"), SUMMARY_BOT_HTTP_PORT=str(port))
 
 
 async def test_unconfigured_front_stays_up_unhealthy_instead_of_crash_looping(tmp_path):
@@ -45,26 +23,15 @@ async def test_unconfigured_front_stays_up_unhealthy_instead_of_crash_looping(tm
     SIGTERM."""
     port = free_port()
     log_path = tmp_path / "front.log"
-    with log_path.open("wb") as log_file:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", "--unconfigured", "wait",
-            cwd=ROOT, env=unconfigured_environment(tmp_path, port), stdout=log_file, stderr=log_file,
-        )  # fmt: skip
-    try:
+    env = unconfigured_environment(tmp_path, port)
+    async with summary_bot_run(env, log_path, "--unconfigured", "wait", stop_timeout=60) as process:
         health = None
-        for _ in range(300):  # until it listens (or exits, which is the fault)
-            if process.returncode is not None:
-                break
-            health = await _health(port)
+        async for health in health_answers(process, port, log_path, tries=300):  # until it listens (or exits, which is the fault)
             if health is not None:
                 break
-            await asyncio.sleep(0.1)
         assert process.returncode is None, log_path.read_text()
         assert health is not None and health[0] == 503 and "no chat platform is configured" in health[1]
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-        code = await asyncio.wait_for(process.wait(), 60)
+    code = process.returncode
     assert code == 0
     log = log_path.read_text()
     assert log.count("no chat platform is configured") == 1

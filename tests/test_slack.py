@@ -7,11 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from urllib.parse import quote
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from urllib.parse import urlencode
 
@@ -31,9 +27,9 @@ from bot.inference import ModelBusy
 from bot.models import ChatRef, DailyDigest, Digest, DigestEntry, Incoming, RelatedLink, Reply
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from model_support import make_summary_bot
+from run_support import free_port, health_answers, slack_run_environment, summary_bot_run
 from slack_support import (
     BOT_TOKEN,
-    ROOT,
     SECRET,
     SECRET_KEY,
     SEED_PAGE,
@@ -552,54 +548,25 @@ def test_http_mode_without_signing_secret_refuses_to_start(tmp_path):
 # -- `summary-bot run` as a separate process -------------------------------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 async def test_summary_bot_run_answers_a_signed_link_event(standin, site, tmp_path):
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUMMARY_BOT_", "SLACK_"))}
-    env.update({
-        "SUMMARY_BOT_SLACK_BOT_TOKEN": BOT_TOKEN, "SUMMARY_BOT_SLACK_SIGNING_SECRET": SECRET,
-        "SUMMARY_BOT_SLACK_API_URL": standin.api_url, "SUMMARY_BOT_HTTP_HOST": "127.0.0.1",
-        "SUMMARY_BOT_HTTP_PORT": str(port), "SUMMARY_BOT_FETCH_ALLOW_PRIVATE": "127.0.0.0/8",
-        "SUMMARY_BOT_SQLITE_PATH": str(tmp_path / "run.sqlite3"),
-    })  # fmt: skip
-    log = open(tmp_path / "run.log", "w+")
-    process = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    port = free_port()
+    env = slack_run_environment(standin, tmp_path, port, bot_token=BOT_TOKEN, signing_secret=SECRET)
+    log_path = tmp_path / "run.log"
     base = f"http://127.0.0.1:{port}"
-    try:
+    async with summary_bot_run(env, log_path) as process:
+        async for health in health_answers(process, port, log_path):  # 60 s at most
+            if health is not None and health[0] == 200:
+                break
+        else:
+            raise AssertionError("summary-bot run did not come up")
         async with aiohttp.ClientSession() as http:
-            deadline = time.monotonic() + 60
-            while True:
-                assert process.poll() is None, (tmp_path / "run.log").read_text()
-                try:
-                    async with http.get(f"{base}/healthz") as health:
-                        if health.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    pass
-                assert time.monotonic() < deadline, "summary-bot run did not come up"
-                await asyncio.sleep(0.1)
             body = event_body(message_event(f"<{site}/article.html>", ts="1700000009.000001"), event_id="EvProcess")
             async with http.post(f"{base}/slack/events", data=body, headers=signed_headers(body)) as response:
                 assert response.status == 200
         [post] = await standin.wait_for("chat.postMessage", timeout=60)
         assert post.params["thread_ts"] == "1700000009.000001" and header_of(post) == SEED_TITLE
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            returncode = await asyncio.to_thread(process.wait, 30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
-        log.seek(0)
-        output = log.read()
-        log.close()
+    returncode = process.returncode
+    output = log_path.read_text()
     assert returncode == 0, output
     assert "Traceback" not in output, output
 

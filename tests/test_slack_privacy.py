@@ -307,16 +307,12 @@ async def test_summary_bot_run_privacy_forget_and_uninstall_leave_nothing_of_the
     files (WAL included) hold nothing of TZQGONE1, of its channel CZQONLY1 or of the feeds only
     its chats followed; TZQKEPT2's chat of the shared channel is intact."""
     import asyncio
-    import os
-    import signal
-    import subprocess
-    import sys
 
     import aiohttp
 
     from local_site import serve_site
+    from run_support import free_port, health_answers, slack_run_environment, summary_bot_run
     from test_privacy import feed
-    from test_slack import ROOT, _free_port
 
     gone, kept = "TZQGONE1", "TZQKEPT2"
     shared, only = "CZQSHARED1", "CZQONLY1"
@@ -328,22 +324,14 @@ async def test_summary_bot_run_privacy_forget_and_uninstall_leave_nothing_of_the
     standin.add_channel(only, creator=admins[gone])
     feeds = {f"/{name}/feed.xml": (200, {"Content-Type": "application/rss+xml"}, feed(name)) for _, _, name in chats}
 
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUMMARY_BOT_", "SLACK_"))}
-    env.update({
-        "SUMMARY_BOT_SLACK_BOT_TOKEN": BOT_TOKEN, "SUMMARY_BOT_SLACK_SIGNING_SECRET": SECRET,
-        "SUMMARY_BOT_SLACK_API_URL": standin.api_url, "SUMMARY_BOT_HTTP_HOST": "127.0.0.1",
-        "SUMMARY_BOT_HTTP_PORT": str(port), "SUMMARY_BOT_FETCH_ALLOW_PRIVATE": "127.0.0.0/8",
-        "SUMMARY_BOT_SQLITE_PATH": str(tmp_path / "run.sqlite3"),
-    })  # fmt: skip
+    port = free_port()
+    env = slack_run_environment(standin, tmp_path, port, bot_token=BOT_TOKEN, signing_secret=SECRET)
     base = f"http://127.0.0.1:{port}"
 
     def scan() -> bytes:
         return b"".join(path.read_bytes() for path in sorted(tmp_path.glob("run.sqlite3*")))
 
     log_path = tmp_path / "run.log"
-    log = log_path.open("wb")  # a file, not a pipe: a full pipe would stall the bot
-    process = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, stdout=log, stderr=log)
     replies = 0
 
     async def signed_post(http, body: str, content_type: str = "application/json") -> None:
@@ -376,60 +364,43 @@ async def test_summary_bot_run_privacy_forget_and_uninstall_leave_nothing_of_the
             await asyncio.sleep(0.1)
         raise AssertionError(f"not within 60 s: {what}; the files hold {around(scan(), gone)!r}")
 
-    try:
-        async with serve_site(feeds) as feed_site, aiohttp.ClientSession() as http:
-            for _ in range(600):
-                assert process.poll() is None, log_path.read_text()
-                try:
-                    async with http.get(f"{base}/healthz") as health:
-                        if health.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                raise AssertionError("summary-bot run did not come up")
+    async with summary_bot_run(env, log_path) as process, serve_site(feeds) as feed_site, aiohttp.ClientSession() as http:
+        async for health in health_answers(process, port, log_path):
+            if health is not None and health[0] == 200:
+                break
+        else:
+            raise AssertionError("summary-bot run did not come up")
 
-            for number, (team, channel, feed_name) in enumerate(chats, start=1):
-                answer = await slash(http, "/subscribe", "08:00 Europe/Berlin", team, channel, admins[team])
-                assert "08:00" in answer["text"], answer
-                answer = await slash(http, "/feeds", f"add {feed_site.url(f'/{feed_name}/feed.xml')}", team, channel, admins[team])
-                assert "Only chat admins" not in answer["text"], answer
-                event = {"type": "message", "channel": channel, "user": "UZQSHARER", "text": f"<{site}/article.html>",
-                         "ts": f"170000010{number}.000100", "channel_type": "channel", "team": team}  # fmt: skip
-                await signed_post(http, event_callback(event, event_id=f"EvRunShare{number}", team_id=team))
-                [*_, post] = await standin.wait_for("chat.postMessage", count=number, timeout=120)
-                assert post.params["channel"] == channel and post.params["thread_ts"] == event["ts"]
-            before = scan()
-            for marker in (gone, kept, shared, only, "zqgonefeedone", "zqgonefeedtwo", "zqkeptfeed"):
-                assert marker.encode() in before, marker
+        for number, (team, channel, feed_name) in enumerate(chats, start=1):
+            answer = await slash(http, "/subscribe", "08:00 Europe/Berlin", team, channel, admins[team])
+            assert "08:00" in answer["text"], answer
+            answer = await slash(http, "/feeds", f"add {feed_site.url(f'/{feed_name}/feed.xml')}", team, channel, admins[team])
+            assert "Only chat admins" not in answer["text"], answer
+            event = {"type": "message", "channel": channel, "user": "UZQSHARER", "text": f"<{site}/article.html>",
+                     "ts": f"170000010{number}.000100", "channel_type": "channel", "team": team}  # fmt: skip
+            await signed_post(http, event_callback(event, event_id=f"EvRunShare{number}", team_id=team))
+            [*_, post] = await standin.wait_for("chat.postMessage", count=number, timeout=120)
+            assert post.params["channel"] == channel and post.params["thread_ts"] == event["ts"]
+        before = scan()
+        for marker in (gone, kept, shared, only, "zqgonefeedone", "zqgonefeedtwo", "zqkeptfeed"):
+            assert marker.encode() in before, marker
 
-            notice = await slash(http, "/summary", "privacy", gone, shared, "UZQMEMBER")
-            assert notice["text"].startswith("What I store about this chat"), notice
-            assert "1 share of 1 article" in notice["text"] and "A daily digest subscription and 1 feed" in notice["text"], notice["text"]
-            offer = await slash(http, "/summary", "forget", gone, shared, admins[gone])
-            assert "1 shared link (1 article), 1 feed, the daily digest subscription" in offer["text"], offer
-            [actions] = [block for block in offer["blocks"] if block["type"] == "actions"]
-            assert [(b["type"], b["value"]) for b in actions["elements"]] == [("button", "/forget confirm")]
-            confirmed = await slash(http, "/summary", "forget confirm", gone, shared, admins[gone])
-            assert confirmed["text"].startswith("Done: I erased everything"), confirmed
-            after_forget = scan()
-            assert f"{gone}:{shared}".encode() not in after_forget and b"zqgonefeedone" not in after_forget
-            assert f"{gone}:{only}".encode() in after_forget and f"{kept}:{shared}".encode() in after_forget
+        notice = await slash(http, "/summary", "privacy", gone, shared, "UZQMEMBER")
+        assert notice["text"].startswith("What I store about this chat"), notice
+        assert "1 share of 1 article" in notice["text"] and "A daily digest subscription and 1 feed" in notice["text"], notice["text"]
+        offer = await slash(http, "/summary", "forget", gone, shared, admins[gone])
+        assert "1 shared link (1 article), 1 feed, the daily digest subscription" in offer["text"], offer
+        [actions] = [block for block in offer["blocks"] if block["type"] == "actions"]
+        assert [(b["type"], b["value"]) for b in actions["elements"]] == [("button", "/forget confirm")]
+        confirmed = await slash(http, "/summary", "forget confirm", gone, shared, admins[gone])
+        assert confirmed["text"].startswith("Done: I erased everything"), confirmed
+        after_forget = scan()
+        assert f"{gone}:{shared}".encode() not in after_forget and b"zqgonefeedone" not in after_forget
+        assert f"{gone}:{only}".encode() in after_forget and f"{kept}:{shared}".encode() in after_forget
 
-            await signed_post(http, event_callback({"type": "app_uninstalled"}, event_id="EvRunUninstall", team_id=gone))
-            await until(lambda: gone.encode() not in scan(), "the uninstalled workspace erased from the database files")
-    except (AssertionError, asyncio.TimeoutError) as exc:
-        pytest.fail(f"{exc!r}\n--- summary-bot run's log ---\n{log_path.read_text()[-4000:]}")
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            returncode = await asyncio.to_thread(process.wait, 30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
-        finally:
-            log.close()
+        await signed_post(http, event_callback({"type": "app_uninstalled"}, event_id="EvRunUninstall", team_id=gone))
+        await until(lambda: gone.encode() not in scan(), "the uninstalled workspace erased from the database files")
+    returncode = process.returncode
     output = log_path.read_text()
     assert returncode == 0, output[-3000:]
     assert "Traceback" not in output, output[-3000:]

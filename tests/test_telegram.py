@@ -5,12 +5,8 @@ and the store is SQLite in a temporary folder."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -27,8 +23,7 @@ from bot.models import ChatRef, DailyDigest, DigestEntry, Reply
 from bot.store import open_store
 from tests.local_site import page, raw_post, serve_site
 from model_support import make_summary_bot
-
-ROOT = Path(__file__).resolve().parents[1]
+from run_support import free_port, health_answers, summary_bot_run, telegram_run_environment
 MARKUP_TITLE = "<b>Tom & Jerry</b> <script>"
 LONG_TITLE = "Council " + " ".join(f"word{i}" for i in range(850))  # about 6000 characters
 
@@ -263,12 +258,6 @@ async def test_bad_telegram_settings_stop_start_up_with_one_line(api, tmp_path):
 # -- webhook ---------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 async def test_webhook_checks_the_secret_token(api, site, tmp_path, monkeypatch):
     port = free_port()
     hook = f"http://127.0.0.1:{port}/telegram/updates"
@@ -306,40 +295,12 @@ async def test_webhook_checks_the_secret_token(api, site, tmp_path, monkeypatch)
 # -- summary-bot run, as a separate process -----------------------------------------------
 
 
-def run_environment(api: BotApiStandIn, tmp_path: Path, **settings: str) -> dict:
-    """The environment of a `summary-bot run` process that talks to the stand-in."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SUMMARY_BOT_")}
-    env.update(
-        SUMMARY_BOT_TELEGRAM_TOKEN=api.token,
-        SUMMARY_BOT_TELEGRAM_API_URL=api.base_url,
-        SUMMARY_BOT_FETCH_ALLOW_PRIVATE="127.0.0.0/8",
-        SUMMARY_BOT_SQLITE_PATH=str(tmp_path / "run.sqlite3"),
-        **settings,
-    )
-    return env
-
-
 async def test_summary_bot_run_answers_a_link_end_to_end(api, site, tmp_path):
-    env = run_environment(api, tmp_path, SUMMARY_BOT_HTTP_PORT="0")  # /healthz on any free port
+    env = telegram_run_environment(api, tmp_path, SUMMARY_BOT_HTTP_PORT="0")  # /healthz on any free port
     log_path = tmp_path / "run.log"
-    with log_path.open("wb") as log_file:  # a file, not a pipe: a full pipe would stall the bot
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", cwd=ROOT, env=env, stdout=log_file, stderr=log_file
-        )
-    try:
+    async with summary_bot_run(env, log_path) as process:
         update = api.queue_message(site.url("/river"), chat_id=511)
-        try:
-            (call,) = await api.wait_for("sendMessage", timeout=120)
-        finally:
-            with suppress(ProcessLookupError):  # it may have exited on its own
-                process.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(process.wait(), 30)
-    except (AssertionError, asyncio.TimeoutError) as exc:
-        pytest.fail(f"{exc!r}\n--- summary-bot run's log ---\n{log_path.read_text()[-4000:]}")
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        (call,) = await api.wait_for("sendMessage", timeout=120)
     log = log_path.read_text()
     assert process.returncode == 0, log
     assert call.params["reply_parameters"]["message_id"] == update["message"]["message_id"]
@@ -352,42 +313,25 @@ async def test_the_model_is_loaded_before_healthz_says_ready(api, site, tmp_path
     """`summary-bot run` warms the model at start: /healthz answers 503 while it loads and
     200 once it is loaded, and the first reply after that needs no model load."""
     port = free_port()
-    env = run_environment(
+    env = telegram_run_environment(
         api, tmp_path, SUMMARY_BOT_HTTP_HOST="127.0.0.1", SUMMARY_BOT_HTTP_PORT=str(port), SUMMARY_BOT_LOG_LEVEL="INFO"
     )
     log_path = tmp_path / "run.log"
     loaded = "loaded sentence encoder"
     statuses: list[int] = []
-    with log_path.open("wb") as log_file:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", cwd=ROOT, env=env, stdout=log_file, stderr=log_file
-        )
-    try:
-        async with aiohttp.ClientSession() as http:
-            for _ in range(1200):  # up to 2 minutes
-                try:
-                    async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
-                        statuses.append(response.status)
-                        if response.status == 200:
-                            break
-                        if response.status == 503:
-                            assert loaded not in log_path.read_text(), "loaded but still not ready?"
-                except aiohttp.ClientConnectionError:
-                    pass  # not listening yet
-                assert process.returncode is None, log_path.read_text()
-                await asyncio.sleep(0.1)
+    async with summary_bot_run(env, log_path) as process:
+        async for answer in health_answers(process, port, log_path, tries=1200):  # up to 2 minutes
+            if answer is None:
+                continue  # not listening yet
+            statuses.append(answer[0])
+            if answer[0] == 200:
+                break
+            if answer[0] == 503:
+                assert loaded not in log_path.read_text(), "loaded but still not ready?"
         assert statuses and statuses[-1] == 200, (statuses, log_path.read_text()[-3000:])
         assert loaded in log_path.read_text()  # the model was loaded before healthz turned 200
         update = api.queue_message(site.url("/river"), chat_id=512)
         (call,) = await api.wait_for("sendMessage", timeout=60)
-    finally:
-        with suppress(ProcessLookupError):
-            process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), 30)
-        except asyncio.TimeoutError:
-            process.kill()
-            await process.wait()
     log = log_path.read_text()
     assert set(statuses[:-1]) <= {503}, statuses  # never ready before the model was
     assert 503 in statuses  # it did say "not yet" while the model loaded

@@ -9,10 +9,8 @@ every byte of the SQLite files, is searched for the chat's id and its feed's nam
 from __future__ import annotations
 
 import asyncio
-import signal
-import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -29,7 +27,7 @@ from digest_support import FakeClock, digest_settings
 from local_site import serve_site
 from model_support import make_summary_bot
 from test_privacy import dump, feed
-from test_telegram import ROOT, run_environment
+from run_support import summary_bot_run, telegram_run_environment
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 PAGE = "google-nest-hub-matter-update"
@@ -282,47 +280,32 @@ async def test_summary_bot_run_privacy_forget_and_removal_leave_nothing_in_the_d
     group, kicked, kept = -1009876543217, -1005555666777, -1003333444555
     for chat in (group, kicked, kept):
         api.set_member_status(chat, ADMIN, "administrator")
-    env = run_environment(api, tmp_path, SUMMARY_BOT_HTTP_PORT="0")
+    env = telegram_run_environment(api, tmp_path, SUMMARY_BOT_HTTP_PORT="0")
     database = tmp_path / "run.sqlite3"
 
     def scan() -> bytes:
         return b"".join(path.read_bytes() for path in sorted(tmp_path.glob("run.sqlite3*")))
 
     log_path = tmp_path / "run.log"
-    with log_path.open("wb") as log_file:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", cwd=ROOT, env=env, stdout=log_file, stderr=log_file
-        )
-    try:
-        try:
-            for chat in (group, kicked, kept):
-                reply = await say(api, "/subscribe@summary_test_bot 08:00 UTC", chat, chat_type="supergroup", user_id=ADMIN)
-                assert "08:00" in reply["text"]
-            assert {"privacy", "forget"} <= {command["command"] for command in api.commands}
-            notice = await say(api, "/privacy@summary_test_bot", group, chat_type="supergroup", user_id=MEMBER)
-            assert notice["text"].startswith("What I store about this chat")
-            offer = await say(api, "/forget@summary_test_bot", group, chat_type="supergroup", user_id=ADMIN)
-            assert offer["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "/forget confirm"
-            confirmed = await say(api, "/forget@summary_test_bot confirm", group, chat_type="supergroup", user_id=ADMIN)
-            assert confirmed["text"].startswith("Done: I erased everything")
-            assert b"9876543217" not in scan()
-            assert b"5555666777" in scan()
-            api.queue(api.member_update(kicked, "kicked", by=ADMIN))
+    async with summary_bot_run(env, log_path) as process:
+        for chat in (group, kicked, kept):
+            reply = await say(api, "/subscribe@summary_test_bot 08:00 UTC", chat, chat_type="supergroup", user_id=ADMIN)
+            assert "08:00" in reply["text"]
+        assert {"privacy", "forget"} <= {command["command"] for command in api.commands}
+        notice = await say(api, "/privacy@summary_test_bot", group, chat_type="supergroup", user_id=MEMBER)
+        assert notice["text"].startswith("What I store about this chat")
+        offer = await say(api, "/forget@summary_test_bot", group, chat_type="supergroup", user_id=ADMIN)
+        assert offer["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "/forget confirm"
+        confirmed = await say(api, "/forget@summary_test_bot confirm", group, chat_type="supergroup", user_id=ADMIN)
+        assert confirmed["text"].startswith("Done: I erased everything")
+        assert b"9876543217" not in scan()
+        assert b"5555666777" in scan()
+        api.queue(api.member_update(kicked, "kicked", by=ADMIN))
 
-            async def kicked_gone():
-                return b"5555666777" not in scan()
+        async def kicked_gone():
+            return b"5555666777" not in scan()
 
-            await until(kicked_gone, "the kicked group erased from the database files", timeout=60)
-        finally:
-            with suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(process.wait(), 30)
-    except (AssertionError, asyncio.TimeoutError) as exc:
-        pytest.fail(f"{exc!r}\n--- summary-bot run's log ---\n{log_path.read_text()[-4000:]}")
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        await until(kicked_gone, "the kicked group erased from the database files", timeout=60)
     assert process.returncode == 0, log_path.read_text()[-3000:]
     after = scan()
     assert b"9876543217" not in after and b"5555666777" not in after
