@@ -41,7 +41,9 @@ def test_summarize_seed_page_as_json(tmp_path):
 # load (or even import) the model.
 CHECK_NO_MODEL = (
     "import sys; from adapters.cli import main; rc = main(sys.argv[1:]); "
-    "print('MODEL-LOADED' if 'torch' in sys.modules else 'MODEL-NOT-LOADED', file=sys.stderr); sys.exit(rc)"
+    # a model runtime imported means the model was loaded (ONNX Runtime by default, torch for the torch backend)
+    "loaded = 'onnxruntime' in sys.modules or 'torch' in sys.modules; "
+    "print('MODEL-LOADED' if loaded else 'MODEL-NOT-LOADED', file=sys.stderr); sys.exit(rc)"
 )
 
 
@@ -126,7 +128,7 @@ def test_chat_answers_a_seed_link_through_the_console(tmp_path):
         [sys.executable, "-m", "bot", "chat"], cwd=ROOT, text=True,
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env={**{k: v for k, v in os.environ.items() if not k.startswith("SUMMARY_BOT_")},
-             "SUMMARY_BOT_SQLITE_PATH": str(tmp_path / "chat.sqlite3")},
+             "SUMMARY_BOT_SQLITE_PATH": str(tmp_path / "chat.sqlite3"), "LC_ALL": "C.UTF-8"},  # the console speaks the locale's language
     )
     banner = [proc.stdout.readline() for _ in range(3)]
     seed_link = next(line.strip() for line in iter(proc.stdout.readline, "") if "russia-us" in line)
@@ -140,7 +142,7 @@ def test_chat_answers_a_seed_link_through_the_console(tmp_path):
 
 def chat_env(tmp_path: Path, **extra: str) -> dict:
     return {**{k: v for k, v in os.environ.items() if not k.startswith("SUMMARY_BOT_")},
-            "SUMMARY_BOT_SQLITE_PATH": str(tmp_path / "chat.sqlite3"), **extra}  # fmt: skip
+            "SUMMARY_BOT_SQLITE_PATH": str(tmp_path / "chat.sqlite3"), "LC_ALL": "C.UTF-8", **extra}  # fmt: skip
 
 
 def test_chat_in_a_terminal_shows_no_paste_markers(tmp_path):

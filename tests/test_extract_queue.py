@@ -56,7 +56,9 @@ def test_a_full_extraction_queue_is_counted_and_carried_as_busy():
     from bot.core import SummaryBot
 
     metrics = Metrics()
-    reply = SummaryBot._failed(type("Bot", (), {"metrics": metrics})(), ExtractionBusy())
+    from bot.i18n import Languages
+
+    reply = SummaryBot._failed(type("Bot", (), {"metrics": metrics})(), ExtractionBusy(), Languages().get("en"))
     assert reply.error == str(ModelBusy())
     assert metrics.errors.labels("busy")._value.get() == 1
     assert metrics.errors.labels("extract")._value.get() == 0
