@@ -10,7 +10,6 @@ import asyncio
 import logging
 import sqlite3
 import time
-from contextlib import suppress
 
 import numpy as np
 import pytest
@@ -172,45 +171,36 @@ def every_byte(url: str) -> bytes:
 
 async def test_a_finished_message_job_leaves_no_payload_and_a_redelivery_is_not_answered_twice(redis_url):
     """Fails before the change: arq kept the whole payload as the job's result for an hour."""
-    from adapters.queue import SEEN_PREFIX, MessageQueue, open_queue_pool, redis_settings
+    from adapters.queue import SEEN_PREFIX, MessageQueue, redis_settings
     from adapters.worker import ForeignMessages, message_worker
     from bot.metrics import Metrics
+    from queue_support import fresh_queue_pool, worker_running
 
-    with redis.Redis.from_url(redis_url) as admin:
-        admin.flushdb()
     service = RecordingService()
     ctx = {"services": {"slack": service}, "store": None, "foreign": ForeignMessages(["slack"], Metrics())}
     payload = {"kind": "command", "text": "PRIVATE-MESSAGE-TEXT", "user_name": "alice-the-user",
                "response_url": "https://hooks.slack.com/commands/T1/1/SECRETHOOK"}  # fmt: skip
-    pool = await open_queue_pool(redis_url)
-    queue = MessageQueue(pool)
-    assert await queue.submit("slack:Ev1", "slack", payload)
-    queued = every_byte(redis_url)
-    assert b"PRIVATE-MESSAGE-TEXT" in queued  # a queued job holds its payload, as it must
-    worker = message_worker(ctx, redis_settings(redis_url), job_timeout=5, concurrency=2)
-    running = asyncio.create_task(worker.async_run())
-    try:
-        deadline = time.monotonic() + 10
-        while worker.jobs_complete < 1:
-            assert time.monotonic() < deadline, "the worker never ran the job"
-            await asyncio.sleep(0.02)
-        await asyncio.sleep(0.1)  # arq finishes its bookkeeping after counting
-        assert service.answered == [payload]
-        left = every_byte(redis_url)
-        for secret in (b"PRIVATE-MESSAGE-TEXT", b"alice-the-user", b"SECRETHOOK", b"hooks.slack.com"):
-            assert secret not in left, (secret, left)
-        with redis.Redis.from_url(redis_url) as admin:
-            assert admin.get(SEEN_PREFIX + "slack:Ev1") == b"1"
-            assert 0 < admin.ttl(SEEN_PREFIX + "slack:Ev1") <= 3600
-        assert not await queue.submit("slack:Ev1", "slack", payload)  # redelivered: not answered again
-        await asyncio.sleep(0.3)
-        assert service.answered == [payload]
-    finally:
-        await worker.close()
-        running.cancel()
-        with suppress(asyncio.CancelledError):
-            await running
-        await pool.aclose()
+    async with fresh_queue_pool(redis_url) as pool:
+        queue = MessageQueue(pool)
+        assert await queue.submit("slack:Ev1", "slack", payload)
+        queued = every_byte(redis_url)
+        assert b"PRIVATE-MESSAGE-TEXT" in queued  # a queued job holds its payload, as it must
+        async with worker_running(message_worker(ctx, redis_settings(redis_url), job_timeout=5, concurrency=2)) as worker:
+            deadline = time.monotonic() + 10
+            while worker.jobs_complete < 1:
+                assert time.monotonic() < deadline, "the worker never ran the job"
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.1)  # arq finishes its bookkeeping after counting
+            assert service.answered == [payload]
+            left = every_byte(redis_url)
+            for secret in (b"PRIVATE-MESSAGE-TEXT", b"alice-the-user", b"SECRETHOOK", b"hooks.slack.com"):
+                assert secret not in left, (secret, left)
+            with redis.Redis.from_url(redis_url) as admin:
+                assert admin.get(SEEN_PREFIX + "slack:Ev1") == b"1"
+                assert 0 < admin.ttl(SEEN_PREFIX + "slack:Ev1") <= 3600
+            assert not await queue.submit("slack:Ev1", "slack", payload)  # redelivered: not answered again
+            await asyncio.sleep(0.3)
+            assert service.answered == [payload]
 
 
 async def test_a_failed_enqueue_gives_the_id_back_so_the_redelivery_is_answered(redis_url, monkeypatch):

@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 import time
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 import aiohttp
 import pytest
@@ -39,6 +39,7 @@ from bot.inference import ModelBusy
 from bot.metrics import Metrics
 from bot.store.redis_store import RedisStore, StoreFull
 from bot.summarize import Summary
+from queue_support import fresh_queue_pool, worker_running
 
 SECRET = "webhook-secret"
 
@@ -73,20 +74,11 @@ class StandInBot:
 @asynccontextmanager
 async def content_jobs(redis_url: str, pipeline: StandInPipeline, *, job_timeout: float = 5):
     """A content worker (adapters/worker.py's) running in this process, and the queue's pool."""
-    with redis.Redis.from_url(redis_url) as admin:
-        admin.flushdb()
-    pool = await open_queue_pool(redis_url)
-    worker = content_worker({"bot": StandInBot(pipeline), "job_timeout": job_timeout}, redis_settings(redis_url),
-                            job_timeout=job_timeout)  # fmt: skip
-    running = asyncio.create_task(worker.async_run())
-    try:
-        yield pool
-    finally:
-        await worker.close()
-        running.cancel()
-        with suppress(asyncio.CancelledError):
-            await running
-        await pool.aclose()
+    async with fresh_queue_pool(redis_url) as pool:
+        worker = content_worker({"bot": StandInBot(pipeline), "job_timeout": job_timeout}, redis_settings(redis_url),
+                                job_timeout=job_timeout)  # fmt: skip
+        async with worker_running(worker):
+            yield pool
 
 
 def fill(url: str) -> None:
@@ -189,30 +181,20 @@ async def test_a_busy_model_on_a_worker_reaches_the_chat_as_busy_not_as_an_extra
 # -- 9: a message of a platform this worker has no credentials for is left for another ------
 async def test_a_message_for_a_platform_without_credentials_is_left_in_the_queue(redis_url, caplog):
     """Fails before the fix: the job was marked done and the message lost."""
-    with redis.Redis.from_url(redis_url) as admin:
-        admin.flushdb()
     metrics = Metrics()
     ctx = {"services": {}, "store": None, "foreign": ForeignMessages([], metrics)}
-    pool = await open_queue_pool(redis_url)
-    worker = message_worker(ctx, redis_settings(redis_url), job_timeout=5, concurrency=2)
-    running = asyncio.create_task(worker.async_run())
-    try:
-        for n in range(3):
-            assert await MessageQueue(pool).submit(f"slack:Ev{n}", "slack", {"kind": "event"})
-        deadline = time.monotonic() + 10
-        while metrics.foreign_messages.labels("slack", "left")._value.get() < 3:
-            assert time.monotonic() < deadline, "the worker never took the messages"
-            await asyncio.sleep(0.05)
-        for n in range(3):
-            job = Job(f"slack:Ev{n}", pool, _queue_name=MESSAGES_QUEUE, _deserializer=from_json_bytes)
-            assert await job.status() in (JobStatus.deferred, JobStatus.queued, JobStatus.in_progress)
-            assert await job.result_info() is None  # not done
-    finally:
-        await worker.close()
-        running.cancel()
-        with suppress(asyncio.CancelledError):
-            await running
-        await pool.aclose()
+    async with fresh_queue_pool(redis_url) as pool:
+        async with worker_running(message_worker(ctx, redis_settings(redis_url), job_timeout=5, concurrency=2)):
+            for n in range(3):
+                assert await MessageQueue(pool).submit(f"slack:Ev{n}", "slack", {"kind": "event"})
+            deadline = time.monotonic() + 10
+            while metrics.foreign_messages.labels("slack", "left")._value.get() < 3:
+                assert time.monotonic() < deadline, "the worker never took the messages"
+                await asyncio.sleep(0.05)
+            for n in range(3):
+                job = Job(f"slack:Ev{n}", pool, _queue_name=MESSAGES_QUEUE, _deserializer=from_json_bytes)
+                assert await job.status() in (JobStatus.deferred, JobStatus.queued, JobStatus.in_progress)
+                assert await job.result_info() is None  # not done
     lines = [r for r in caplog.records if r.name == "adapters.worker" and "no slack credentials" in r.getMessage()]
     assert len(lines) == 1  # once a minute, not once a message
 
