@@ -199,7 +199,7 @@ async def summarize_target(bot: SummaryBot, target: str, length: str | None) -> 
 # -- chat -----------------------------------------------------------------------------------
 async def cmd_chat(args, settings: Settings) -> int:
     from adapters.assembly import assemble_bot, close_bot
-    from adapters.console import PASTE_NOTE, run_console
+    from adapters.console import PASTE_NOTE, console_translator, environment_language, run_console
     from adapters.seed_site import SeedSite, find_seeds_dir, seed_pages
     from bot.config import ConfigError
     from bot.store import open_store
@@ -209,7 +209,6 @@ async def cmd_chat(args, settings: Settings) -> int:
     settings = settings.model_copy(update={"user_rate_limit": 0})
     seeds_dir = find_seeds_dir(settings.seeds_dir)
     site = SeedSite(seeds_dir, args.port) if seeds_dir else None
-    banner = ["summary-bot: paste a link or some text, /help for commands, Ctrl-D to quit."]
     if site:
         try:
             base_url = await site.start()
@@ -220,16 +219,21 @@ async def cmd_chat(args, settings: Settings) -> int:
         # are allowed, nothing else there (not Redis on 127.0.0.1:6379, say).
         endpoints = [*settings.fetch_allow_endpoints, site.endpoint]
         settings = settings.model_copy(update={"fetch_allow_endpoints": endpoints})
-        banner.append(f"Sample articles, served from {seeds_dir} at {base_url}:")
-        banner += [f"  {base_url}/{page.as_posix()}" for page in seed_pages(seeds_dir)]
-    banner += [PASTE_NOTE, "Daily digests (/subscribe) are sent by `summary-bot run`, not by this chat."]
     bot = assemble_bot(settings, store)
+    # The console's words: the chat's /language, else the terminal's locale, else English.
+    language = environment_language()
+    t = await console_translator(bot, language)
+    banner = [t._("summary-bot: paste a link or some text, /help for commands, Ctrl-D to quit.")]
+    if site:
+        banner.append(t._("Sample articles, served from {folder} at {url}:", folder=seeds_dir, url=base_url))
+        banner += [f"  {base_url}/{page.as_posix()}" for page in seed_pages(seeds_dir)]
+    banner += [t._(PASTE_NOTE), t._("Daily digests (/subscribe) are sent by `summary-bot run`, not by this chat.")]
     # The model loads in the background, said out loud, so the first reply need not sit on a
     # silent "working…" while it loads; the console shows the line between messages.
     notices: asyncio.Queue[str] = asyncio.Queue()
-    warming = asyncio.create_task(_warm_up_visibly(bot, notices.put_nowait))
+    warming = asyncio.create_task(_warm_up_visibly(bot, notices.put_nowait, t))
     try:
-        await run_console(bot, banner="\n".join([*banner, "loading the model…"]), notices=notices)
+        await run_console(bot, banner="\n".join([*banner, t._("loading the model…")]), notices=notices, language=language)
     finally:
         warming.cancel()
         await close_bot(bot)
@@ -239,16 +243,16 @@ async def cmd_chat(args, settings: Settings) -> int:
     return 0
 
 
-async def _warm_up_visibly(bot, say) -> None:
+async def _warm_up_visibly(bot, say, t) -> None:
     import time
 
     started = time.monotonic()
     try:
         await bot.inference.warm_up()
     except Exception as exc:  # the first summary will say what is wrong
-        say(f"summary-bot: the model could not be loaded: {exc}")
+        say(t._("summary-bot: the model could not be loaded: {error}", error=t.text(exc.args[0]) if exc.args and isinstance(exc.args[0], str) else exc))
         return
-    say(f"model ready ({time.monotonic() - started:.1f} s)")
+    say(t._("model ready ({seconds} s)", seconds=f"{time.monotonic() - started:.1f}"))
 
 
 # -- run ------------------------------------------------------------------------------------

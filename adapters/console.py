@@ -18,6 +18,9 @@ drawn again with what was typed so far, or after the reply being written.
 There is one local user, so the chat is not rate-limited like a crowd (cmd_chat turns the
 per-user limit off), and no scheduler runs here: /subscribe is answered with where daily
 digests are sent from (`summary-bot run`), and nothing is stored that would never be sent.
+
+Language: the chat's /language choice, else the terminal's locale (LC_ALL, LC_MESSAGES, LANG:
+`environment_language`, which `summary-bot chat` passes in), else English.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import TextIO
 
 from bot.commands import is_length_button, parse_command
 from bot.core import SummaryBot
+from bot.i18n import N_, Translator, english, normalize
 from bot.limits import cap_daily_digest, cap_digest
 from bot.models import ChatRef, DailyDigest, Digest, Incoming, Reply
 
@@ -44,38 +48,61 @@ except ImportError:  # not a POSIX terminal: lines are read as the terminal deli
 CONSOLE_CHAT = ChatRef(platform="console", chat_id="local", kind="private")
 PASTE_START, PASTE_END = "\x1b[200~", "\x1b[201~"
 BRACKETED_PASTE_ON, BRACKETED_PASTE_OFF = "\x1b[?2004h", "\x1b[?2004l"
-PASTE_NOTE = "A multi-line paste is one message (bracketed paste)."
-SUBSCRIBE_NOTE = (
+PASTE_NOTE = N_("A multi-line paste is one message (bracketed paste).")
+SUBSCRIBE_NOTE = N_(
     "This console chat sends no daily digests, so I've set nothing up: they are posted by "
     "`summary-bot run` to Telegram or Slack chats (/subscribe there). /digest shows the digest "
     "of what you shared here, now."
 )
 PROMPT = "you> "
-WORKING = "bot> working…"
+WORKING = "bot> " + N_("working…")
 WORKING_AFTER_S = 0.3  # "working…" only when a reply takes longer (a summary), not for /help
 MAX_INPUT_CHARS = 1_000_000  # of one message; a longer paste is cut (and the user told)
 _TOGETHER_S = 0.03  # lines that arrive within this of each other are one paste
 _READ_BYTES = 64 * 1024
 
-def render_digest(digest: Digest, *, bold: bool = False) -> str:
+def environment_language(environ=os.environ) -> str | None:
+    """The language of the terminal's locale, as POSIX picks it (LC_ALL, then LC_MESSAGES,
+    then LANG: "ru_RU.UTF-8" -> "ru"), or None (unset, "C", "POSIX", one we do not speak)."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = environ.get(name)
+        if value:  # the first one set decides, as for the C library
+            return normalize(value.partition(".")[0].partition("@")[0])
+    return None
+
+
+async def console_translator(bot, language: str | None) -> Translator:
+    """The console chat's words: its /language choice, else `language` (the locale's), else English."""
+    languages, language_of = getattr(bot, "languages", None), getattr(bot, "language_of", None)
+    if languages is None:
+        return english()
+    if language_of is not None:
+        language = await language_of(Incoming(chat=CONSOLE_CHAT, text="", user_id="console", language=language))
+    return languages.get(language)
+
+
+def render_digest(digest: Digest, *, bold: bool = False, t: Translator | None = None) -> str:
+    t = t or english()
     digest = cap_digest(digest)
     b, r = ("\033[1m", "\033[0m") if bold else ("", "")
-    meta = " · ".join(x for x in (digest.source, digest.date, f"{digest.reading_minutes} min read") if x)
+    minutes = t.ngettext("{count} min read", "{count} min read", digest.reading_minutes)
+    meta = " · ".join(x for x in (digest.source, digest.date, minutes) if x)
     lines = [f"{b}{digest.title}{r}", meta, ""]
     lines += [f"  • {point}" for point in digest.points]
     if digest.url:
-        lines += ["", f"Read: {digest.url}"]
+        lines += ["", t._("Read: {url}", url=digest.url)]
     if digest.related:
-        lines += ["", "Related:"] + [
-            f"  – {link.label + ': ' if link.label else ''}{link.title}: {link.url}" for link in digest.related
+        lines += ["", t._("Related") + ":"] + [
+            f"  – {t._(link.label) + ': ' if link.label else ''}{link.title}: {link.url}" for link in digest.related
         ]
     if digest.summarizer:  # who wrote the points, small print
         dim, r = ("\033[2m", "\033[0m") if bold else ("", "")
-        lines += ["", f"{dim}Summary: {digest.summarizer}{r}"]
+        lines += ["", dim + t._("Summary: {summarizer}", summarizer=digest.summarizer) + r]
     return "\n".join(lines)
 
 
-def render_daily(daily: DailyDigest, *, bold: bool = False) -> str:
+def render_daily(daily: DailyDigest, *, bold: bool = False, t: Translator | None = None) -> str:
+    t = t or english()
     daily = cap_daily_digest(daily)
     b, r = ("\033[1m", "\033[0m") if bold else ("", "")
     lines = [f"{b}{daily.title}{r}", daily.period]
@@ -84,7 +111,7 @@ def render_daily(daily: DailyDigest, *, bold: bool = False) -> str:
         if number == 0 or entry.group != group:  # a blank line (and label) starts each group
             lines += ["", f"{b}{entry.group}{r}"] if entry.group else [""]
         group = entry.group
-        shared = f" (shared {entry.shares}×)" if entry.shares > 1 else ""
+        shared = f" ({t._('shared {count}×', count=entry.shares)})" if entry.shares > 1 else ""
         source = f" – {entry.source}" if entry.source else ""
         lines.append(f"  • {entry.title}{source}{shared}")
         if entry.summary:
@@ -93,11 +120,12 @@ def render_daily(daily: DailyDigest, *, bold: bool = False) -> str:
     return "\n".join(lines)
 
 
-def render_reply(reply: Reply, *, bold: bool = False) -> str:
+def render_reply(reply: Reply, *, bold: bool = False, t: Translator | None = None) -> str:
+    """`reply` as plain text; the console's own words in `t`'s language (English without it)."""
     if reply.digest is not None:
-        body = render_digest(reply.digest, bold=bold)
+        body = render_digest(reply.digest, bold=bold, t=t)
     elif reply.daily is not None:
-        body = render_daily(reply.daily, bold=bold)
+        body = render_daily(reply.daily, bold=bold, t=t)
     elif reply.error is not None:
         body = f"⚠ {reply.error}"
     else:
@@ -291,8 +319,9 @@ def _terminal_size(stream: TextIO) -> os.terminal_size:
 
 
 class _Console:
-    def __init__(self, bot: SummaryBot, stdin: TextIO, stdout: TextIO):
+    def __init__(self, bot: SummaryBot, stdin: TextIO, stdout: TextIO, language: str | None = None):
         self.bot = bot
+        self.language = language  # the terminal locale's, a hint as a platform's language_code is
         self.stdin, self.stdout = stdin, stdout
         self.interactive = stdin.isatty() and stdout.isatty()
         self._keys = termios is not None and self.interactive  # read key by key (LineEditor)
@@ -422,30 +451,35 @@ class _Console:
                 send.cancel()
             self._editor = None
         if text is not None and editor.truncated:
-            self.write(f"(Only the first {MAX_INPUT_CHARS:,} characters were kept.)\n")
+            t = await console_translator(self.bot, self.language)
+            self.write(t._("(Only the first {count} characters were kept.)", count=t.number(MAX_INPUT_CHARS)) + "\n")
         return text
 
     async def _answer(self, text: str) -> None:
         command = parse_command(text)
+        t = await console_translator(self.bot, self.language)
         if command is not None and command.name == "subscribe":
             # No scheduler runs here: an "OK, every day…" would be a promise never kept.
-            self.write(SUBSCRIBE_NOTE + "\n\n")
+            self.write(t._(SUBSCRIBE_NOTE) + "\n\n")
             return
         self._number += 1
         message = Incoming(
-            chat=CONSOLE_CHAT, text=text, user_id="console", message_id=str(self._number), addressed_to_bot=True
+            chat=CONSOLE_CHAT, text=text, user_id="console", message_id=str(self._number), addressed_to_bot=True,
+            language=self.language,
         )
         handling = asyncio.ensure_future(self.bot.handle(message))
         try:
             done, _ = await asyncio.wait({handling}, timeout=WORKING_AFTER_S)
             if not done and self.interactive:
-                self.write(WORKING + "\n")
+                self.write("bot> " + t._("working…") + "\n")
             replies = await handling
         except asyncio.CancelledError:
             handling.cancel()
             raise
-        for reply in replies:
-            self.write(render_reply(reply, bold=self.interactive) + "\n\n")
+        languages = getattr(self.bot, "languages", None)
+        for reply in replies:  # each in its own language (the core's: a /language just set is the next one's)
+            said = languages.get(reply.language) if languages is not None else t
+            self.write(render_reply(reply, bold=self.interactive, t=said) + "\n\n")
 
 
 async def run_console(
@@ -455,7 +489,9 @@ async def run_console(
     stdout: TextIO = sys.stdout,
     banner: str = "",
     notices: asyncio.Queue[str] | None = None,
+    language: str | None = None,
 ) -> None:
     """Chat on `stdin`/`stdout` until the input ends or /quit. Lines put on `notices`
-    (e.g. "model ready") are shown between messages, never inside one."""
-    await _Console(bot, stdin, stdout).run(banner, notices)
+    (e.g. "model ready") are shown between messages, never inside one. `language`: the
+    terminal locale's (`environment_language`), used where the chat chose none."""
+    await _Console(bot, stdin, stdout, language).run(banner, notices)

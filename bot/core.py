@@ -27,7 +27,7 @@ from bot.extract import ExtractionBusy, ExtractionError
 from bot.fetch import FetchError
 from bot.i18n import N_, NAMES, Languages, Translator, english, normalize
 from bot.inference import InferenceService, ModelBusy, ModelTimeout
-from bot.inline import INLINE_ID, InlineDigests
+from bot.inline import INLINE_ID, INLINE_LINK_SECONDS, InlineDigests
 from bot.links import find_urls, other_scheme
 from bot.metrics import Metrics
 from bot.models import Button, ChatRef, Incoming, Reply
@@ -569,7 +569,7 @@ def privacy_notice(settings: Settings, chat: ChatRef, inventory: Inventory, t: T
         t._("• A daily digest subscription and {feeds} followed (with the feed items already sent), {until}.", feeds=feeds, until=until)
         if inventory.subscription
         else t._("• No daily digest subscription and {feeds} followed (with the feed items already sent), {until}.", feeds=feeds, until=until),
-        t._("• Settings (automatic summaries, time zone): {count} changed from the default, {until}.", count=inventory.settings, until=until),
+        t._("• Settings (automatic summaries, time zone, language): {count} changed from the default, {until}.", count=inventory.settings, until=until),
         t._(
             "• The chat's related-articles memory (titles and links shared here{sharing}): {entries}, {kept}.",
             sharing=", " + sharing if sharing else "",
@@ -594,6 +594,14 @@ def privacy_notice(settings: Settings, chat: ChatRef, inventory: Inventory, t: T
     ]
     if idle_days:  # the sweep of idle chats: nothing stays for ever
         lines.insert(-1, t._("A chat with no subscription and no feeds is erased after {days} without activity.", days=_days(idle_days, t)))
+    if chat.platform == "telegram":  # inline mode (bot.inline) is Telegram's
+        lines.append(
+            t._(
+                "Not about any chat either: a link typed in inline mode (@bot <link>) that was not summarized in time is kept "
+                "for {duration} under a random id (inline-link:<id>) for its “private chat” button; only the link, naming no chat or person.",
+                duration=t.ngettext("{count} hour", "{count} hours", max(INLINE_LINK_SECONDS // 3600, 1)),
+            )
+        )
     if settings.summarizer == "llm" and settings.llm_url:
         host = urlsplit(settings.llm_url).hostname or settings.llm_url
         lines.append(

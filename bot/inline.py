@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from bot.config import Settings
 from bot.extract import ExtractionError
 from bot.fetch import FetchError
+from bot.i18n import Msg
 from bot.inference import ModelBusy, ModelTimeout
 from bot.links import canonicalize, find_urls
 from bot.metrics import Metrics
@@ -37,8 +38,10 @@ from bot.store import Store, keys
 INLINE_QUERY_CHARS = 256  # Telegram's own limit on an inline query's text; anything longer is not Telegram's
 INLINE_LINK_SECONDS = 3600  # how long the button's id stands for its link
 INLINE_ID = r"[A-Za-z0-9_-]{16}"  # the id's form (secrets.token_urlsafe(12)): a start parameter Telegram accepts
-RATE_LIMITED = "Too many summaries this minute: try again shortly"
-FAILED = "Sorry, I couldn't summarize that link because of an error on my side."
+# The notices are `Msg`s (English as str): the adapter says them in the asker's language.
+RATE_LIMITED = Msg("Too many summaries this minute: try again shortly")
+FAILED = Msg("Sorry, I couldn't summarize that link because of an error on my side.")
+NOT_A_LINK = Msg("That doesn't look like a web link I can open.")
 _FRIENDLY = (FetchError, ExtractionError, ModelBusy, ModelTimeout)  # their message is written for the reader
 
 log = logging.getLogger(__name__)
@@ -54,7 +57,7 @@ class InlineResult:
     url: str | None = None
     digest: Digest | None = None
     start_id: str | None = None
-    notice: str | None = None
+    notice: str | None = None  # English; a `Msg` (bot.i18n) that `Translator.text` says in any language
     personal: bool = False  # the answer depends on who asked (the rate limit, a button for them)
 
 
@@ -92,9 +95,10 @@ class InlineDigests:
                 return InlineResult(url=url, digest=await self.pipeline.cached_digest(url))
             digest = await self._digest_within(url, budget)
         except _FRIENDLY as exc:
-            return InlineResult(url=url, notice=str(exc))
+            reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+            return InlineResult(url=url, notice=reason)  # a Msg where the error wrote one
         except ValueError:  # not a URL canonicalize accepts (a bad port)
-            return InlineResult(url=url, notice="That doesn't look like a web link I can open.")
+            return InlineResult(url=url, notice=NOT_A_LINK)
         except Exception:  # still answered: the asker sees why nothing came
             log.exception("an inline query's digest failed")
             self.metrics.errors.labels("internal").inc()

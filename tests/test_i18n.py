@@ -211,3 +211,139 @@ async def test_telegram_help_from_a_russian_app_is_russian_and_each_language_has
             assert set(menus) == {"ru", "de", "es", "pt", "uk"}
             assert {c["command"]: c["description"] for c in menus["ru"]}["privacy"] == "Что я храню об этом чате и как это удалить"
             assert [c["command"] for c in menus["de"]] == [c["command"] for c in api.commands] == [n for n, _ in service.bot.menu()]
+
+
+# -- the adapters' own words: Slack's gestures, inline mode, the console --------------------------
+
+
+def test_every_adapter_gesture_string_is_marked_for_the_catalogs():
+    """The strings that were English-only (Home tab, shortcut, inline notices, console) are
+    among those extracted, so the completeness test above covers them."""
+    from adapters.console import PASTE_NOTE, SUBSCRIBE_NOTE
+    from adapters.slack.home import HOW_TO
+    from adapters.slack.shortcut import EXPIRED, NOTHING_TO_SUMMARIZE
+    from adapters.telegram.service import INLINE_BUTTON
+    from bot.inline import FAILED, NOT_A_LINK, RATE_LIMITED
+
+    wanted = source_messages()
+    for msgid in (HOW_TO, EXPIRED, NOTHING_TO_SUMMARIZE, INLINE_BUTTON, RATE_LIMITED, FAILED, NOT_A_LINK, PASTE_NOTE,
+                  SUBSCRIBE_NOTE, "Share in thread", "Shared in the thread.", "Stop the daily digest?", "working…"):  # fmt: skip
+        assert msgid in wanted, msgid
+
+
+async def test_slack_home_tab_is_published_in_the_viewing_users_locale(store):
+    import json
+
+    from slack_support import running_slack
+
+    from benchmarks.standins.slack_api import SlackStandIn
+
+    async with SlackStandIn() as standin:
+        standin.add_user("URUADMIN", team_id="T1", admin=True, locale="ru-RU")
+        standin.add_user("UENADMIN", team_id="T1", admin=True)  # en-US
+        standin.add_channel("C1", creator="URUADMIN")
+        async with running_slack(standin, store) as slack:
+            channel = ChatRef("slack", "T1:C1", scope_id="T1", kind="group")
+            (done,) = await slack.service.bot.handle(
+                Incoming(chat=channel, text="/subscribe 08:00 Europe/Berlin", user_id="URUADMIN", addressed_to_bot=True)
+            )
+            assert done.error is None, done.error
+            for number, user in enumerate(("URUADMIN", "UENADMIN"), start=1):
+                event = {"type": "app_home_opened", "user": user, "channel": "DHOME", "tab": "home", "event_ts": "1700000000.000001"}
+                await slack.post_event(event, event_id=f"EvHomeLang{number}")
+                await standin.wait_for("views.publish", count=number)
+            await slack.finish()
+    views = {call.params["user_id"]: call.params["view"] for call in standin.calls_to("views.publish")}
+    russian, english = json.dumps(views["URUADMIN"], ensure_ascii=False), json.dumps(views["UENADMIN"], ensure_ascii=False)
+    assert "Я пересказываю статьи: заголовок, источник" in russian and "*Ежедневные сводки каналов, которыми вы управляете*" in russian
+    assert "ежедневная сводка в 08:00 (Europe/Berlin)" in russian and "*Конфиденциальность*" in russian
+    [stop] = [block["accessory"] for block in views["URUADMIN"]["blocks"] if block.get("block_id") == "home_stop:C1"]
+    assert stop["text"]["text"] == "Отключить" and stop["confirm"]["title"]["text"] == "Отключить ежедневную сводку?"
+    assert "Daily digests of the channels you manage" not in russian and "Summaries are written" not in russian
+    # the other admin's Slack is in English: the same tab, as before
+    assert "I summarize articles: the title, source" in english and "daily digest at 08:00 (Europe/Berlin)" in english
+    assert "(channel admins). Uninstalling the app erases everything of the workspace." in english
+
+
+async def test_an_inline_query_from_a_german_app_gets_german_buttons(store, tmp_path):
+    import asyncio
+
+    from aiohttp import web
+    from local_site import serve_site
+    from test_telegram_inline import OTHER, ask, telegram
+
+    release = asyncio.Event()
+
+    async def hanging(request: web.Request) -> web.Response:
+        await release.wait()  # past any budget
+        return web.Response(text="<html><body><p>late</p></body></html>", content_type="text/html")
+
+    async with BotApiStandIn() as api, serve_site({"/hanging": hanging}) as site:
+        try:
+            async with telegram(api, store, tmp_path, budget=0.2, user_rate_limit=1):
+                waiting = await ask(api, site.url("/hanging"), language_code="de")
+                assert waiting["button"]["text"] == "Im privaten Chat zusammenfassen"
+                for _ in range(3):  # a new minute may begin between two queries
+                    limited = await ask(api, site.url("/hanging"), language_code="de-AT")
+                    if limited["button"]["text"].startswith("Zu viele"):
+                        break
+                assert limited["button"]["text"] == "Zu viele Zusammenfassungen pro Minute: versuch es gleich wieder"
+                english = await ask(api, site.url("/hanging"), user_id=OTHER)  # language_code "en"
+                assert english["button"]["text"] == "Summarize in a private chat"
+        finally:
+            release.set()
+
+
+def test_inline_texts_and_console_words_in_the_readers_language(languages):
+    from adapters.console import environment_language, render_digest
+    from adapters.telegram.render import inline_texts
+    from bot.models import Digest
+
+    digest = Digest(title="", url=None, points=["One point."], source="Site", reading_minutes=3)
+    assert inline_texts(digest, t=languages.get("de"))[0] == "Zusammenfassung"
+    assert inline_texts(digest)[0] == "Summary"
+    shown = render_digest(replace_url(digest, "https://example.org/a"), t=languages.get("ru"))
+    assert "3 мин чтения" in shown and "Читать: https://example.org/a" in shown
+    assert render_digest(replace_url(digest, "https://example.org/a")).endswith("Read: https://example.org/a")
+    assert environment_language({"LANG": "ru_RU.UTF-8"}) == "ru"
+    assert environment_language({"LC_ALL": "pt_BR.UTF-8", "LANG": "de_DE.UTF-8"}) == "pt_BR"
+    assert environment_language({"LC_ALL": "", "LC_MESSAGES": "uk_UA", "LANG": "de_DE"}) == "uk"
+    assert [environment_language(env) for env in ({}, {"LANG": "C.UTF-8"}, {"LANG": "POSIX"}, {"LANG": "fr_FR.UTF-8"})] == [None] * 4
+
+
+def replace_url(digest, url):
+    from dataclasses import replace
+
+    return replace(digest, url=url)
+
+
+async def test_the_console_speaks_the_locales_language_unless_the_chat_chose_one(bot):
+    import io
+
+    from adapters.console import run_console
+
+    stdout = io.StringIO()
+    await run_console(bot, stdin=io.StringIO("/subscribe\n/help\n"), stdout=stdout, language="de")
+    said = stdout.getvalue()
+    assert said.startswith("Dieser Konsolen-Chat verschickt keine täglichen Übersichten") and "Ich fasse Artikel zusammen." in said
+    stdout = io.StringIO()
+    await run_console(bot, stdin=io.StringIO("/language es\n/subscribe\n"), stdout=stdout, language="de")
+    assert "Este chat de consola no envía resúmenes diarios" in stdout.getvalue()  # the chat's choice wins
+    stdout = io.StringIO()
+    await run_console(bot, stdin=io.StringIO("/language auto\n/subscribe\n"), stdout=stdout)  # no locale: English
+    assert stdout.getvalue().endswith("This console chat sends no daily digests, so I've set nothing up: they are posted by "
+                                      "`summary-bot run` to Telegram or Slack chats (/subscribe there). /digest shows the digest "
+                                      "of what you shared here, now.\n\n")  # fmt: skip
+
+
+def test_privacy_names_the_language_setting_and_on_telegram_the_inline_links(tmp_path, languages):
+    from bot.core import privacy_notice
+    from bot.privacy import Inventory
+
+    settings = digest_settings(tmp_path)
+    telegram = privacy_notice(settings, ChatRef("telegram", "4242", kind="private"), Inventory())
+    assert "• Settings (automatic summaries, time zone, language): 0 changed from the default" in telegram
+    assert "(@bot <link>) that was not summarized in time is kept for 1 hour under a random id (inline-link:<id>)" in telegram
+    assert "inline-link" not in privacy_notice(settings, ChatRef("slack", "T1:C1", scope_id="T1", kind="group"), Inventory())
+    russian = privacy_notice(settings, ChatRef("telegram", "4242", kind="private"), Inventory(), languages.get("ru"))
+    assert "(автопересказ, часовой пояс, язык)" in russian and "хранится 1 час под случайным идентификатором (inline-link:<id>)" in russian

@@ -59,7 +59,7 @@ async def test_privacy_lists_each_kind_with_this_chats_counts_and_the_retention_
         notice = reply.text
         assert "2 shares of 2 articles, kept 5 days" in notice, notice  # SUMMARY_BOT_HISTORY_DAYS=5
         assert "A daily digest subscription and 1 feed followed" in notice
-        assert "Settings (automatic summaries, time zone): 2 changed" in notice
+        assert "Settings (automatic summaries, time zone, language): 2 changed" in notice
         assert "related-articles memory (titles and links shared here): 2 entries, each kept 90 days" in notice
         assert "at most 24 hours" in notice and "summaries (30 days)" in notice
         assert "no text goes to an outside AI service" in notice

@@ -65,6 +65,15 @@ class HandOff:
         if not await self.queue.submit(job_id, "slack", payload):
             log.info("Slack delivered %s again; it is already queued or answered", job_id)
 
+    async def locale_of(self, team_id: str | None, user_id: str) -> str | None:
+        """`user_id`'s Slack locale ("ru-RU"), cached; None where Slack would not tell or the
+        app is not installed there (English). A gesture's own words follow it."""
+        try:
+            client = await self.sender.client_for_workspace(team_id)
+        except LookupError:
+            return None
+        return await self.locales.of(client, team_id, user_id) if client else None
+
     async def answer_job(self, payload: dict, delivery: Delivery, *, instead: Reply | None = None) -> None:
         """Answer one handed-off event or command (in this process, or on a worker); with
         `instead`, that reply rather than the bot's answer (an unfurl then shows nothing)."""
@@ -73,11 +82,7 @@ class HandOff:
             if instead is not None:
                 return [instead]
             await self.legacy.adopt(message.chat)
-            try:
-                client = await self.sender.client_for_workspace(message.chat.scope_id)
-            except LookupError:  # not installed there: the answer fails on its own, in English
-                client = None
-            language = await self.locales.of(client, message.chat.scope_id, message.user_id) if client else None
+            language = await self.locale_of(message.chat.scope_id, message.user_id)  # not installed: English
             return await self.bot.handle(replace(message, language=language))
 
         kind = payload["kind"]

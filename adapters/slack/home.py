@@ -30,6 +30,7 @@ from bot.acl import Decision
 from bot.commands import Command
 from bot.core import POLICY_FILE, REACTION_DEFAULT
 from bot.digest.subscriptions import Subscription
+from bot.i18n import N_, Translator, english
 from bot.models import ChatRef, Incoming, Reply
 from bot.store import keys
 
@@ -87,13 +88,16 @@ class AppHome:
         notice = None
         if instead is None:
             chat = subscription.chat
-            asked = Incoming(chat=replace(chat, thread_id=None), text=STOP_COMMAND, user_id=user, addressed_to_bot=True)
+            language = await self.work.locale_of(team, user)
+            asked = Incoming(chat=replace(chat, thread_id=None), text=STOP_COMMAND, user_id=user, addressed_to_bot=True, language=language)
             notice = (channel, await self.work.bot.handle(asked))  # the core checks the presser's right
         await self.publish(team, user, delivery, notice)
 
     async def publish(self, team: str | None, user: str, delivery: Delivery, notice=None) -> None:
         channels = await self.manageable(team, user)
-        view = render_home(self.work.bot.settings, channels, notice)
+        # The Home tab is the user's own, not a channel's: their Slack locale, else English.
+        t = self.work.bot.languages.get(await self.work.locale_of(team, user))
+        view = render_home(self.work.bot.settings, channels, notice, t=t)
         client = await self.work.sender.client_for_workspace(team)
         await delivery.once(["views.publish", team, user], [view], lambda: client.views_publish(user_id=user, view=view))
 
@@ -129,62 +133,70 @@ def _listable(chat: ChatRef, team: str | None) -> bool:
 
 # -- the view ---------------------------------------------------------------------------------
 
-HOW_TO = """\
+HOW_TO = N_("""\
 I summarize articles: the title, source, key points, reading time and related links.
 • *Share a link* in a channel I'm in: I answer in its thread (admins turn this off with `/autosummary off`).
 • `/summary <link or text>` anywhere, or `/summary private <link>` to see it alone.
 • *Summarize* in a message's menu (⋮ More actions): the summary only you see, with a button to share it in the thread.
 • *React* with :{emoji}: to a message with a link: its summary in the thread, once (admins choose the emoji with `/summary reaction :emoji:|off`).
 • `/subscribe 08:00 Europe/Berlin`: a daily digest of the links shared in a channel; `/feeds add <feed URL>` adds a feed's new items to it.
-• `/summary help` shows every command."""
+• `/summary help` shows every command.""")
 
 
-def render_home(settings, channels: list[tuple[str, Subscription | None, int]], notice=None) -> dict:
-    """The Home tab's view (views.publish). Our own text only, except the core's replies in
-    `notice`, which are escaped."""
-    blocks: list[dict] = [{"type": "header", "text": {"type": "plain_text", "text": "Summary bot", "emoji": True}}]
+def render_home(settings, channels: list[tuple[str, Subscription | None, int]], notice=None, t: Translator | None = None) -> dict:
+    """The Home tab's view (views.publish), in `t`'s language (English without it). Our own
+    text only, except the core's replies in `notice`, which are escaped."""
+    t = t or english()
+    blocks: list[dict] = [{"type": "header", "text": {"type": "plain_text", "text": t._("Summary bot"), "emoji": True}}]
     if notice is not None:
         channel, replies = notice
         said = " ".join(escape(reply.error or reply.text or "") for reply in replies)
         blocks.append(_context(f"<#{channel}>: {said}"))
-    blocks.append(_section(HOW_TO.format(emoji=REACTION_DEFAULT)))
-    blocks += [{"type": "divider"}, _section("*Daily digests of the channels you manage*")]
+    blocks.append(_section(t._(HOW_TO, emoji=REACTION_DEFAULT)))
+    blocks += [{"type": "divider"}, _section(t._("*Daily digests of the channels you manage*"))]
     if not channels:
-        blocks.append(_context("None: channel admins see their channels' digests here, each with a button to stop it."))
+        blocks.append(_context(t._("None: channel admins see their channels' digests here, each with a button to stop it.")))
     for channel, subscription, feeds in channels:
-        parts = [f"<#{channel}>", f"daily digest at {subscription.describe()}" if subscription else "no daily digest"]
+        parts = [f"<#{channel}>", t._("daily digest at {when}", when=subscription.describe()) if subscription else t._("no daily digest")]
         if feeds:
-            parts.append(f"{feeds} feed{'s' if feeds != 1 else ''} (`/feeds list` there)")
+            parts.append(t.ngettext("{count} feed (`/feeds list` there)", "{count} feeds (`/feeds list` there)", feeds))
         block = _section(" · ".join(parts))
         if subscription is not None:
             block["block_id"] = f"{_STOP_BLOCK}{channel}"
             block["accessory"] = {
                 "type": "button", "action_id": HOME_STOP_ACTION_ID, "value": STOP_COMMAND, "style": "danger",
-                "text": {"type": "plain_text", "text": "Stop", "emoji": True},
-                "confirm": {"title": {"type": "plain_text", "text": "Stop the daily digest?"},
-                            "text": {"type": "plain_text", "text": "The channel gets no more daily digests. /subscribe there brings them back."},
-                            "confirm": {"type": "plain_text", "text": "Stop"}, "deny": {"type": "plain_text", "text": "Cancel"}},
+                "text": {"type": "plain_text", "text": t._("Stop"), "emoji": True},
+                "confirm": {"title": {"type": "plain_text", "text": t._("Stop the daily digest?")},
+                            "text": {"type": "plain_text", "text": t._("The channel gets no more daily digests. /subscribe there brings them back.")},
+                            "confirm": {"type": "plain_text", "text": t._("Stop")}, "deny": {"type": "plain_text", "text": t._("Cancel")}},
             }  # fmt: skip
         blocks.append(block)
     if channels:
-        blocks.append(_context("To change a digest's time, send `/subscribe HH:MM Area/City` in its channel."))
-    blocks += [{"type": "divider"}, _section("*Privacy*\n" + privacy_text(settings))]
+        blocks.append(_context(t._("To change a digest's time, send `/subscribe HH:MM Area/City` in its channel.")))
+    blocks += [{"type": "divider"}, _section(t._("*Privacy*") + "\n" + privacy_text(settings, t))]
     return {"type": "home", "blocks": blocks}
 
 
-def privacy_text(settings) -> str:
+def privacy_text(settings, t: Translator | None = None) -> str:
     """A short, workspace-wide version of what /privacy tells about one channel (bot.core)."""
+    t = t or english()
     if settings.summarizer == "llm" and settings.llm_url:
         host = urlsplit(settings.llm_url).hostname or settings.llm_url
-        writer = f"Summaries are written by a language-model server at {escape(host)}: it receives each article's text, no names or channel ids."
+        writer = t._(
+            "Summaries are written by a language-model server at {host}: it receives each article's text, no names or channel ids.",
+            host=escape(host),
+        )
     else:
-        writer = "Summaries are written on this bot's own server: no text goes to an outside AI service."
-    policy = escape(settings.privacy_url or POLICY_FILE)
-    return (
-        f"In each channel I keep the links shared there and their summaries for {settings.history_days:g} days "
+        writer = t._("Summaries are written on this bot's own server: no text goes to an outside AI service.")
+    policy = escape(settings.privacy_url or t._(POLICY_FILE))
+    days = settings.history_days
+    return t._(
+        "In each channel I keep the links shared there and their summaries for {days} "
         "(for the daily digest), its settings, subscription and feeds, and a memory of related articles. "
-        f"{writer} `/summary privacy` in a channel shows what I keep about it; `/summary forget` there erases it "
-        f"(channel admins). Uninstalling the app erases everything of the workspace. The operator's privacy policy: {policy}"
+        "{writer} `/summary privacy` in a channel shows what I keep about it; `/summary forget` there erases it "
+        "(channel admins). Uninstalling the app erases everything of the workspace. The operator's privacy policy: {policy}",
+        days=t.ngettext("{count} day", "{count} days", int(days) if days == int(days) else 2, count=f"{days:g}"),
+        writer=writer, policy=policy,
     )
 
 

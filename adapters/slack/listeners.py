@@ -21,11 +21,13 @@ from adapters.slack.handoff import HandOff
 from adapters.slack.home import HOME_STOP_ACTION_ID, AppHome
 from adapters.slack.incoming import host_matches, incoming_from_event, is_from_a_person
 from adapters.slack.lifecycle import Lifecycle
+from adapters.slack.payloads import is_id
 from adapters.slack.reactions import ReactionTrigger
 from adapters.slack.render import BUTTON_ACTION_ID, is_button_command
 from adapters.slack.settings import SlackSettings
 from adapters.slack.shortcut import SHARE_ACTION_ID, SHORTCUT_CALLBACK_ID, Shortcut
 from adapters.slack.unfurl import links_to_unfurl
+from bot.core import BUTTON_EXPIRED
 from bot.links import find_urls
 
 log = logging.getLogger(__name__)
@@ -116,7 +118,10 @@ class Listeners:
             await ack()
             webhook = self.work.sender.command_webhook(body.get("response_url") or "") if isinstance(body.get("response_url"), str) else None
             if webhook is not None:
-                await webhook.send(text="That button has expired.", response_type="ephemeral", replace_original=False)
+                user = body.get("user") if isinstance(body.get("user"), dict) else {}
+                locale = await self.work.locale_of(context.team_id, user["id"]) if is_id(user.get("id")) else None
+                t = self.work.bot.languages.get(locale)  # the presser's: the only one who sees it
+                await webhook.send(text=t._(BUTTON_EXPIRED), response_type="ephemeral", replace_original=False)
             return
         # hashed: the claim outlives a /forget it answers, and must not name the chat or its presser
         press = f"{context.team_id}:{button['channel_id']}:{button['user_id']}:{str(action.get('action_ts'))[:32]}"

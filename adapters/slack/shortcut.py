@@ -24,6 +24,7 @@ from adapters.slack.incoming import chat_kind, plain_text, slack_chat
 from adapters.slack.payloads import is_id, is_ts, part, press_id, text
 from adapters.slack.render import render_replies
 from bot.core import MIN_PASTED_WORDS
+from bot.i18n import N_, Translator, english
 from bot.links import find_urls
 from bot.models import Incoming, Reply
 from bot.sentences import word_count
@@ -37,8 +38,8 @@ SHARE_TTL = 86400  # a Share button works this long (an ephemeral message is gon
 MAX_MESSAGE_CHARS = 40_000  # Slack's own limit on a message's text
 MAX_URL_CHARS = 2000
 _SHARE_ID_RE = re.compile(r"[A-Za-z0-9_-]{22}")  # secrets.token_urlsafe(16)
-NOTHING_TO_SUMMARIZE = "That message has no link and is too short to summarize."
-EXPIRED = "That button has expired. Use Summarize on the message again."
+NOTHING_TO_SUMMARIZE = N_("That message has no link and is too short to summarize.")
+EXPIRED = N_("That button has expired. Use Summarize on the message again.")
 
 
 class Shortcut:
@@ -93,21 +94,24 @@ class Shortcut:
         if webhook is None:
             return
         answers: list[tuple[Reply, str | None]] = [(instead, None)] if instead is not None else []
+        t = english()
         if instead is None:
             chat = _chat(payload.get("team_id"), asked)
             request = _request(plain_text(asked["text"], payload.get("bot_user_id")))
+            # /summary private: the asker's alone, leaving no trace in the channel until shared
+            message = Incoming(chat=chat, text=f"/summary private {request or ''}", user_id=asked["user_id"], addressed_to_bot=True,
+                               language=await self.work.locale_of(payload.get("team_id"), asked["user_id"]))  # fmt: skip
+            t = await self._translator(message)  # as the core's answer there: the channel's language, else the asker's
             if request is None:
-                answers = [(Reply(error=NOTHING_TO_SUMMARIZE), None)]
+                answers = [(Reply(error=t._(NOTHING_TO_SUMMARIZE), language=t.code), None)]
             else:
-                # /summary private: the asker's alone, leaving no trace in the channel until shared
-                message = Incoming(chat=chat, text=f"/summary private {request}", user_id=asked["user_id"], addressed_to_bot=True)
                 for reply in await self.work.bot.handle(message):
                     share_id = await self._store_share(chat, asked, reply, request) if reply.digest is not None else None
                     reply.buttons = ()  # Share is this message's one button (others would answer in the channel)
                     answers.append((reply, share_id))
         for reply, share_id in answers:
             for number, rendered in enumerate(render_replies([reply], self.work.bot.languages)):
-                blocks = rendered.blocks + ([share_button(share_id)] if share_id and number == 0 else [])
+                blocks = rendered.blocks + ([share_button(share_id, t)] if share_id and number == 0 else [])
                 await delivery.once(
                     ["response_url", webhook.url], [rendered.text, blocks],
                     lambda rendered=rendered, blocks=blocks: webhook.send(
@@ -115,6 +119,9 @@ class Shortcut:
                         unfurl_links=False, unfurl_media=False,
                     ),
                 )  # fmt: skip
+
+    async def _translator(self, message: Incoming) -> Translator:
+        return self.work.bot.languages.get(await self.work.bot.language_of(message))
 
     async def _store_share(self, chat, asked: dict, reply: Reply, request: str) -> str:
         """What the Share button posts: this one link (or the text), in that thread, for that user."""
@@ -132,9 +139,11 @@ class Shortcut:
         key = keys.slack_share(slack_chat(team, pressed["channel_id"]).key, pressed["share_id"])
         raw = await self.work.bot.store.get(key)
         record = json.loads(raw) if raw else None
+        language = await self.work.locale_of(team, pressed["user_id"]) if webhook is not None or record else None
         if not record or record.get("user_id") != pressed["user_id"]:
             if webhook is not None:
-                await webhook.send(text=EXPIRED, response_type="ephemeral", replace_original=False)
+                t = await self._translator(Incoming(chat=_chat(team, pressed), text="", user_id=pressed["user_id"], language=language))
+                await webhook.send(text=t._(EXPIRED), response_type="ephemeral", replace_original=False)
             return
         if instead is not None:
             if webhook is not None:
@@ -143,7 +152,9 @@ class Shortcut:
         if not await self.work.bot.store.delete(key):
             return  # a second press in the same moment: the first one shares it
         chat = _chat(team, {**pressed, "thread_ts": record["thread_ts"], "channel_name": record.get("channel_name")})
-        message = Incoming(chat=chat, text=f"/summary {record['request']}", user_id=pressed["user_id"], addressed_to_bot=True)
+        message = Incoming(chat=chat, text=f"/summary {record['request']}", user_id=pressed["user_id"], addressed_to_bot=True,
+                           language=language)  # fmt: skip
+        t = await self._translator(message)
         replies = [reply for reply in await self.work.bot.handle(message) if reply.digest is not None]
         client = await self.work.sender.client_for_workspace(team)
         try:
@@ -152,18 +163,19 @@ class Shortcut:
             await self.work.bot.store.set(key, raw, ttl=SHARE_TTL)  # the button works again once invited
             if webhook is not None:
                 error = exc.response.get("error")
-                await webhook.send(text=f"I couldn't post in this channel ({error}). Invite me, then press Share again.",
+                await webhook.send(text=t._("I couldn't post in this channel ({error}). Invite me, then press Share again.", error=error),
                                    response_type="ephemeral", replace_original=False)  # fmt: skip
             return
         if webhook is not None and replies:
-            await webhook.send(text="Shared in the thread.", response_type="ephemeral", replace_original=True)
+            await webhook.send(text=t._("Shared in the thread."), response_type="ephemeral", replace_original=True)
 
 
-def share_button(share_id: str) -> dict:
+def share_button(share_id: str, t: Translator | None = None) -> dict:
+    t = t or english()
     return {
         "type": "actions", "block_id": "summary_bot_share",
         "elements": [{"type": "button", "action_id": SHARE_ACTION_ID, "value": share_id, "style": "primary",
-                      "text": {"type": "plain_text", "text": "Share in thread", "emoji": True}}],
+                      "text": {"type": "plain_text", "text": t._("Share in thread"), "emoji": True}}],
     }  # fmt: skip
 
 

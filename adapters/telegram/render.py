@@ -85,7 +85,7 @@ def inline_texts(digest: Digest, t: Translator | None = None) -> tuple[str, str,
     first point as plain text (Telegram shows them unparsed), and the digest as the one HTML
     message a reply would be."""
     capped = cap_digest(digest)
-    title = _one_line(capped.title) or capped.url or "Summary"
+    title = _one_line(capped.title) or capped.url or (t or english())._("Summary")
     description = shorten(capped.points[0], MAX_INLINE_DESCRIPTION) if capped.points else ""
     return title, description, render_digest(capped, t=t)
 

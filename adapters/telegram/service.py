@@ -93,7 +93,7 @@ ALLOWED_UPDATES = ["message", "channel_post", "my_chat_member", "callback_query"
 INLINE_DIGEST_CACHE = 300
 INLINE_RETRY_CACHE = 0
 INLINE_NOTHING_CACHE = 30
-INLINE_BUTTON = "Summarize in a private chat"
+INLINE_BUTTON = N_("Summarize in a private chat")
 INLINE_HELP = "inline"  # start parameter of a notice's button: the private chat shows /help
 APOLOGY = N_("Sorry, something went wrong on my side. Please try again later.")
 EXPIRED = N_("That button has expired.")  # the answer to a press whose data is not a button's command
@@ -434,15 +434,16 @@ class TelegramService:
         results: list[InlineQueryResultArticle] = []
         button = None
         cache_time = INLINE_RETRY_CACHE
+        t = self.bot.languages.get(query.from_user.language_code)  # the asker's app language (no chat to choose one)
         if result.digest is not None:
-            title, description, text = inline_texts(result.digest, t=self.bot.languages.get(query.from_user.language_code))
+            title, description, text = inline_texts(result.digest, t=t)
             content = InputTextMessageContent(text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW)
             results = [InlineQueryResultArticle(_inline_result_id(result.url or ""), title, content, description=description or None)]
             cache_time = INLINE_DIGEST_CACHE
         elif result.start_id is not None:
-            button = InlineQueryResultsButton(INLINE_BUTTON, start_parameter=result.start_id)
+            button = InlineQueryResultsButton(t._(INLINE_BUTTON), start_parameter=result.start_id)
         elif result.notice is not None:
-            button = InlineQueryResultsButton(shorten(result.notice, MAX_BUTTON_LABEL), start_parameter=INLINE_HELP)
+            button = InlineQueryResultsButton(shorten(t.text(result.notice), MAX_BUTTON_LABEL), start_parameter=INLINE_HELP)
         else:
             cache_time = INLINE_NOTHING_CACHE
         try:

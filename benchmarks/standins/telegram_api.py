@@ -223,13 +223,15 @@ class BotApiStandIn(LocalServer):
         }
         return {"update_id": next(self._update_ids), "callback_query": query}
 
-    def inline_query_update(self, query: str, *, user_id: int, offset: str = "", chat_type: str | None = None) -> dict:
-        """An `inline_query` update: user `user_id` typed `query` after the bot's name in a chat
-        (of `chat_type`: "sender", "private", "group", "supergroup", "channel"; absent when
-        Telegram does not know it)."""
+    def inline_query_update(
+        self, query: str, *, user_id: int, offset: str = "", chat_type: str | None = None, language_code: str = "en"
+    ) -> dict:
+        """An `inline_query` update: user `user_id` (whose app is in `language_code`) typed
+        `query` after the bot's name in a chat (of `chat_type`: "sender", "private", "group",
+        "supergroup", "channel"; absent when Telegram does not know it)."""
         inline = {
             "id": str(next(self._update_ids) * 104729),
-            "from": {"id": user_id, "is_bot": False, "first_name": "Reader", "language_code": "en"},
+            "from": {"id": user_id, "is_bot": False, "first_name": "Reader", "language_code": language_code},
             "query": query,
             "offset": offset,
         }
