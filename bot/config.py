@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(20.0, gt=0, le=600)  # seconds one request to the server may take
     llm_concurrency: int = Field(4, ge=1, le=256)  # requests to the server at once, per process
     llm_max_input_chars: int = Field(12_000, ge=500, le=500_000)  # article text sent (and checked against)
-    llm_grounding_threshold: float = Field(0.5, ge=0, le=1)  # see `summary-bot bench grounding`
+    llm_grounding_threshold: float = Field(0.51, ge=0, le=1)  # see `summary-bot bench grounding`
     encoder_model: Path | None = None  # local sentence-encoder folder; default: packaged MiniLM
     encoder_float32: bool = False  # torch backend: float32 even where bfloat16 is native
     # "onnx": the int8 graph on ONNX Runtime (no torch on the serving path); "torch": the

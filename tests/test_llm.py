@@ -609,7 +609,7 @@ def test_bench_grounding_separates_supported_from_unsupported_points():
     assert len(scores["supported"]) == 4 and len(scores["nearest"]) > 0
     assert min(scores["supported"]) > max(scores["other"] + scores["nearest"])
     summary = summarise(scores)
-    assert summary["default_threshold"]["threshold"] == 0.5
+    assert summary["default_threshold"]["threshold"] == 0.51
 
 
 def test_bench_grounding_threshold_rule():
