@@ -162,7 +162,7 @@ class BotApiStandIn(LocalServer):
             message["sender_chat"] = chat
         else:
             uid = user_id if user_id is not None else (chat_id if chat_type == "private" else 7)
-            message["from"] = {"id": uid, "is_bot": False, "first_name": "Reader"}
+            message["from"] = reader(uid)
             if language_code is not None:
                 message["from"]["language_code"] = language_code
         if reply_to is not None:
@@ -188,7 +188,7 @@ class BotApiStandIn(LocalServer):
         """A `my_chat_member` update: the bot's status in a chat changed from `old_status` to
         `status` ("left", "kicked": removed; in a private chat "kicked" is its user blocking
         the bot), by user `by` (in a private chat, its user)."""
-        user = {"id": chat_id if chat_type == "private" else by, "is_bot": False, "first_name": "Reader"}
+        user = reader(chat_id if chat_type == "private" else by)
         member = lambda state: chat_member(state, self.bot_user)  # noqa: E731
         change = {
             "chat": self.chat(chat_id, chat_type),
@@ -204,7 +204,7 @@ class BotApiStandIn(LocalServer):
         in the old group, `migrate_from_chat_id` in the new supergroup. Messages to the old
         group are refused from now on (see `migrate`)."""
         self.migrate(old_id, new_id)
-        sender = {"id": user_id, "is_bot": False, "first_name": "Reader"}
+        sender = reader(user_id)
         old = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": self.chat(old_id, "group"),
                "from": sender, "migrate_to_chat_id": new_id}  # fmt: skip
         new = {"message_id": 1, "date": int(time.time()), "chat": self.chat(new_id, "supergroup"),
@@ -216,7 +216,7 @@ class BotApiStandIn(LocalServer):
         `data` under `message` (a message the bot sent, as `sent_messages` holds it)."""
         query = {
             "id": str(next(self._update_ids) * 7919),
-            "from": {"id": user_id, "is_bot": False, "first_name": "Reader"},
+            "from": reader(user_id),
             "message": message,
             "chat_instance": str(-abs(message["chat"]["id"]) * 31),
             "data": data,
@@ -231,7 +231,7 @@ class BotApiStandIn(LocalServer):
         "supergroup", "channel"; absent when Telegram does not know it)."""
         inline = {
             "id": str(next(self._update_ids) * 104729),
-            "from": {"id": user_id, "is_bot": False, "first_name": "Reader", "language_code": language_code},
+            "from": {**reader(user_id), "language_code": language_code},
             "query": query,
             "offset": offset,
         }
@@ -355,17 +355,7 @@ class BotApiStandIn(LocalServer):
         if int(chat_id) in self.migrated:
             raise _Refused({"ok": False, "error_code": 400, "description": "Bad Request: group chat was upgraded to a supergroup chat",
                             "parameters": {"migrate_to_chat_id": self.migrated[int(chat_id)]}})  # fmt: skip
-        markup = params.get("reply_markup")
-        if markup is not None:
-            _check_inline_keyboard(markup)
-        text = str(params.get("text") or "")
-        if str(params.get("parse_mode", "")).upper() == "HTML":
-            text = visible_text(text)
-        text = text.strip()
-        if not text:
-            raise BadRequest("Bad Request: message text is empty")
-        if utf16_units(text) > MAX_TEXT_UNITS:
-            raise BadRequest("Bad Request: message is too long")
+        text, markup = _message_content(params, too_long="Bad Request: message is too long")
         chat = self._chats.get(int(chat_id), {"id": int(chat_id), "type": "private" if int(chat_id) > 0 else "supergroup"})
         message = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat, "from": self.bot_user, "text": text}
         if markup is not None:
@@ -380,17 +370,7 @@ class BotApiStandIn(LocalServer):
         found = [m for m in self.sent_messages if m["chat"]["id"] == int(chat_id or 0) and m["message_id"] == int(message_id or 0)]
         if not found:
             raise BadRequest("Bad Request: message to edit not found")
-        markup = params.get("reply_markup")
-        if markup is not None:
-            _check_inline_keyboard(markup)
-        text = str(params.get("text") or "")
-        if str(params.get("parse_mode", "")).upper() == "HTML":
-            text = visible_text(text)
-        text = text.strip()
-        if not text:
-            raise BadRequest("Bad Request: message text is empty")
-        if utf16_units(text) > MAX_TEXT_UNITS:
-            raise BadRequest("Bad Request: MESSAGE_TOO_LONG")
+        text, markup = _message_content(params, too_long="Bad Request: MESSAGE_TOO_LONG")
         message = found[0]
         if message["text"] == text and message.get("reply_markup") == markup:
             raise BadRequest("Bad Request: message is not modified: specified new message content and reply markup "
@@ -463,7 +443,12 @@ class BotApiStandIn(LocalServer):
     async def _api_getchatmember(self, params: dict) -> dict:
         user_id = int(params["user_id"])
         status = self.chat_members.get((int(params["chat_id"]), user_id), "member")
-        return chat_member(status, {"id": user_id, "is_bot": False, "first_name": "Reader"})
+        return chat_member(status, reader(user_id))
+
+
+def reader(user_id: int) -> dict:
+    """A User as updates carry one: a person (not a bot) named Reader."""
+    return {"id": user_id, "is_bot": False, "first_name": "Reader"}
 
 
 def chat_member(status: str, user: dict) -> dict:
@@ -487,6 +472,24 @@ class _Refused(Exception):
     def __init__(self, body: dict):
         super().__init__(body["description"])
         self.body = body
+
+
+def _message_content(params: dict, *, too_long: str) -> tuple[str, Any]:
+    """The text a sendMessage or editMessageText shows (an HTML text's visible text, stripped)
+    and its reply_markup, refused as Telegram refuses them: a bad inline keyboard, an empty
+    text, or one over 4096 UTF-16 units (`too_long`: that method's description)."""
+    markup = params.get("reply_markup")
+    if markup is not None:
+        _check_inline_keyboard(markup)
+    text = str(params.get("text") or "")
+    if str(params.get("parse_mode", "")).upper() == "HTML":
+        text = visible_text(text)
+    text = text.strip()
+    if not text:
+        raise BadRequest("Bad Request: message text is empty")
+    if utf16_units(text) > MAX_TEXT_UNITS:
+        raise BadRequest(too_long)
+    return text, markup
 
 
 def _check_inline_keyboard(markup: Any) -> None:
