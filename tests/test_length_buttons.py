@@ -19,15 +19,12 @@ from slack_support import running_slack, signed_headers
 from slack_support import sqlite_store, standin  # noqa: F401 - fixtures (Slack)
 
 from adapters.seed_site import SeedSite
-from adapters.telegram import TelegramService
-from adapters.telegram.settings import TelegramSettings
 from benchmarks.standins.slack_api import block_actions, event_callback
 from benchmarks.standins.telegram_api import BotApiStandIn
 from bot.models import ChatRef
 from bot.store import keys
 from bot.store.sqlite_store import SQLiteStore
-from digest_support import digest_settings
-from model_support import make_summary_bot
+from telegram_support import running_telegram
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 PAGE = "news/google-nest-hub-matter-update.html"
@@ -50,15 +47,8 @@ async def api():
 
 @asynccontextmanager
 async def telegram(api: BotApiStandIn, store, tmp_path: Path, **settings):
-    bot = make_summary_bot(digest_settings(tmp_path, **settings), store)
-    await bot.inference.warm_up()
-    service = TelegramService(TelegramSettings(telegram_token=api.token, telegram_api_url=api.base_url), bot)
-    await service.start()
-    try:
+    async with running_telegram(api, store, tmp_path, **settings) as (_, bot):
         yield bot
-    finally:
-        await service.stop()
-        await bot.close()
 
 
 async def say(api: BotApiStandIn, text: str, chat_id: int, **options) -> dict:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -23,9 +22,9 @@ from adapters.telegram.settings import TelegramSettings
 from benchmarks.standins.telegram_api import BotApiStandIn
 from bot.digest.scheduler import DigestScheduler
 from bot.models import Button, ChatRef, Reply
-from digest_support import FakeClock, digest_settings
+from digest_support import FakeClock
 from local_site import serve_site
-from model_support import make_summary_bot
+from telegram_support import running_telegram as running
 from test_privacy import dump, feed
 from run_support import summary_bot_run, telegram_run_environment
 
@@ -45,22 +44,6 @@ async def sites():
 async def api() -> AsyncIterator[BotApiStandIn]:
     async with BotApiStandIn() as standin:
         yield standin
-
-
-@asynccontextmanager
-async def running(api: BotApiStandIn, store, tmp_path: Path):
-    """The adapter over `store`, started as `summary-bot run` starts it; stopping it first
-    finishes every update in progress."""
-    settings = digest_settings(tmp_path)
-    bot = make_summary_bot(settings, store)
-    await bot.inference.warm_up()
-    service = TelegramService(TelegramSettings(telegram_token=api.token, telegram_api_url=api.base_url), bot)
-    await service.start()
-    try:
-        yield service, bot
-    finally:
-        await service.stop()
-        await bot.close()
 
 
 async def say(api: BotApiStandIn, text: str, chat_id: int, **options) -> dict:
