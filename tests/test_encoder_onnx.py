@@ -152,6 +152,15 @@ def test_int8_agrees_with_float32(model_cache: Path) -> None:
     assert np.allclose(reordered[::-1], int8, atol=2e-3)
 
 
+def test_threads_do_not_change_the_vectors(model_cache: Path) -> None:
+    """One thread (`summary-bot worker`) or a pool spinning within a run (the in-process
+    default): the same vectors, bit for bit, so summaries do not depend on where they ran."""
+    one = load_encoder(Settings(), threads=1).embed(SENTENCES)
+    pool = load_encoder(Settings(), threads=2)
+    assert pool.threads == 2
+    assert np.array_equal(pool.embed(SENTENCES), one)
+
+
 def test_batches_are_by_length_with_little_padding() -> None:
     lengths = [30, 5, 31, 6, 29, 64, 5, 12]
     batches = list(length_batches(lengths))
