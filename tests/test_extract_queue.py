@@ -53,12 +53,12 @@ def test_a_full_extraction_queue_is_counted_and_carried_as_busy():
         content_from_result(content_error(ExtractionBusy()))
     assert str(carried.value) == str(ModelBusy())
 
-    from bot.core import SummaryBot
+    from bot.handlers.summarizing import failure_reply
 
     metrics = Metrics()
     from bot.i18n import Languages
 
-    reply = SummaryBot._failed(type("Bot", (), {"metrics": metrics})(), ExtractionBusy(), Languages().get("en"))
+    reply = failure_reply(metrics, ExtractionBusy(), Languages().get("en"))
     assert reply.error == str(ModelBusy())
     assert metrics.errors.labels("busy")._value.get() == 1
     assert metrics.errors.labels("extract")._value.get() == 0

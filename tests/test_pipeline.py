@@ -202,9 +202,9 @@ async def test_unknown_command_in_private_chat(bot):
 async def test_rate_limit_answers_politely(tmp_path, site, monkeypatch):
     import types
 
-    import bot.core
+    import bot.handlers.summarizing
 
-    monkeypatch.setattr(bot.core, "time", types.SimpleNamespace(time=lambda: 1_700_000_010.0))  # one minute throughout
+    monkeypatch.setattr(bot.handlers.summarizing, "time", types.SimpleNamespace(time=lambda: 1_700_000_010.0))  # one minute throughout
     settings = Settings(fetch_allow_private=["127.0.0.0/8"], sqlite_path=tmp_path / "s.sqlite3", user_rate_limit=2)
     store = await SQLiteStore.open(settings.sqlite_path)
     bot = make_summary_bot(settings, store)
