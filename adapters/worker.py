@@ -178,7 +178,7 @@ async def keep_working(make: Callable[[], Worker], running: list[Worker], stop: 
         finally:
             running.remove(worker)
         with suppress(Exception):  # Redis may still be away: closing only cancels its jobs then
-            await asyncio.wait_for(worker.close(), SHUTDOWN_GRACE_SECONDS)
+            await asyncio.wait_for(close_worker(worker), SHUTDOWN_GRACE_SECONDS)
         if time.monotonic() - started > REDIS_RETRY_MAX_SECONDS:
             delay = REDIS_RETRY_FIRST_SECONDS  # it had been working: a new outage starts over
         with suppress(TimeoutError):
@@ -193,6 +193,24 @@ def message_worker(ctx: dict, redis: RedisSettings, *, job_timeout: float, concu
         max_jobs=concurrency, keep_result=MESSAGE_RESULT_SECONDS, job_timeout=message_job_timeout(job_timeout),
         poll_delay=MESSAGES_POLL_SECONDS, **_common(ctx, redis),
     )  # fmt: skip
+
+
+async def close_worker(worker: Worker) -> None:
+    """Close an arq Worker: its jobs in progress are cancelled and go back to the queue.
+    arq's close() gathers the jobs it has just cancelled without return_exceptions, so with a
+    job in flight it raises CancelledError half-way (its Redis pool left open) and, uncaught,
+    that ended our shutdown before the adapters were stopped. Let the cancelled jobs finish,
+    then close again; a cancellation of this task itself still propagates."""
+    for _ in range(2):
+        try:
+            await worker.close()
+            return
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+            worker.tasks.clear()
 
 
 def content_worker(ctx: dict, redis: RedisSettings, *, job_timeout: float) -> Worker:
@@ -299,7 +317,7 @@ async def run_worker(settings: Settings) -> int:
         # Jobs still running are cancelled: arq puts them back on the queue for another worker.
         for worker in list(workers):
             try:
-                await asyncio.wait_for(worker.close(), SHUTDOWN_GRACE_SECONDS)
+                await asyncio.wait_for(close_worker(worker), SHUTDOWN_GRACE_SECONDS)
             except Exception:
                 log.exception("closing an arq worker failed")
         for task in tasks:

@@ -12,6 +12,7 @@ import redis
 from arq import ArqRedis, Worker
 
 from adapters.queue import open_queue_pool
+from adapters.worker import close_worker
 
 
 @asynccontextmanager
@@ -33,7 +34,7 @@ async def worker_running(worker: Worker) -> AsyncIterator[Worker]:
     try:
         yield worker
     finally:
-        await worker.close()
+        await close_worker(worker)
         running.cancel()
         with suppress(asyncio.CancelledError):
             await running

@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 import time
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 import aiohttp
 import pytest
@@ -20,6 +20,7 @@ import redis
 from arq.jobs import Job, JobStatus
 
 from adapters.queue import (
+    CONTENT_QUEUE,
     MESSAGES_QUEUE,
     MessageQueue,
     QueuedContent,
@@ -30,7 +31,7 @@ from adapters.queue import (
     read_persistence,
     redis_settings,
 )
-from adapters.worker import MESSAGE_MAX_TRIES, ForeignMessages, content_worker, message_worker
+from adapters.worker import MESSAGE_MAX_TRIES, ForeignMessages, close_worker, content_worker, message_worker
 from benchmarks.deployment import Deployment, RedisServer, clean_environment
 from benchmarks.standins.telegram_api import BotApiStandIn
 from bot.extract import Article
@@ -325,3 +326,32 @@ async def test_a_worker_says_what_it_answers_and_what_redis_would_lose_and_logs_
     assert "answers messages of no platform" in text
     shutdown = [line for line in text.splitlines() if "shutdown" in line.lower() or "stopping" in line.lower()]
     assert len(shutdown) == 1 and "worker stopping" in shutdown[0], text
+
+
+async def test_closing_a_worker_with_a_job_in_flight_hands_the_job_back_and_finishes(redis_url):
+    """Fails before the fix: arq's close() re-raised the CancelledError of the job it had just
+    cancelled, so a worker's shutdown stopped half-way (the adapters never stopped, arq's pool
+    left open), and this suite failed now and then in teardown when a job was still running."""
+    pipeline = StandInPipeline("hang")
+    async with fresh_queue_pool(redis_url) as pool:
+        worker = content_worker({"bot": StandInBot(pipeline), "job_timeout": 30}, redis_settings(redis_url), job_timeout=30)
+        running = asyncio.create_task(worker.async_run())
+        try:
+            await pool.enqueue_job("digest_content", "http://127.0.0.1:9/a.html", "medium",
+                                   _job_id="content:a:medium", _queue_name=CONTENT_QUEUE)  # fmt: skip
+            deadline = time.monotonic() + 10
+            while pipeline.calls == 0:  # the job is running (hanging) in the worker
+                assert time.monotonic() < deadline, "the worker never took the job"
+                await asyncio.sleep(0.02)
+            # A job cancelled while arq is still reading it from Redis (outside run_job's own
+            # handler) ends cancelled, and arq's close() gathers it without return_exceptions:
+            # what made this suite fail now and then in teardown. Such a job, made certain:
+            worker.tasks["content:b:medium"] = asyncio.create_task(asyncio.sleep(3600))
+            await asyncio.wait_for(close_worker(worker), 10)  # returns: no CancelledError
+        finally:
+            running.cancel()
+            with suppress(asyncio.CancelledError):
+                await running
+        assert worker._pool is None  # closed through to the end: its Redis pool too
+        job = Job("content:a:medium", pool, _queue_name=CONTENT_QUEUE, _deserializer=from_json_bytes)
+        assert await job.status() in (JobStatus.queued, JobStatus.deferred, JobStatus.in_progress)  # handed back
