@@ -323,3 +323,30 @@ async def test_on_a_worker_queued_removals_and_presses_are_handled_as_polled_one
         assert b"9876543217" not in await dump(store, tmp_path)
     finally:
         await store.close()
+
+
+async def test_in_a_channel_only_an_admin_press_of_forget_erases_not_any_subscriber(api, sites, store, tmp_path):
+    """A channel's posts come from its admins alone, but the buttons under them are pressed by
+    any subscriber: a press in a channel is checked with getChatMember like a group's."""
+    channel = -1005550001234
+    site, _ = sites
+    async with running(api, store, tmp_path) as (service, bot):
+        chat = ChatRef("telegram", str(channel), kind="channel")
+        await say(api, "/autosummary off", channel, chat_type="channel")  # a setting: something to erase
+        before = await bot.privacy.inventory(chat)
+        assert not before.empty
+        asked = await say(api, "/forget", channel, chat_type="channel")
+        assert asked["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "/forget confirm"
+        offer = api.sent_messages[-1]
+
+        sends = len(api.calls_to("sendMessage"))
+        api.queue(api.press_update(offer, "/forget confirm", user_id=MEMBER))  # a subscriber
+        (refused,) = (await api.wait_for("sendMessage", sends + 1))[sends:]
+        assert refused.params["text"] == "⚠️ Only chat admins can change that."
+        assert await bot.privacy.inventory(chat) == before
+
+        api.set_member_status(channel, ADMIN, "administrator")
+        api.queue(api.press_update(offer, "/forget confirm", user_id=ADMIN))
+        done = (await api.wait_for("sendMessage", sends + 2))[-1].params
+        assert done["text"].startswith("Done: I erased everything")
+        assert (await bot.privacy.inventory(chat)).empty

@@ -166,4 +166,4 @@ class TelegramService:
         return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
 
     async def _may_change_settings(self, chat: ChatRef, user_id: str, message: Incoming) -> bool:
-        return await is_chat_admin(chat, user_id, self._is_admin)
+        return await is_chat_admin(chat, user_id, self._is_admin, pressed=message.via_button)

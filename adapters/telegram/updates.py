@@ -108,11 +108,13 @@ def _mention_re(me: User) -> re.Pattern:
     return re.compile(rf"(?<![\w./:@%~+-])@{re.escape(me.username or '')}\b", re.I)
 
 
-async def is_chat_admin(chat: ChatRef, user_id: str, member_is_admin: MemberIsAdmin) -> bool:
+async def is_chat_admin(chat: ChatRef, user_id: str, member_is_admin: MemberIsAdmin, *, pressed: bool = False) -> bool:
     """Whether `user_id` (a user, or the chat a message was sent on behalf of) may change
     `chat`'s settings: its owner and administrators, an anonymous admin posting as the
-    group, and whoever posts in a channel (only its admins can)."""
-    if chat.kind == "channel" or user_id == chat.chat_id:
+    group, and whoever posts in a channel (only its admins can). A button press (`pressed`)
+    is not a post: any subscriber of a channel may press the buttons under its messages,
+    so a press is checked with getChatMember everywhere."""
+    if not pressed and (chat.kind == "channel" or user_id == chat.chat_id):
         return True  # a channel post, or an anonymous admin posting as the group
     if not user_id.isdigit():
         return False  # no sender, or another chat (a user's channel) speaking in the group
