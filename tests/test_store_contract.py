@@ -441,3 +441,18 @@ async def test_sqlite_checkpoint_is_retried_while_a_reader_holds_the_wal(tmp_pat
         assert b"secret text" not in path.read_bytes()
     finally:
         await store.close()
+
+
+async def test_erase_owner_erases_every_key_of_an_owner_with_more_than_its_rounds_hold(store: Store, monkeypatch) -> None:
+    """However many keys a chat piled up (button ids, reaction claims...), the erasure takes all
+    of them: Redis erased a bounded number of batches, then dropped the index, so what was left
+    could no longer be found by any erasure. Small batches stand for a huge chat."""
+    from bot.store import redis_store
+
+    monkeypatch.setattr(redis_store, "_ERASE_BATCH", 2)
+    chat = "telegram:-77"
+    for number in range(260):  # more than 100 rounds of 2
+        await store.set(store_keys.length_button(chat, f"b{number}"), b"x", ttl=600)
+    assert await store.erase_owner(chat) == 260
+    assert await store.keys_of(chat) == []
+    assert all([await store.get(store_keys.length_button(chat, f"b{number}")) is None for number in range(260)])

@@ -16,6 +16,7 @@ same way in its workspace's `owners:{workspace}`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -23,6 +24,8 @@ import redis.asyncio as redis
 from redis.exceptions import OutOfMemoryError, ResponseError
 
 from bot.store import keys as _keys
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -275,8 +278,11 @@ class RedisStore:
     async def erase_owner(self, owner: str) -> int:
         index = _keys.owner_index(owner)
         erased = 0
-        # Read again until empty: a write landing meanwhile enters the index too.
-        for _ in range(100):
+        # Read again until empty: a write landing meanwhile enters the index too. As many
+        # rounds as the index holds batches, and 100 more for such writes; the index is
+        # dropped only once empty, so anything left stays findable by the next erasure.
+        rounds = -(-await self._redis.zcard(index) // _ERASE_BATCH) + 100
+        for _ in range(rounds):
             names = [name.decode() for name in await self._redis.zrange(index, 0, _ERASE_BATCH - 1)]
             if not names:
                 break
@@ -284,6 +290,10 @@ class RedisStore:
                 pipe.delete(*names)
                 pipe.zrem(index, *names)
                 erased += (await pipe.execute())[0]
+        else:
+            if await self._redis.zcard(index):
+                log.warning("an owner's keys kept being written while it was erased; some are left for the next erasure")
+                return erased
         await self._redis.delete(index)
         workspace = _keys.workspace_of(owner)
         if workspace is not None:
