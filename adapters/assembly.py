@@ -27,13 +27,18 @@ def assemble_bot(settings: Settings, store: Store, *, content=None) -> SummaryBo
 def build_llm_summarizer(settings: Settings, inference, metrics=None):
     """The LLM summarizer with its one client for the configured server (see
     bot/summarize/llm.py): the official `openai` client, no retries of its own (a failure
-    falls back to the extractive summary at once), the configured timeout."""
+    falls back to the extractive summary at once), the configured timeout, over an httpx
+    client whose transport reads every answer (errors and compressed ones too) to at most
+    MAX_ANSWER_BYTES (bot/summarize/llm_http.py)."""
     from openai import AsyncOpenAI
 
-    from bot.summarize.llm import LLMSummarizer
+    from bot.summarize.llm import MAX_ANSWER_BYTES, LLMSummarizer
+    from bot.summarize.llm_http import capped_http_client
 
     api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
-    client = AsyncOpenAI(base_url=settings.llm_url, api_key=api_key, timeout=settings.llm_timeout, max_retries=0)
+    client = AsyncOpenAI(base_url=settings.llm_url, api_key=api_key, timeout=settings.llm_timeout, max_retries=0,
+        http_client=capped_http_client(MAX_ANSWER_BYTES),
+    )  # fmt: skip
     return LLMSummarizer(client, inference, settings, metrics=metrics)
 
 

@@ -18,15 +18,23 @@ Behaviours here:
   broken_body              HTTP 200 whose body is not JSON
   huge_body(size)          HTTP 200 streaming `size` bytes of a chat completion, with no
                            Content-Length (a server that ignores max_tokens)
+  huge_error(size)         HTTP 500 streaming `size` bytes of error body
+  gzip_bomb(size)          HTTP 200, Content-Encoding: gzip (whatever the request accepts),
+                           a small body that decompresses to `size` bytes
+
+What a streamed answer wrote is counted in `streamed_bytes` (the bytes handed to the
+connection: a client that stops reading leaves the rest unsent).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
 import re
 import time
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
@@ -127,10 +135,13 @@ async def broken_body(body: dict) -> web.StreamResponse:
 
 
 class Streamed:
-    """An answer sent as these chunks of a 200 response, with no Content-Length."""
+    """An answer sent as these chunks of a response (200 unless `status`), with no
+    Content-Length."""
 
-    def __init__(self, chunks: AsyncIterator[bytes]):
+    def __init__(self, chunks: AsyncIterator[bytes], *, status: int = 200, headers: dict | None = None):
         self.chunks = chunks
+        self.status = status
+        self.headers = headers or {}
 
 
 def huge_body(size: int) -> Behaviour:
@@ -147,6 +158,39 @@ def huge_body(size: int) -> Behaviour:
     return answer
 
 
+def huge_error(size: int) -> Behaviour:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"error": {"type": "server_error", "message": "'
+        for _ in range(size // 65536 + 1):
+            yield b"x" * 65536
+        yield b'"}}'
+
+    async def answer(body: dict) -> Streamed:
+        return Streamed(chunks(), status=500)
+
+    return answer
+
+
+@functools.cache
+def _gzipped_zeros(size: int) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    block = bytes(1 << 20)
+    parts = [compressor.compress(block) for _ in range(size >> 20)]
+    return b"".join(parts) + compressor.flush()
+
+
+def gzip_bomb(size: int) -> Behaviour:
+    async def chunks() -> AsyncIterator[bytes]:
+        data = _gzipped_zeros(size)
+        for start in range(0, len(data), 65536):
+            yield data[start : start + 65536]
+
+    async def answer(body: dict) -> Streamed:
+        return Streamed(chunks(), headers={"Content-Encoding": "gzip"})
+
+    return answer
+
+
 class LLMStandIn(LocalServer):
     """POST /v1/chat/completions, answered by `behaviour` (see the module notes)."""
 
@@ -155,6 +199,7 @@ class LLMStandIn(LocalServer):
         self.behaviour = behaviour
         self.delay = delay  # seconds before every answer, like a model generating
         self.requests: list[dict] = []
+        self.streamed_bytes = 0
         self._ids = itertools.count(1)
 
     @property
@@ -180,12 +225,13 @@ class LLMStandIn(LocalServer):
         if isinstance(answer, web.StreamResponse):
             return answer
         if isinstance(answer, Streamed):
-            response = web.StreamResponse(headers={"Content-Type": "application/json"})
+            response = web.StreamResponse(status=answer.status, headers={"Content-Type": "application/json", **answer.headers})
             response.enable_chunked_encoding()
             await response.prepare(request)
             try:
                 async for chunk in answer.chunks:
                     await response.write(chunk)
+                    self.streamed_bytes += len(chunk)
             except ConnectionError:
                 pass  # the client stopped reading, as it should
             return response

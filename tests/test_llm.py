@@ -349,6 +349,58 @@ async def test_an_oversized_answer_is_cut_off_and_falls_back(program, standin):
     assert p.count("llm_requests", "error") == 1
 
 
+async def _digest_with_peak_memory(p: Program) -> tuple[Digest, int]:
+    """The digest, and the peak of Python's allocations while it was made (bytes objects
+    the HTTP client reads or decompresses are counted). The wait is a failure detector."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        digest = await asyncio.wait_for(digest_of(p), 60)
+        return digest, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+async def test_a_huge_error_body_is_not_read_whole(program, standin):
+    """Fails before the fix: the openai client read the 50 MB body of a 500 answer whole
+    (bounded only by the timeout) before it raised, all of it in memory."""
+    standin.behaviour = llm_standin.huge_error(50_000_000)
+    p = program(llm_timeout=30.0)
+    digest, peak = await _digest_with_peak_memory(p)
+    assert digest.summarizer == "extractive" and all(point in SENTENCES for point in digest.points)
+    assert p.count("llm_requests", "error") == 1
+    assert peak < 16_000_000, f"{peak} bytes allocated at the peak"
+    assert standin.streamed_bytes < 25_000_000  # reading stopped: the rest was never sent
+
+
+async def test_a_gzip_bomb_is_not_decompressed_past_the_cap(program, standin):
+    """Fails before the fix: httpx decompressed each 64 KiB network chunk of a gzip answer
+    (sent although the request did not ask for it) into 64 MB before the 128 KiB cap
+    counted it."""
+    standin.behaviour = llm_standin.gzip_bomb(256 << 20)
+    p = program(llm_timeout=30.0)
+    digest, peak = await _digest_with_peak_memory(p)
+    assert digest.summarizer == "extractive" and all(point in SENTENCES for point in digest.points)
+    assert p.count("llm_requests", "error") == 1
+    assert peak < 16_000_000, f"{peak} bytes allocated at the peak"
+
+
+async def test_a_small_compressed_answer_is_still_read(program, standin):
+    """A server that compresses although asked not to still gets its (small) answer read."""
+    import gzip
+
+    from aiohttp import web
+
+    async def gzipped(body: dict) -> web.Response:
+        answer = {"choices": [{"index": 0, "message": {"role": "assistant", "content": llm_standin.points_answer(GOOD_POINTS)}}]}
+        return web.Response(body=gzip.compress(json.dumps(answer).encode()), headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+
+    standin.behaviour = gzipped
+    digest = await digest_of(program())
+    assert digest.points == GOOD_POINTS and digest.summarizer == "llm:standin-model"
+
+
 def test_only_the_first_points_of_an_answer_are_read():
     """Fails before the fix: all 20,000 points were returned (and each cleaned)."""
     points = parse_points(json.dumps({"points": ["Point."] * 20_000}))

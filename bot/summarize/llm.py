@@ -13,7 +13,8 @@ One summary:
      points (short, medium, long) as JSON, in the article's language.
   2. The answer is untrusted text, and its size is the server's to choose (`max_tokens` is
      a request, not a promise): at most MAX_ANSWER_BYTES of the body are read, else the
-     request failed; of what it says, the first MAX_POINTS_READ points and the first
+     request failed, and that holds for error answers and compressed ones too (the HTTP
+     client's transport caps every body, received and decompressed: llm_http.py); of what it says, the first MAX_POINTS_READ points and the first
      MAX_POINT_READ_CHARS of each are looked at, and everything that reads them is linear
      in their length and runs in a worker thread, never on the event loop.
   3. A point that carries a link or domain-like text (a scheme, `www.`, a host name with a
@@ -61,6 +62,7 @@ from tld import get_tld
 from bot.limits import MAX_POINT_CHARS, shorten
 from bot.summarize import POINTS_FOR_LENGTH, Summary
 from bot.summarize.grounding import addresses_the_model, article_sentences, ground
+from bot.summarize.llm_http import AnswerTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -397,6 +399,8 @@ class LLMSummarizer:
                         return await _read_capped(response)
         except LLMUnavailable:
             raise
+        except AnswerTooLarge as exc:  # an error body or a decompressed answer past the bound
+            raise LLMUnavailable("error", str(exc)) from exc
         except (TimeoutError, openai.APITimeoutError) as exc:
             raise LLMUnavailable("timeout", f"no answer within {self.timeout:g}s") from exc
         except openai.RateLimitError as exc:
@@ -404,6 +408,8 @@ class LLMSummarizer:
         except openai.APIStatusError as exc:
             raise LLMUnavailable("error", f"HTTP {exc.status_code}") from exc
         except openai.APIConnectionError as exc:
+            if isinstance(exc.__cause__, AnswerTooLarge):  # refused as the answer began
+                raise LLMUnavailable("error", str(exc.__cause__)) from exc
             raise LLMUnavailable("unreachable", str(exc)) from exc
         except Exception as exc:  # a broken connection mid-body, or anything else the client raises
             raise LLMUnavailable("error", f"{type(exc).__name__}: {exc}") from exc
