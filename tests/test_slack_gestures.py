@@ -105,6 +105,31 @@ async def test_home_lists_the_digests_each_user_may_stop(standin, sqlite_store):
     assert "08:00 (Europe/Berlin)" in text and "18:30 (UTC)" in text and "Privacy" in text and "Summarize" in text
 
 
+async def test_opening_the_home_tab_again_and_again_asks_slack_nothing_more(standin, sqlite_store):
+    """Each Home tab visit asked users.info and conversations.info for every channel with a
+    digest (the same user's flags again for each): one member clicking the tab could spend the
+    workspace's Web API rate limits, and admin checks then fail (closed) for everyone. A user's
+    flags are asked once in a while, a channel's creator once."""
+    async with running_slack(standin, sqlite_store) as slack:
+        for channel in ("C1", "C2"):
+            await as_admin(slack, "T1", channel, "/subscribe 08:00")
+
+        def asked() -> int:
+            users = [c for c in standin.calls_to("users.info") if str(c.params.get("include_locale")).lower() not in ("true", "1")]
+            return len(users) + len(standin.calls_to("conversations.info"))
+
+        before = asked()
+        await post_event(slack, home_opened("UMEMBER"), event_id="EvHomeFirst")
+        await standin.wait_for("views.publish", count=1)
+        first = asked() - before
+        for number in range(2, 6):
+            await post_event(slack, home_opened("UMEMBER"), event_id=f"EvHomeAgain{number}")
+            await standin.wait_for("views.publish", count=number)
+        await slack.finish()
+    assert 0 < first <= 3  # the member's flags once, each channel's creator once
+    assert asked() - before == first
+
+
 async def test_stop_in_the_home_tab_unsubscribes_only_for_a_channel_admin(standin, sqlite_store):
     async with running_slack(standin, sqlite_store) as slack:
         await as_admin(slack, "T1", "C1", "/subscribe 08:00")

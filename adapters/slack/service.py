@@ -18,7 +18,7 @@ import logging
 from aiohttp import web
 
 from adapters.delivery import Delivery
-from adapters.slack.admins import is_admin_or_channel_creator
+from adapters.slack.admins import SlackLookups, is_admin_or_channel_creator
 from adapters.slack.claims import EVENT_CLAIM_LEASE, EVENT_DEDUPE_TTL, EventClaims
 from adapters.slack.gate import EVENTS_PATH, SignatureGate
 from adapters.slack.handoff import HandOff
@@ -55,6 +55,7 @@ class SlackService:
         self.settings = settings
         self.bot = bot
         bot.permissions.register(self.platform, self._may_change_settings)  # the core asks it (bot.acl)
+        self.lookups = SlackLookups()  # users' flags and channels' creators, remembered a while
         self.sender = SlackSender(settings, bot.metrics, oauth.installation_store if oauth else None, bot.languages)
         # In-process, events are claimed in the store; scaled out, the job queue answers each once.
         # The lease is read from this module at each claim, where a test may shorten it.
@@ -112,4 +113,5 @@ class SlackService:
 
     async def _may_change_settings(self, chat: ChatRef, user_id: str, message: Incoming) -> bool:
         """Workspace admins and owners, and the channel's creator (a failed call raises: denied)."""
-        return await is_admin_or_channel_creator(await self.sender.client_for_workspace(chat.scope_id), chat, user_id)
+        client = await self.sender.client_for_workspace(chat.scope_id)
+        return await is_admin_or_channel_creator(client, chat, user_id, self.lookups)
