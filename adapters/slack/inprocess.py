@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+
+from adapters.inprocess import BUSY_NOTICE_SECONDS, BUSY_NOTICES_AT_ONCE, BusyNotices  # noqa: F401  (shared with Telegram)
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE_SECONDS = 30  # how long stop() lets replies in progress finish
-BUSY_NOTICE_SECONDS = 60  # a channel hears "busy" at most once in this long
-BUSY_NOTICES_AT_ONCE = 8  # busy replies being posted at most; past that a refusal is only counted
 
 
 class InProcessAnswers:
@@ -67,32 +65,3 @@ class InProcessAnswers:
         if unfinished:
             log.warning("stopped %d Slack replies still in progress", len(unfinished))
             await asyncio.wait(unfinished)
-
-
-class BusyNotices:
-    """Who hears "busy": each channel at most once a minute, and only a few replies posted
-    at once, so that an overload does not turn into a flood of replies (each of them
-    waiting its turn under Slack's rate limits), as the core does for rate-limit notices."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic):
-        self.clock = clock
-        self._told: OrderedDict[str, float] = OrderedDict()  # place -> when, oldest first
-        self._posting = 0
-
-    def may_tell(self, place: str) -> bool:
-        """Whether `place` is to hear it now; if so, it is not told again for a minute, and
-        the reply holds one of the places being posted until `tell` has sent it."""
-        now = self.clock()
-        while self._told and next(iter(self._told.values())) <= now - BUSY_NOTICE_SECONDS:
-            self._told.popitem(last=False)
-        if place in self._told or self._posting >= BUSY_NOTICES_AT_ONCE:
-            return False
-        self._told[place] = now
-        self._posting += 1
-        return True
-
-    async def tell(self, notice: Awaitable[None]) -> None:
-        try:
-            await notice
-        finally:
-            self._posting -= 1

@@ -3,6 +3,9 @@ answered on a worker (`answer_job`): membership changes and migrations (lifecycl
 inline queries (inline.py), button presses (callbacks.py), and messages: `Incoming` ->
 `SummaryBot.handle` -> replies sent (sending.py), "typing…" while the core works.
 
+In-process, updates past the bound (bounded.py) are refused here: a message the bot would
+answer gets the model queue's busy sentence, each chat at most once a minute (`refuse`).
+
 A failure inside one update is logged and answered with a short apology; the application
 keeps serving other updates.
 """
@@ -17,6 +20,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes
 
 from adapters.delivery import Delivery, untracked
+from adapters.inprocess import BusyNotices
 from adapters.telegram.callbacks import Presses
 from adapters.telegram.inline import InlineMode
 from adapters.telegram.lifecycle import Lifecycle
@@ -24,7 +28,9 @@ from adapters.telegram.sending import TelegramSender
 from adapters.telegram.updates import incoming_from_update, message_of, migration
 from bot.core import SummaryBot
 from bot.i18n import N_
-from bot.models import Incoming
+from bot.inference import ModelBusy
+from bot.links import find_urls
+from bot.models import Incoming, Reply
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +48,7 @@ class Dispatch:
         self.lifecycle = lifecycle
         self.inline = inline
         self.presses = presses
+        self.busy_notices = BusyNotices()
 
     async def answer_job(self, payload: dict, delivery: Delivery) -> None:
         """On a worker: the update a front queued, answered as if polled here."""
@@ -77,6 +84,27 @@ class Dispatch:
         if incoming is not None:
             await self._respond(incoming, delivery)
 
+    async def refuse(self, update: object) -> None:
+        """An update past the in-process bound (bounded.py): counted as errors{kind="busy"}
+        unless it is chatter, and a message the bot would answer gets the busy sentence,
+        each chat at most once a minute. A refused button press or inline query is only
+        counted (Telegram shows its spinner and gives up)."""
+        if not isinstance(update, Update):
+            return
+        incoming = await incoming_from_update(update, self.application.bot.bot)
+        if incoming is None and update.callback_query is None and update.inline_query is None:
+            return  # nothing for this bot
+        if incoming is not None and not (
+            incoming.addressed_to_bot or (bool(find_urls(incoming.text)) and await self.bot.autosummary_enabled(incoming))
+        ):
+            return  # chatter: there was nothing to say
+        self.bot.metrics.errors.labels("busy").inc()
+        if incoming is None or not self.busy_notices.may_tell(incoming.chat.key):
+            return
+        log.warning("telegram: too many updates in progress; chat %s told to try again", incoming.chat.chat_id)
+        busy = Reply(error=str(ModelBusy()))
+        await self.busy_notices.tell(self.sender.send_replies(incoming, [busy], untracked()))
+
     async def _respond(self, incoming: Incoming, delivery: Delivery) -> None:
         """The core's replies to `incoming`, sent in its chat (or where that chat moved)."""
         async with self.sender.typing(incoming.chat):
@@ -98,6 +126,14 @@ class Dispatch:
             )
         except TelegramError:
             log.warning("telegram: could not send the apology for update %s", update.update_id, exc_info=True)
+
+
+def lifecycle_update(update: object) -> bool:
+    """A membership change or a migration: a store's work, never held back by the bound."""
+    if not isinstance(update, Update):
+        return False
+    message = message_of(update)
+    return update.my_chat_member is not None or (message is not None and migration(message) is not None)
 
 
 class _ErrorContext:

@@ -25,8 +25,9 @@ from telegram.error import InvalidToken, NetworkError
 from telegram.ext import Application, BaseRateLimiter, TypeHandler
 
 from adapters.delivery import Delivery
+from adapters.telegram.bounded import BoundedUpdates
 from adapters.telegram.callbacks import Presses
-from adapters.telegram.dispatch import Dispatch
+from adapters.telegram.dispatch import Dispatch, lifecycle_update
 from adapters.telegram.inline import INLINE_BUTTON, InlineMode
 from adapters.telegram.lifecycle import Lifecycle
 from adapters.telegram.menu import register_commands
@@ -45,7 +46,6 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 __all__ = ["INLINE_BUTTON", "TelegramService"]  # INLINE_BUTTON: read here by the catalogs' test
 
 ALLOWED_UPDATES = ["message", "channel_post", "my_chat_member", "callback_query", "inline_query"]
-CONCURRENT_UPDATES = 64  # updates in progress at once: slow pages must not hold up the rest
 
 
 class TelegramService:
@@ -82,7 +82,8 @@ class TelegramService:
             .base_url(f"{api_url}/bot")  # python-telegram-bot appends the token
             .base_file_url(f"{api_url}/file/bot")
             .rate_limiter(rate_limiter or CountingRateLimiter(bot.metrics, max_retries=RETRIES_AFTER_429))
-            .concurrent_updates(CONCURRENT_UPDATES)
+            # SUMMARY_BOT_TELEGRAM_CONCURRENCY updates in progress, as many waiting; past that "busy"
+            .concurrent_updates(BoundedUpdates(settings.telegram_concurrency, self._refuse, lifecycle_update))
         )
         if self.webhook_url:
             builder = builder.updater(None)  # updates come in through add_routes instead
@@ -95,6 +96,9 @@ class TelegramService:
         # Every kind in ALLOWED_UPDATES, each sorted out by `Dispatch.answer` (as on a worker).
         self.application.add_handler(TypeHandler(Update, self.dispatch.on_update))
         self.application.add_error_handler(self.dispatch.on_error)
+
+    async def _refuse(self, update: object) -> None:
+        await self.dispatch.refuse(update)
 
     @property
     def inline_budget(self) -> float:

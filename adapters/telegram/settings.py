@@ -19,6 +19,8 @@ class TelegramSettings(BaseSettings):
     # Seconds an inline query (`@bot <link>`) waits for a link's digest before it is answered
     # with a button to a private chat instead: Telegram drops an answer after about 10 s.
     telegram_inline_budget: float = Field(4.0, gt=0, le=8)
+    # in-process: updates answered at once (as many again wait; past that, "busy"), as Slack's
+    telegram_concurrency: int = Field(64, ge=1)
 
     @property
     def configured(self) -> bool:
