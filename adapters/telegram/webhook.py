@@ -14,14 +14,17 @@ import hmac
 import json
 import logging
 import re
+import time
 
 from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
 
+from adapters.queue import FULL_LOG_SECONDS
 from adapters.request_body import read_body, too_slow
 from adapters.telegram.inline import InlineMode
 from adapters.telegram.updates import PLATFORM
+from bot.store.redis_store import StoreFull
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,7 @@ class Webhook:
         self.bot_id = bot_id
         self.inline = inline
         self.queue = queue  # a MessageQueue on a front; None where this process answers itself
+        self._full_logged = -FULL_LOG_SECONDS
 
     async def on_webhook(self, request: web.Request) -> web.Response:
         secret = request.headers.get(SECRET_HEADER, "")
@@ -62,6 +66,12 @@ class Webhook:
                 return web.Response(text="ok")  # answered here, from the cache
         try:
             fresh = await self.queue.submit(f"telegram:{self.bot_id}:{update.update_id}", PLATFORM, payload)
+        except StoreFull as exc:  # one line, once a minute: not a traceback per update
+            now = time.monotonic()
+            if now - self._full_logged >= FULL_LOG_SECONDS:
+                self._full_logged = now
+                log.error("telegram: could not enqueue update %s (%s); Telegram will deliver it again", update.update_id, exc)
+            return web.Response(status=503, text="try again")
         except Exception:
             log.exception("telegram: could not enqueue update %s; Telegram will deliver it again", update.update_id)
             return web.Response(status=503, text="try again")
