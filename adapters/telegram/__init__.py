@@ -4,6 +4,8 @@
 
     service.py    the Application: start/stop (long polling or webhook), the ChatService calls
     webhook.py    the webhook route: secret header, body, update; queued for a worker on a front
+    bounded.py    in-process: at most SUMMARY_BOT_TELEGRAM_CONCURRENCY updates running and as
+                  many waiting; past that the busy sentence (adapters/inprocess.py, shared with Slack)
     dispatch.py   each update to its job, here or on a worker (`answer_job`); errors apologised for
     sending.py    replies out: messages and edits once per Delivery, flood limiter, "typing…",
                   ChatGone / ChatMoved / PermanentSendError
