@@ -40,6 +40,29 @@ def redirect(location: str, status: int = 302):
     return status, {"Location": location}, b""
 
 
+class HeldPages:
+    """Pages that answer only once the test sets `release`, counting how many are being
+    fetched at once (`fetching`) and the most ever (`most`): for tests of concurrency bounds."""
+
+    def __init__(self, html: str):
+        self.html = html
+        self.release = asyncio.Event()
+        self.fetching = 0
+        self.most = 0
+
+    def routes(self, count: int, prefix: str = "/story") -> dict[str, Route]:
+        return {f"{prefix}{n}": self._held for n in range(count)}
+
+    async def _held(self, request: web.Request) -> web.Response:
+        self.fetching += 1
+        self.most = max(self.most, self.fetching)
+        try:
+            await self.release.wait()
+        finally:
+            self.fetching -= 1
+        return web.Response(text=self.html, content_type="text/html")
+
+
 @dataclass
 class LocalSite:
     base_url: str  # "http://127.0.0.1:PORT", no trailing slash

@@ -12,7 +12,6 @@ import time
 from urllib.parse import urlencode
 
 import aiohttp
-from aiohttp import web
 import pytest
 import pytest_asyncio
 
@@ -129,25 +128,13 @@ async def test_in_process_answers_are_bounded_and_past_the_bound_a_channel_hears
     and counted. Once the pages answer, every admitted event is answered and the bound
     frees up. Fails before the fix: every event started its own task at once, so all
     the pages were fetched together and nobody was told busy."""
-    from tests.local_site import serve_site
+    from tests.local_site import HeldPages, serve_site
 
     bound = 2
-    article = SEED_PAGE.read_text(encoding="utf-8")
-    release = asyncio.Event()
-    fetching = most = 0
-
-    async def held_page(request: web.Request) -> web.Response:  # answers once the test releases it
-        nonlocal fetching, most
-        fetching += 1
-        most = max(most, fetching)
-        try:
-            await release.wait()
-        finally:
-            fetching -= 1
-        return web.Response(text=article, content_type="text/html")
+    held = HeldPages(SEED_PAGE.read_text(encoding="utf-8"))
 
     async with (
-        serve_site({f"/story{n}": held_page for n in range(10)}) as site,
+        serve_site(held.routes(10)) as site,
         running_slack(standin, sqlite_store, slack_concurrency=bound) as slack,
     ):
         def post(n: int, channel: str, text: str | None = None):
@@ -157,7 +144,7 @@ async def test_in_process_answers_are_bounded_and_past_the_bound_a_channel_hears
         admitted = {0: "C1", 1: "C2", 2: "C3", 3: "C4"}  # two in progress, two waiting
         for n, channel in admitted.items():
             assert (await post(n, channel)).status == 200
-        await until(lambda: fetching >= bound)
+        await until(lambda: held.fetching >= bound)
         refused = {4: "C5", 5: "C5", 6: "C5", 7: "C6"}
         for n, channel in refused.items():
             assert (await post(n, channel)).status == 200
@@ -171,9 +158,9 @@ async def test_in_process_answers_are_bounded_and_past_the_bound_a_channel_hears
         assert all(str(ModelBusy()) in call.params["text"] for call in told)
         [command_told] = await standin.wait_for("response_url")
         assert command_told.params["response_type"] == "ephemeral" and str(ModelBusy()) in command_told.params["text"]
-        assert most == bound  # the waiting two have not started
+        assert held.most == bound  # the waiting two have not started
 
-        release.set()
+        held.release.set()
         answered = await standin.wait_for("chat.postMessage", count=2 + len(admitted))
         assert sorted(call.params["channel"] for call in answered[2:]) == sorted(admitted.values())
         assert all(header_of(call) == SEED_TITLE for call in answered[2:])
@@ -182,7 +169,7 @@ async def test_in_process_answers_are_bounded_and_past_the_bound_a_channel_hears
         [*_, later] = await standin.wait_for("chat.postMessage", count=3 + len(admitted))
         await slack.finish()
     assert (later.params["channel"], header_of(later)) == ("C5", SEED_TITLE)
-    assert most == bound
+    assert held.most == bound
     assert slack.service.bot.metrics.errors.labels("busy")._value.get() == len(refused) + 1  # and the command
     assert len(standin.calls_to("chat.postMessage")) == 3 + len(admitted)  # nothing to the chatter
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-from aiohttp import web
 
 from adapters.telegram import TelegramService
 from adapters.telegram.settings import TelegramSettings
@@ -14,7 +13,7 @@ from bot.config import Settings
 from bot.inference import ModelBusy
 from bot.store import open_store
 from model_support import make_summary_bot
-from tests.local_site import serve_site
+from tests.local_site import HeldPages, serve_site
 from tests.test_telegram import article_page
 
 
@@ -35,20 +34,9 @@ async def test_a_burst_of_updates_is_bounded_and_past_the_bound_a_chat_hears_bus
     answered. Fails before the fix: python-telegram-bot started a task for every update,
     all waiting for one of 64 places with no bound on the waiting, and nobody heard busy."""
     bound = 2
-    release = asyncio.Event()
-    fetching = most = 0
+    held = HeldPages(article_page("River council cleans up the water"))
 
-    async def held_page(request: web.Request) -> web.Response:  # answers once the test releases it
-        nonlocal fetching, most
-        fetching += 1
-        most = max(most, fetching)
-        try:
-            await release.wait()
-        finally:
-            fetching -= 1
-        return web.Response(text=article_page("River council cleans up the water"), content_type="text/html")
-
-    async with BotApiStandIn() as api, serve_site({f"/story{n}": held_page for n in range(10)}) as site:
+    async with BotApiStandIn() as api, serve_site(held.routes(10)) as site:
         options = dict(
             telegram_token=api.token, telegram_api_url=api.base_url, fetch_allow_private=["127.0.0.0/8"],
             sqlite_path=tmp_path / "store.sqlite3", redis_url=None, telegram_concurrency=bound,
@@ -63,7 +51,7 @@ async def test_a_burst_of_updates_is_bounded_and_past_the_bound_a_chat_hears_bus
             admitted = [11, 12, 13, 14]  # chats: two in progress, two waiting
             for n, chat in enumerate(admitted):
                 api.queue_message(site.url(f"/story{n}"), chat_id=chat)
-            await until(lambda: fetching >= bound)
+            await until(lambda: held.fetching >= bound)
             await asyncio.sleep(0)
             refused = [15, 15, 15, 16]
             for n, chat in enumerate(refused, start=4):
@@ -71,15 +59,15 @@ async def test_a_burst_of_updates_is_bounded_and_past_the_bound_a_chat_hears_bus
             told = await api.wait_for("sendMessage", count=2)
             assert sorted(call.params["chat_id"] for call in told) == [15, 16]
             assert all(str(ModelBusy()) in visible_text(call.params["text"]) for call in told)
-            assert most == bound  # the waiting two have not started
+            assert held.most == bound  # the waiting two have not started
 
-            release.set()
+            held.release.set()
             answered = await api.wait_for("sendMessage", count=2 + len(admitted))
             assert sorted(call.params["chat_id"] for call in answered[2:]) == admitted
             assert all("River council" in visible_text(call.params["text"]) for call in answered[2:])
         finally:
             await service.stop()
             await bot.close()
-    assert most == bound
+    assert held.most == bound
     assert bot.metrics.errors.labels("busy")._value.get() == len(refused)
     assert len(api.calls_to("sendMessage")) == 2 + len(admitted)
