@@ -249,6 +249,21 @@ async def test_a_reaction_posts_the_digest_in_the_thread_once_whoever_reacts(sta
     assert keys.slack_reaction_claim("slack:T1:C1", "1700000000.000500") in await store.keys_of("slack:T1:C1")
 
 
+async def test_reacting_again_to_a_summarized_message_asks_slack_nothing(standin, store, site):
+    """Fails before the fix: every reaction with the emoji read the message again with
+    conversations.history before finding it already summarized, so adding and removing 📝
+    over and over cost a Slack call each time."""
+    standin.add_message("C1", "1700000000.000500", f"read <{site}/article.html|this>")
+    async with running_slack(standin, store) as slack:
+        await post_event(slack, reaction("UMEMBER", "1700000000.000500"), event_id="EvFirst")
+        await standin.wait_for("chat.postMessage", count=1)
+        for n in range(3):
+            await post_event(slack, reaction("UADMIN", "1700000000.000500"), event_id=f"EvAgain{n}")
+        await slack.finish()
+    reads = [call for call in standin.calls_to("conversations.history") if call.params["latest"] == "1700000000.000500"]
+    assert len(reads) == 1 and len(standin.calls_to("chat.postMessage")) == 1
+
+
 async def test_summary_reaction_chooses_the_emoji_or_turns_it_off_admins_only(standin, sqlite_store, site):
     standin.add_message("C1", "1700000000.000800", f"<{site}/article.html>")
     standin.add_message("C2", "1700000000.000900", f"<{site}/article.html>")

@@ -58,6 +58,11 @@ class ReactionTrigger:
         if instead is not None:
             return  # too busy: a reaction is no place for "busy"; the next reaction tries again
         reacted, team = payload["event"], payload.get("team_id")
+        # A message already summarized costs nothing more: no Slack call for every reaction
+        # added (and removed and added again) to it. (The claim below still decides.)
+        claim = keys.slack_reaction_claim(slack_chat(team, reacted["channel"]).key, reacted["ts"])
+        if await self.work.bot.store.get(claim) is not None:
+            return
         client = await self.work.sender.client_for_workspace(team)
         message = await _message(client, reacted["channel"], reacted["ts"])
         if message is None or (payload.get("bot_user_id") and message.get("user") == payload.get("bot_user_id")):
@@ -67,7 +72,6 @@ class ReactionTrigger:
             return  # a reaction on a message without a link is only a reaction
         thread = message.get("thread_ts") if is_ts(message.get("thread_ts")) else reacted["ts"]
         chat = slack_chat(team, reacted["channel"], thread_id=thread, kind=chat_kind(reacted["channel"]))
-        claim = keys.slack_reaction_claim(chat.key, reacted["ts"])
         if not await self.work.bot.store.set_if_absent(claim, b"1", ttl=REACTION_ONCE_TTL):
             return  # someone's reaction got there first
         # Only the links go to the core, never the message's text: a message saying
