@@ -62,7 +62,6 @@ class RelatedFinder:
     ):
         self.settings = settings
         self.memory = RelatedMemory(store, max_per_scope=settings.related_memory_size)
-        self.retention = settings.related_retention_days * 86400  # seconds; bot.retention prunes
         self.vectors = ArticleVectors(store, inference, ttl=settings.summary_cache_ttl)
         self.feeds = FeedSource(store, self.vectors, threshold=SIMILARITY_THRESHOLD)
         self.title_lookup = title_lookup
