@@ -17,7 +17,6 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 
 from bot.commands import Command, Rule, access_rules
-from bot.commands import admins, anyone  # noqa: F401 - the rules, for callers of this module
 from bot.models import ChatRef, Incoming
 
 log = logging.getLogger(__name__)
