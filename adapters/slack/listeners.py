@@ -8,7 +8,6 @@ line in `Listeners.register`.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 
@@ -21,7 +20,7 @@ from adapters.slack.handoff import HandOff
 from adapters.slack.home import HOME_STOP_ACTION_ID, AppHome
 from adapters.slack.incoming import host_matches, incoming_from_event, is_from_a_person
 from adapters.slack.lifecycle import Lifecycle
-from adapters.slack.payloads import is_id
+from adapters.slack.payloads import is_id, part, press_id
 from adapters.slack.reactions import ReactionTrigger
 from adapters.slack.render import BUTTON_ACTION_ID, is_button_command
 from adapters.slack.settings import SlackSettings
@@ -118,14 +117,12 @@ class Listeners:
             await ack()
             webhook = self.work.sender.command_webhook(body.get("response_url") or "") if isinstance(body.get("response_url"), str) else None
             if webhook is not None:
-                user = body.get("user") if isinstance(body.get("user"), dict) else {}
+                user = part(body, "user")
                 locale = await self.work.locale_of(context.team_id, user["id"]) if is_id(user.get("id")) else None
                 t = self.work.bot.languages.get(locale)  # the presser's: the only one who sees it
                 await webhook.send(text=t._(BUTTON_EXPIRED), response_type="ephemeral", replace_original=False)
             return
-        # hashed: the claim outlives a /forget it answers, and must not name the chat or its presser
-        press = f"{context.team_id}:{button['channel_id']}:{button['user_id']}:{str(action.get('action_ts'))[:32]}"
-        job_id = "slack:action:" + hashlib.sha256(press.encode()).hexdigest()[:32]
+        job_id = press_id("action", context.team_id, button["channel_id"], button["user_id"], str(action.get("action_ts"))[:32])
         if self.claims is not None and not await self.claims.claim(job_id, context):
             await ack()
             return
@@ -138,13 +135,10 @@ def _pressed(body: dict, value) -> dict | None:
     None when it is not a press of one of our buttons in a channel."""
     if not is_button_command(value):
         return None
-    user = body.get("user") if isinstance(body.get("user"), dict) else {}
-    container = body.get("container") if isinstance(body.get("container"), dict) else {}
-    channel = body.get("channel") if isinstance(body.get("channel"), dict) else {}
-    message = body.get("message") if isinstance(body.get("message"), dict) else {}
+    user, container, channel, message = (part(body, name) for name in ("user", "container", "channel", "message"))
     channel_id = channel.get("id") or container.get("channel_id")
     user_id = user.get("id")
-    if not (_is_id(channel_id) and _is_id(user_id)):
+    if not (is_id(channel_id) and is_id(user_id)):
         return None
     if isinstance(message.get("blocks"), list) and value not in _button_values(message["blocks"]):
         return None  # not a button of the message it claims to be pressed on
@@ -167,7 +161,3 @@ def _button_values(blocks: list) -> set:
         for block in blocks if isinstance(block, dict) and block.get("type") == "actions" and isinstance(block.get("elements"), list)
         for element in block["elements"] if isinstance(element, dict)
     }  # fmt: skip
-
-
-def _is_id(value) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= 32 and value.isascii() and value.isalnum()
