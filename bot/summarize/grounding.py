@@ -116,7 +116,7 @@ class Grounded:
     point: str
     support: float  # best cosine similarity with a sentence of the article
     source: str  # that sentence
-    source_index: int  # its place among the candidates (-1: the title)
+    source_index: int  # its place among the candidates (-1: there were none)
 
 
 def article_sentences(text: str, budget: int) -> list[str]:
@@ -130,10 +130,9 @@ def article_sentences(text: str, budget: int) -> list[str]:
     return sentences
 
 
-def ground(points: list[str], candidates: list[str], vectors: np.ndarray, *, title_first: bool = False) -> list[Grounded]:
+def ground(points: list[str], candidates: list[str], vectors: np.ndarray) -> list[Grounded]:
     """Each point's best match among `candidates`. `vectors` holds L2-normalised rows: the
-    points' first, then the candidates' (one embed job). With `title_first`, candidate 0
-    is the title (its index is reported as -1)."""
+    points' first, then the candidates' (one embed job)."""
     if not points:
         return []
     if not candidates:
@@ -142,8 +141,7 @@ def ground(points: list[str], candidates: list[str], vectors: np.ndarray, *, tit
     found = []
     for point, row in zip(points, similarity):
         best = int(np.argmax(row))
-        index = best - 1 if title_first else best
-        found.append(Grounded(point, float(row[best]), candidates[best], index))
+        found.append(Grounded(point, float(row[best]), candidates[best], best))
     return found
 
 
