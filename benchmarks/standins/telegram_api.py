@@ -481,15 +481,23 @@ def _message_content(params: dict, *, too_long: str) -> tuple[str, Any]:
     markup = params.get("reply_markup")
     if markup is not None:
         _check_inline_keyboard(markup)
-    text = str(params.get("text") or "")
-    if str(params.get("parse_mode", "")).upper() == "HTML":
+    text = _shown_text(params.get("text"), params.get("parse_mode"), empty="Bad Request: message text is empty", too_long=too_long)
+    return text, markup
+
+
+def _shown_text(text: Any, parse_mode: Any, *, empty: str, too_long: str) -> str:
+    """What a message's text shows (an HTML text's visible text, stripped), refused as
+    Telegram refuses it when empty or over 4096 UTF-16 units (`empty`, `too_long`: the
+    method's descriptions)."""
+    text = str(text or "")
+    if str(parse_mode or "").upper() == "HTML":
         text = visible_text(text)
     text = text.strip()
     if not text:
-        raise BadRequest("Bad Request: message text is empty")
+        raise BadRequest(empty)
     if utf16_units(text) > MAX_TEXT_UNITS:
         raise BadRequest(too_long)
-    return text, markup
+    return text
 
 
 def _check_inline_keyboard(markup: Any) -> None:
@@ -516,14 +524,8 @@ def _check_inline_result(result: Any) -> None:
     content = result.get("input_message_content")
     if not isinstance(content, dict):
         raise BadRequest("Bad Request: input_message_content is required")
-    text = str(content.get("message_text") or "")
-    if str(content.get("parse_mode", "")).upper() == "HTML":
-        text = visible_text(text)
-    text = text.strip()
-    if not text:
-        raise BadRequest("Bad Request: MESSAGE_EMPTY")
-    if utf16_units(text) > MAX_TEXT_UNITS:
-        raise BadRequest("Bad Request: MESSAGE_TOO_LONG")
+    _shown_text(content.get("message_text"), content.get("parse_mode"), empty="Bad Request: MESSAGE_EMPTY",
+                too_long="Bad Request: MESSAGE_TOO_LONG")  # fmt: skip
 
 
 async def _read_params(request: web.Request) -> dict[str, Any]:
