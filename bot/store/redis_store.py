@@ -258,11 +258,13 @@ class RedisStore:
     async def owners_in(self, workspace: str) -> list[str]:
         registry = _keys.workspace_owners(workspace)
         owners = [owner.decode() for owner in await self._redis.zrange(registry, 0, -1)]
-        found = []
-        for owner in owners:
-            if await self._redis.exists(_keys.owner_index(owner)):
-                found.append(owner)
-        return sorted(found)
+        if not owners:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:  # one round trip, as keys_of
+            for owner in owners:
+                pipe.exists(_keys.owner_index(owner))
+            alive = await pipe.execute()
+        return sorted(owner for owner, exists in zip(owners, alive) if exists)
 
     async def owners(self) -> list[str]:
         # A SCAN of the keyspace: fine for an hourly sweep, not for a request (see keys.py).
@@ -330,7 +332,7 @@ class RedisStore:
         """`command(client)`, and for an owned key its owner index brought up to date, in one
         MULTI (a key is never written without its index)."""
         if _keys.owner_of(key) is None:
-            return await _write(_awaitable(command(self._redis)))
+            return await _write(command(self._redis))
         async with self._redis.pipeline(transaction=True) as pipe:
             queued = command(pipe)
             if hasattr(queued, "__await__") and not isinstance(queued, type(pipe)):
@@ -347,7 +349,3 @@ class RedisStore:
         if workspace is not None:
             names.append(_keys.workspace_owners(workspace))
         await self._track(keys=names, args=[owner, _keys.owner_index("")], client=pipe)
-
-
-async def _awaitable(value):
-    return await value
