@@ -119,7 +119,7 @@ class TelegramSender:
             keyboard = None
             if buttons and n == len(texts) - 1:  # under the reply: on its last message
                 content.append(buttons)
-                keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=command)] for label, command in buttons])
+                keyboard = _keyboard(buttons)
             await delivery.once(
                 [chat.key, chat.thread_id],  # what the call sends: a re-run that differs sends it
                 content,
@@ -134,10 +134,9 @@ class TelegramSender:
         buttons. A digest is always one message; anything longer keeps its first message."""
         buttons = keyboard_buttons(reply) if reply.buttons else []
         text = render_reply(reply, t=self.bot.languages.get(reply.language))[0]
-        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=command)] for label, command in buttons])
         await delivery.once(
             [chat.key, "edit", reply.replaces], [text, buttons],
-            lambda: self._edit_message(chat, int(reply.replaces), text, keyboard),
+            lambda: self._edit_message(chat, int(reply.replaces), text, _keyboard(buttons)),  # none: buttons removed
         )  # fmt: skip
 
     async def _edit_message(self, chat: ChatRef, message_id: int, text: str, keyboard: InlineKeyboardMarkup) -> None:
@@ -192,3 +191,8 @@ class TelegramSender:
                 log.debug("telegram: typing action in %s failed: %s", chat.key, exc)
                 return
             await asyncio.sleep(TYPING_REFRESH)
+
+
+def _keyboard(buttons: list[tuple[str, str]]) -> InlineKeyboardMarkup:
+    """An inline keyboard of (label, callback_data) buttons, one a row."""
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=command)] for label, command in buttons])
