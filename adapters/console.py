@@ -55,7 +55,6 @@ SUBSCRIBE_NOTE = N_(
     "of what you shared here, now."
 )
 PROMPT = "you> "
-WORKING = "bot> " + N_("working…")
 WORKING_AFTER_S = 0.3  # "working…" only when a reply takes longer (a summary), not for /help
 MAX_INPUT_CHARS = 1_000_000  # of one message; a longer paste is cut (and the user told)
 _TOGETHER_S = 0.03  # lines that arrive within this of each other are one paste
