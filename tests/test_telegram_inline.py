@@ -67,7 +67,7 @@ async def sqlite_store(tmp_path):
 
 def service_for(api: BotApiStandIn, bot, budget: float = WITHIN, **options) -> TelegramService:
     service = TelegramService(TelegramSettings(telegram_token=api.token, telegram_api_url=api.base_url, **options), bot)
-    service.inline_budget = budget  # past the setting's bound: the test decides what "within" means
+    service.inline.budget = budget  # past the setting's bound: the test decides what "within" means
     return service
 
 
@@ -213,7 +213,7 @@ async def test_scaled_out_a_front_answers_from_the_cache_and_queues_the_rest_for
                          telegram_webhook_url=f"http://127.0.0.1:{port}/telegram"),
         bot, queue=Queue(),
     )  # fmt: skip
-    front.inline_budget = WITHIN
+    front.inline.budget = WITHIN
     front.add_routes(webhook)
     runner = web.AppRunner(webhook, access_log=None)
     await runner.setup()
@@ -238,7 +238,7 @@ async def test_scaled_out_a_front_answers_from_the_cache_and_queues_the_rest_for
         assert api.inline_answers[-1]["inline_query_id"] == cached["inline_query"]["id"]
         assert api.inline_answers[-1]["results"] == answer["results"]
 
-        front.inline_budget = 0  # a worker that takes the job after its deadline: the button at once
+        front.inline.budget = 0  # a worker that takes the job after its deadline: the button at once
         late = api.inline_query_update(site.url("/hanging"), user_id=USER)
         assert await api.deliver_to_webhook(late) == 200
         await worker.answer_job(queued[-1], untracked())

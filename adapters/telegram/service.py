@@ -100,15 +100,6 @@ class TelegramService:
     async def _refuse(self, update: object) -> None:
         await self.dispatch.refuse(update)
 
-    @property
-    def inline_budget(self) -> float:
-        """Seconds an inline answer may wait for the digest (TelegramSettings.telegram_inline_budget)."""
-        return self.inline.budget
-
-    @inline_budget.setter
-    def inline_budget(self, seconds: float) -> None:
-        self.inline.budget = seconds
-
     # -- ChatService ------------------------------------------------------------------------
     def add_routes(self, app: web.Application) -> None:
         if self.webhook_url:
