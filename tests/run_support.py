@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -15,13 +14,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from benchmarks.deployment import free_port  # noqa: F401  (the tests take it from here)
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def run_environment(*, strip: tuple[str, ...] = ("SUMMARY_BOT_",), **settings: str) -> dict:
