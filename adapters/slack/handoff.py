@@ -65,6 +65,13 @@ class HandOff:
         if not await self.queue.submit(job_id, "slack", payload):
             log.info("Slack delivered %s again; it is already queued or answered", job_id)
 
+    async def hand_off_once(self, job_id: str, context: AsyncBoltContext, payload: dict) -> None:
+        """Hand off a slash command or a press (which Slack may replay) under `job_id`:
+        in-process its claim answers it once; scaled out, the job queue does."""
+        if self.claims is not None and not await self.claims.claim(job_id, context):
+            return  # a replay: answered once
+        await self.hand_off({"event_id": job_id}, context, payload)
+
     async def locale_of(self, team_id: str | None, user_id: str) -> str | None:
         """`user_id`'s Slack locale ("ru-RU"), cached; None where Slack would not tell or the
         app is not installed there (English). A gesture's own words follow it."""

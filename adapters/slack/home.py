@@ -67,9 +67,7 @@ class AppHome:
             await ack()
             return
         job_id = press_id("home", context.team_id, channel, user["id"], action.get("action_ts"))
-        claims = self.work.claims
-        if claims is None or await claims.claim(job_id, context):
-            await self.work.hand_off({"event_id": job_id}, context, {"kind": "home_stop", "user_id": user["id"], "channel_id": channel})
+        await self.work.hand_off_once(job_id, context, {"kind": "home_stop", "user_id": user["id"], "channel_id": channel})
         await ack()
 
     # -- the jobs ---------------------------------------------------------------------------

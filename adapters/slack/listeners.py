@@ -15,7 +15,6 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.claims import EventClaims
 from adapters.slack.handoff import HandOff
 from adapters.slack.home import HOME_STOP_ACTION_ID, AppHome
 from adapters.slack.incoming import host_matches, incoming_from_event, is_from_a_person
@@ -49,10 +48,9 @@ def build_app(settings: SlackSettings, client: AsyncWebClient, oauth: AsyncOAuth
 
 
 class Listeners:
-    def __init__(self, settings: SlackSettings, work: HandOff, claims: EventClaims | None, lifecycle: Lifecycle):
+    def __init__(self, settings: SlackSettings, work: HandOff, lifecycle: Lifecycle):
         self.settings = settings
         self.work = work
-        self.claims = claims  # None scaled out: the job queue answers each event once
         self.lifecycle = lifecycle
         # Gestures with a module each; their jobs are answered through `work` (here or on a worker).
         self.home, self.shortcut, self.reactions = AppHome(work), Shortcut(work), ReactionTrigger(work)
@@ -61,8 +59,8 @@ class Listeners:
 
     def register(self, app: AsyncApp) -> None:
         """Every gesture the bot answers, one line each."""
-        if self.claims is not None:
-            app.use(self.claims.claim_event)
+        if self.work.claims is not None:  # None scaled out: the job queue answers each event once
+            app.use(self.work.claims.claim_event)
         app.event("message")(self.on_message)
         app.event("app_mention")(self.on_app_mention)
         app.event("link_shared")(self.on_link_shared)
@@ -101,11 +99,7 @@ class Listeners:
 
     async def on_command(self, ack, command: dict, context: AsyncBoltContext) -> None:
         job_id = f"slack:command:{command.get('trigger_id') or command.get('response_url')}"
-        # A replayed command is answered once (scaled out, its job id does this).
-        if self.claims is not None and not await self.claims.claim(job_id, context):
-            await ack()
-            return
-        await self.work.hand_off({"event_id": job_id}, context, {"kind": "command", "command": command})
+        await self.work.hand_off_once(job_id, context, {"kind": "command", "command": command})
         await ack()  # only once the work is handed off: scaled out, a failed enqueue is a 500
 
     async def on_button(self, ack, body: dict, action: dict, context: AsyncBoltContext) -> None:
@@ -123,10 +117,7 @@ class Listeners:
                 await webhook.send(text=t._(BUTTON_EXPIRED), response_type="ephemeral", replace_original=False)
             return
         job_id = press_id("action", context.team_id, button["channel_id"], button["user_id"], str(action.get("action_ts"))[:32])
-        if self.claims is not None and not await self.claims.claim(job_id, context):
-            await ack()
-            return
-        await self.work.hand_off({"event_id": job_id}, context, {"kind": "button", "button": button})
+        await self.work.hand_off_once(job_id, context, {"kind": "button", "button": button})
         await ack()
 
 

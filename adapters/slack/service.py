@@ -63,7 +63,7 @@ class SlackService:
         self.work = HandOff(settings, bot, self.sender, queue=queue, claims=claims)
         self.app = build_app(settings, self.sender.client, oauth)
         lifecycle = Lifecycle(bot, oauth.installation_store if oauth else None)
-        Listeners(settings, self.work, claims, lifecycle).register(self.app)
+        Listeners(settings, self.work, lifecycle).register(self.app)
         self._socket_mode = None
 
     # -- ChatService ----------------------------------------------------------------------

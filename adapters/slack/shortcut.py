@@ -64,7 +64,7 @@ class Shortcut:
             "thread_ts": thread, "text": (message.get("text") if isinstance(message.get("text"), str) else "")[:MAX_MESSAGE_CHARS],
             "response_url": response_url,
         }  # fmt: skip
-        await self._hand_off(press_id("shortcut", context.team_id, trigger), context, {"kind": "shortcut", "shortcut": asked})
+        await self.work.hand_off_once(press_id("shortcut", context.team_id, trigger), context, {"kind": "shortcut", "shortcut": asked})
         await ack()
 
     async def on_share(self, ack, body: dict, action: dict, context: AsyncBoltContext) -> None:
@@ -77,14 +77,8 @@ class Shortcut:
             return
         pressed = {"share_id": value, "user_id": user["id"], "channel_id": channel_id, "response_url": response_url or ""}
         job_id = press_id("share", context.team_id, channel_id, user["id"], action.get("action_ts"))
-        await self._hand_off(job_id, context, {"kind": "share", "share": pressed})
+        await self.work.hand_off_once(job_id, context, {"kind": "share", "share": pressed})
         await ack()
-
-    async def _hand_off(self, job_id: str, context: AsyncBoltContext, payload: dict) -> None:
-        claims = self.work.claims
-        if claims is not None and not await claims.claim(job_id, context):
-            return  # a replay: answered once
-        await self.work.hand_off({"event_id": job_id}, context, payload)
 
     # -- the jobs ---------------------------------------------------------------------------
     async def answer(self, payload: dict, delivery: Delivery, instead: Reply | None) -> None:
