@@ -24,10 +24,8 @@ import time
 from dataclasses import dataclass
 
 from bot.config import Settings
-from bot.extract import ExtractionError
-from bot.fetch import FetchError
+from bot.handlers.summarizing import FRIENDLY_ERRORS  # their message is written for the reader
 from bot.i18n import Msg
-from bot.inference import ModelBusy, ModelTimeout
 from bot.links import canonicalize, find_urls
 from bot.metrics import Metrics
 from bot.models import Digest
@@ -42,7 +40,6 @@ INLINE_ID = r"[A-Za-z0-9_-]{16}"  # the id's form (secrets.token_urlsafe(12)): a
 RATE_LIMITED = Msg("Too many summaries this minute: try again shortly")
 FAILED = Msg("Sorry, I couldn't summarize that link because of an error on my side.")
 NOT_A_LINK = Msg("That doesn't look like a web link I can open.")
-_FRIENDLY = (FetchError, ExtractionError, ModelBusy, ModelTimeout)  # their message is written for the reader
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +91,7 @@ class InlineDigests:
             if cache_only:
                 return InlineResult(url=url, digest=await self.pipeline.cached_digest(url))
             digest = await self._digest_within(url, budget)
-        except _FRIENDLY as exc:
+        except FRIENDLY_ERRORS as exc:
             reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
             return InlineResult(url=url, notice=reason)  # a Msg where the error wrote one
         except ValueError:  # not a URL canonicalize accepts (a bad port)
