@@ -52,6 +52,14 @@ def event_callback(
     })  # fmt: skip
 
 
+def _from(team_id: str, user_id: str) -> dict:
+    """The fields every interaction payload has about who acted, in which workspace."""
+    return {
+        "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": team_id},
+        "team": {"id": team_id, "domain": "test"}, "enterprise": None, "is_enterprise_install": False,
+    }  # fmt: skip
+
+
 def block_actions(
     *, team_id: str, user_id: str, channel_id: str, value: str, response_url: str, channel_name: str = "general",
     message_ts: str = "1700000000.000900", action_id: str = "summary_bot_command", blocks: list | None = None,
@@ -60,8 +68,7 @@ def block_actions(
     the bot posted in a channel (with `blocks`, the message's blocks, as Slack includes them)."""
     payload = {
         "type": "block_actions", "api_app_id": "A1", "token": "unused", "trigger_id": "1.2.press",
-        "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": team_id},
-        "team": {"id": team_id, "domain": "test"}, "enterprise": None, "is_enterprise_install": False,
+        **_from(team_id, user_id),
         "container": {"type": "message", "message_ts": message_ts, "channel_id": channel_id, "is_ephemeral": False},
         "channel": {"id": channel_id, "name": channel_name},
         "message": {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": message_ts, "text": "Erase?",
@@ -82,8 +89,7 @@ def message_action(
     payload), as Slack documents it: the message it was used on, and a response_url."""
     payload = {
         "type": "message_action", "token": "unused", "action_ts": f"{time.time():.6f}",
-        "team": {"id": team_id, "domain": "test"}, "enterprise": None, "is_enterprise_install": False,
-        "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": team_id},
+        **_from(team_id, user_id),
         "channel": {"id": channel_id, "name": channel_name}, "callback_id": callback_id, "trigger_id": trigger_id,
         "message_ts": message.get("ts"), "message": message, "response_url": response_url,
     }  # fmt: skip
@@ -98,8 +104,7 @@ def ephemeral_block_actions(
     Slack sends the container, but not the message."""
     payload = {
         "type": "block_actions", "api_app_id": "A1", "token": "unused", "trigger_id": "1.2.ephemeral",
-        "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": team_id},
-        "team": {"id": team_id, "domain": "test"}, "enterprise": None, "is_enterprise_install": False,
+        **_from(team_id, user_id),
         "container": {"type": "message", "message_ts": message_ts, "channel_id": channel_id, "is_ephemeral": True},
         "channel": {"id": channel_id, "name": channel_name}, "state": {"values": {}}, "response_url": response_url,
         "actions": [{"action_id": action_id, "block_id": "b1", "type": "button", "value": value,
@@ -116,8 +121,7 @@ def view_block_actions(*, team_id: str, user_id: str, action_id: str, value: str
             "state": {"values": {}}, "hash": "1700000000.abc", "app_id": "A1", "bot_id": BOT_ID, **(view or {})}  # fmt: skip
     payload = {
         "type": "block_actions", "api_app_id": "A1", "token": "unused", "trigger_id": "1.2.home",
-        "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": team_id},
-        "team": {"id": team_id, "domain": "test"}, "enterprise": None, "is_enterprise_install": False,
+        **_from(team_id, user_id),
         "container": {"type": "view", "view_id": "VSTANDIN"}, "view": view,
         "actions": [{"action_id": action_id, "block_id": block_id, "type": "button", "value": value,
                      "text": {"type": "plain_text", "text": "Stop", "emoji": True}, "action_ts": f"{time.time():.6f}"}],
