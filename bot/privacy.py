@@ -149,7 +149,7 @@ class Privacy:
         memory; the number of chats erased. Chats are found by the owner index (chat keys
         that name the team) and, for keys that do not, by their subscription's team."""
         workspace = f"{platform}:{team}"
-        chats = {key: _chat_of_key(key) for key in await self.store.owners_in(workspace)}
+        chats = {key: parse_chat(key) for key in await self.store.owners_in(workspace)}
         for chat_key, _ in await self.store.zrangebyscore(keys.DIGEST_DUE, float("-inf"), float("inf")):
             if chat_key.startswith(f"{platform}:") and chat_key not in chats:
                 raw = await self.store.hget(keys.digest_subscription(chat_key), "chat")
@@ -262,9 +262,3 @@ def _decoded(value: bytes | None):
         return json.loads(text)
     except ValueError:
         return text
-
-
-def _chat_of_key(chat_key: str) -> ChatRef:
-    platform, _, rest = chat_key.partition(":")
-    team, _, channel = rest.partition(":")
-    return ChatRef(platform=platform, chat_id=rest, scope_id=team if channel else None, kind="group")
