@@ -175,7 +175,7 @@ async def test_in_process_answers_are_bounded_and_past_the_bound_a_channel_hears
 
 
 async def test_busy_is_told_to_a_channel_once_a_minute_and_to_few_channels_at_once():
-    from adapters.slack.inprocess import BUSY_NOTICE_SECONDS, BUSY_NOTICES_AT_ONCE, BusyNotices
+    from adapters.inprocess import BUSY_NOTICE_SECONDS, BUSY_NOTICES_AT_ONCE, BusyNotices
 
     now = 1000.0
     notices = BusyNotices(clock=lambda: now)

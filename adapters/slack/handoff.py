@@ -17,9 +17,10 @@ from dataclasses import replace
 from slack_bolt.async_app import AsyncBoltContext
 
 from adapters.delivery import Delivery, untracked
+from adapters.inprocess import BusyNotices
 from adapters.slack.claims import CLAIM, EventClaims
 from adapters.slack.incoming import chat_kind, host_matches, incoming_from_command, incoming_from_event, slack_chat
-from adapters.slack.inprocess import BusyNotices, InProcessAnswers
+from adapters.slack.inprocess import InProcessAnswers
 from adapters.slack.lifecycle import LegacyChats
 from adapters.slack.locales import UserLocales
 from adapters.slack.sending import SlackSender

@@ -14,8 +14,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from adapters.inprocess import BUSY_NOTICE_SECONDS, BUSY_NOTICES_AT_ONCE, BusyNotices  # noqa: F401  (shared with Telegram)
-
 log = logging.getLogger(__name__)
 
 STOP_GRACE_SECONDS = 30  # how long stop() lets replies in progress finish
