@@ -19,7 +19,7 @@ from collections import OrderedDict
 
 from slack_bolt.async_app import AsyncBoltContext
 
-from adapters.slack.incoming import slack_chat
+from adapters.slack.incoming import channel_of, slack_chat
 from adapters.slack.installation_store import StoreInstallationStore
 from bot.core import SummaryBot
 from bot.digest.subscriptions import chat_from_json
@@ -101,12 +101,12 @@ class LegacyChats:
         self._checked[chat.chat_id] = None
         if len(self._checked) > MAX_REMEMBERED_CHANNELS:
             self._checked.popitem(last=False)
-        channel = chat.chat_id.rpartition(":")[2]
-        legacy = ChatRef("slack", channel, kind=chat.kind)
+        legacy = ChatRef("slack", channel_of(chat), kind=chat.kind)
         if await self.bot.store.keys_of(legacy.key) or await self.bot.store.zscore(keys.DIGEST_DUE, legacy.key) is not None:
             await self._move(legacy, chat.scope_id)
 
     async def _move(self, legacy: ChatRef, team: str) -> None:
-        new = slack_chat(team, legacy.chat_id.rpartition(":")[2], kind=legacy.kind)
-        await self.bot.privacy.move_chat(ChatRef("slack", legacy.chat_id.rpartition(":")[2], kind=legacy.kind), new)
+        channel = channel_of(legacy)
+        new = slack_chat(team, channel, kind=legacy.kind)
+        await self.bot.privacy.move_chat(ChatRef("slack", channel, kind=legacy.kind), new)
         self._checked[new.chat_id] = None
