@@ -79,6 +79,11 @@ def _workspace_key(enterprise_id: str | None, team_id: str | None, is_enterprise
     return keys.slack_installation(enterprise_id or "-", team)
 
 
+def _org_teams(fields) -> list[str]:
+    """The workspaces an org-wide install's hash lists (its `team:{T}` fields)."""
+    return [name.removeprefix(ORG_TEAM_PREFIX) for name in fields if name.startswith(ORG_TEAM_PREFIX)]
+
+
 def _installer_field(user_id: str) -> str:
     return f"{LATEST_INSTALLER_FIELD}:{user_id}"
 
@@ -163,8 +168,7 @@ class StoreInstallationStore(AsyncInstallationStore):
         install was used in."""
         if not is_enterprise_install:
             return [team_id] if team_id else []
-        fields = await self.store.hgetall(_workspace_key(enterprise_id, None, True))
-        teams = [name.removeprefix(ORG_TEAM_PREFIX) for name in fields if name.startswith(ORG_TEAM_PREFIX)]
+        teams = _org_teams(await self.store.hgetall(_workspace_key(enterprise_id, None, True)))
         return sorted(set(teams) | ({team_id} if team_id else set()))
 
     # -- AsyncInstallationStore --------------------------------------------------------
@@ -246,8 +250,7 @@ class StoreInstallationStore(AsyncInstallationStore):
     async def async_delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None:
         org = team_id is None and enterprise_id is not None
         key = await self._locate(enterprise_id, team_id, org)
-        stored = await self.store.hgetall(key)
-        teams = [name.removeprefix(ORG_TEAM_PREFIX) for name in stored if name.startswith(ORG_TEAM_PREFIX)]
+        teams = _org_teams(await self.store.hgetall(key))
         pointers = [_workspace_key(None, team) for team in teams + ([team_id] if team_id else [])]
         await self.store.delete(key, *[p for p in pointers if p != key])
 
