@@ -352,7 +352,7 @@ async def cmd_worker(args, settings: Settings) -> int:
     if not settings.redis_url:
         print(NEEDS_REDIS.replace("SUMMARY_BOT_WORKERS=external", "summary-bot worker"), file=sys.stderr)
         return 2
-    if settings.encoder_threads == 0:  # workers scale by process: one intra-op thread each
+    if settings.encoder_threads == 0:  # workers scale by process: one encoder thread each
         settings = settings.model_copy(update={"encoder_threads": 1})
     from adapters.worker import run_worker
 

@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     # "onnx": the int8 graph on ONNX Runtime (no torch on the serving path); "torch": the
     # packaged weights through torch/transformers, as before (for comparison)
     encoder_backend: Literal["onnx", "torch"] = "onnx"
-    encoder_threads: int = Field(0, ge=0, le=256)  # intra-op threads; 0: all cores, 1 in `summary-bot worker`
+    encoder_threads: int = Field(0, ge=0, le=256)  # batches at once, a thread each; 0: all cores, 1 in `summary-bot worker`
     model_cache_dir: Path | None = None  # where the ONNX graph is kept; default: the user's cache dir
     model_queue_size: int = Field(64, ge=1)  # model jobs waiting at most; beyond: "busy, try again"
     model_job_budget: float = Field(30.0, gt=0)  # seconds one model job may run

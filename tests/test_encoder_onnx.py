@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -90,6 +91,7 @@ def counted_builds(monkeypatch, model_cache: Path):
     def fake_build(model_dir: Path, folder: Path, source_sha256: str) -> None:
         built.append(source_sha256)
         monkeypatch.setattr(encoder_onnx, "export_float32", lambda _dir, out: None)
+        monkeypatch.setattr(encoder_onnx, "fuse_attention", lambda _dir, _fp32, out: {})
         monkeypatch.setattr(encoder_onnx, "quantize_int8", lambda _fp32, out: shutil.copyfile(session_graph, out))
         real_build(model_dir, folder, source_sha256)  # the real manifest and atomic renames
 
@@ -153,12 +155,75 @@ def test_int8_agrees_with_float32(model_cache: Path) -> None:
 
 
 def test_threads_do_not_change_the_vectors(model_cache: Path) -> None:
-    """One thread (`summary-bot worker`) or a pool spinning within a run (the in-process
+    """One thread (`summary-bot worker`) or batches on two lanes at once (the in-process
     default): the same vectors, bit for bit, so summaries do not depend on where they ran."""
     one = load_encoder(Settings(), threads=1).embed(SENTENCES)
     pool = load_encoder(Settings(), threads=2)
     assert pool.threads == 2
     assert np.array_equal(pool.embed(SENTENCES), one)
+
+
+def test_the_served_graph_has_int8_attention_and_no_slow_fusion(model_cache: Path, tmp_path: Path) -> None:
+    """The attention is fused and quantized (QAttention), and the runtime's slower
+    SkipLayerNormalization fusion (SLOW_FUSIONS) is not made at load."""
+    import onnx
+    import onnxruntime as ort
+
+    folder, sha256 = source_weights(None)
+    graph = check_cached(model_cache, sha256)
+    manifest = json.loads((graph.parent / MANIFEST_FILE).read_text())
+    assert manifest["fusions"]["Attention"] == 6  # one per layer of MiniLM-L6
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "as-served.onnx")
+    ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"],
+                         disabled_optimizers=encoder_onnx.SLOW_FUSIONS)  # fmt: skip
+    served = {node.op_type for node in onnx.load(str(tmp_path / "as-served.onnx")).graph.node}
+    assert "QAttention" in served and "DynamicQuantizeMatMul" in served
+    assert "SkipLayerNormalization" not in served and "Attention" not in served
+
+
+def test_lanes_share_the_batches_evenly() -> None:
+    from bot.encoder_onnx import share_among_lanes
+
+    costs = [700, 120, 90, 300, 260, 40, 500, 20]
+    groups = share_among_lanes(costs, 2)
+    assert sorted(i for group in groups for i in group) == list(range(len(costs)))
+    loads = [sum(costs[i] for i in group) for group in groups]
+    assert abs(loads[0] - loads[1]) <= max(costs[i] for i in range(len(costs)) if costs[i] < 700)
+    assert share_among_lanes([5], 4) == [[0]]  # no empty lanes
+    assert share_among_lanes([3, 2, 1], 1) == [[0, 1, 2]]
+
+
+def test_a_stopped_job_stops_every_lane(model_cache: Path, monkeypatch) -> None:
+    """Batches running on the lane threads stop too, and none runs on after the call."""
+    encoder = load_encoder(Settings(), threads=2)
+    monkeypatch.setattr(encoder_onnx, "check_deadline", lambda: None)
+    runs: list[str] = []
+    real_run = encoder.session.run
+
+    class Counting:
+        def run(self, *args):
+            runs.append(threading.current_thread().name)
+            return real_run(*args)
+
+        def __getattr__(self, name):
+            return getattr(encoder.session, name)
+
+    encoder.session = Counting()
+    texts = SENTENCES + [" ".join(SENTENCES[:k]) for k in range(2, 6)]  # several batches
+    assert encoder.embed(texts).shape == (len(texts), 384)
+    assert any(name.startswith("encoder-lane") for name in runs)  # a second lane did run batches
+    runs.clear()
+    deadline = Deadline(time.monotonic() + 60)
+    token = _deadline.set(deadline)
+    try:
+        deadline.stop()
+        with pytest.raises(BudgetExceeded):
+            encoder.embed(texts)
+    finally:
+        _deadline.reset(token)
+    assert runs == []  # terminate was set before any lane ran a batch
+    assert encoder._lanes._work_queue.qsize() == 0
 
 
 def test_batches_are_by_length_with_little_padding() -> None:
