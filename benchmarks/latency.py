@@ -140,7 +140,7 @@ async def measure(settings, seeds_dir: Path, rounds: int = ROUNDS) -> dict:
             summarizer.summarize(article, length=settings.summary_length)
             samples.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
-        # CPU time of the whole process (every thread: the runtime's workers, spinning ones
+        # CPU time of the whole process (every thread: the encoder's lanes
         # included) beside the wall time: what the summary costs the machine's other work.
         result["summarize_800_words"] = {
             "words": len(article.split()), **_summary(samples), "cpu_p50_ms": _ms(statistics.median(cpu)),

@@ -1,7 +1,7 @@
 """`summary-bot bench scale`: a scaled-out deployment on this machine, measured.
 
 Separate processes: `summary-bot run` fronts and `summary-bot worker`s (each worker with
-one intra-op thread, so that two workers on two cores are a fair doubling) on a throwaway
+one encoder thread, so that two workers on two cores are a fair doubling) on a throwaway
 redis-server, answering signed Slack events through the Slack stand-in. The sample pages
 are served as numbered editions, so every uncached link is new text to every cache.
 
@@ -227,7 +227,7 @@ def report(results: dict) -> str:
     one, two = results["uncached_1_worker"], results["uncached_2_worker"]
     pinned = "each worker on a core of its own, " if results["workers_pinned_to_cores"] else ""
     lines = [
-        f"uncached links ({results['links']} each, {pinned}{results.get('encoder_backend', 'onnx')} encoder, one intra-op thread each): 1 worker {one['links_per_second']}/s, "
+        f"uncached links ({results['links']} each, {pinned}{results.get('encoder_backend', 'onnx')} encoder, one encoder thread each): 1 worker {one['links_per_second']}/s, "
         f"2 workers {two['links_per_second']}/s (x{results['speedup_2_workers']})",
         f"CPU ms per uncached link, 1 worker: {one['cpu_ms_per_link']}; 2 workers: {two['cpu_ms_per_link']}",
     ]
