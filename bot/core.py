@@ -127,9 +127,10 @@ class SummaryBot:
         """Digests of `urls` (bot.handlers.summarizing.Summarizer.summarize_links).
         `buttons`: each digest gets Shorter/Longer (for replies posted in the chat; never
         without `record_history`, a private request, whose link would stay)."""
-        replies = await self.summarizer.summarize_links(message, urls, length, record_history)
-        if buttons and record_history:
-            await self.length_buttons.attach(message, replies, length)
+        async with self.privacy.fenced(message.chat):  # called by the adapters too (reactions, shortcuts)
+            replies = await self.summarizer.summarize_links(message, urls, length, record_history)
+            if buttons and record_history:
+                await self.length_buttons.attach(message, replies, length)
         return replies
 
     async def summarize_text(self, message: Incoming, text: str, length: str | None = None) -> list[Reply]:
@@ -153,8 +154,9 @@ class SummaryBot:
         try:
             message = replace(message, language=await self.language_of(message))
             with work_started():  # in a burst, the store serves earlier messages first
-                await self.activity.seen(message.chat.key)  # before: an erasure (/forget) removes it
-                replies = await self._dispatch(message, command, urls)
+                async with self.privacy.fenced(message.chat):  # erased meanwhile: nothing of it stays
+                    await self.activity.seen(message.chat.key)  # before: an erasure (/forget) removes it
+                    replies = await self._dispatch(message, command, urls)
         except Exception:
             log.exception("failed to handle a message in %s", message.chat.key)
             self.metrics.errors.labels("internal").inc()

@@ -20,7 +20,12 @@ Not here: the caches of public pages (article, summary and vectors by URL or con
 name no chat. Delivery records of queued jobs (`delivery:{job}:…`) hold only hashes.
 
 "Nothing written after an erasure may name the erased chat": callers erase last, after
-sending their reply (or write such records without the chat id). SQLite: the erasure ends with
+sending their reply (or write such records without the chat id). Work for the chat that was
+already running when it was erased (a link being summarized when /forget is pressed, or the
+bot removed) writes its share and memory afterwards: `Privacy.fenced` wraps a message's work
+and erases the chat again when an erasure happened meanwhile. An erasure counts itself first
+(`erasures:{hash of the chat key}`, kept ERASURE_COUNT_SECONDS, naming no chat), so a write
+that lands after its deletions is seen by the fence's closing read. SQLite: the erasure ends with
 a WAL checkpoint (Store.purge_deleted) so that the database files' bytes hold nothing of it;
 Redis: its persistence files keep erased bytes until the next rewrite (`rewrite_persistence`).
 """
@@ -30,7 +35,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 from bot.digest.feeds import feed_state_key, followers_key
@@ -43,6 +51,19 @@ log = logging.getLogger(__name__)
 
 GLOBAL_SCOPE = "global"  # bot.related.finder.memory_scope's scope of a whole deployment
 RATE_LIMIT_MINUTES = 3  # the rate-limit counters live 120 s: this minute and the two before
+# An erasure's count outlives any message's work begun before it (the model budget, a queued
+# job's retries: minutes).
+ERASURE_COUNT_SECONDS = 3600
+
+
+@dataclass
+class _Fence:
+    """The message's work in progress (see Privacy.fenced)."""
+
+    erased_here: set[str] = field(default_factory=set)  # chats this work erased itself (/forget)
+
+
+_fence: ContextVar[_Fence | None] = ContextVar("summary_bot_privacy_fence", default=None)
 
 
 @dataclass
@@ -163,7 +184,44 @@ class Privacy:
         log.info("erased a workspace's data: %d chats", len(chats))
         return len(chats)
 
+    @asynccontextmanager
+    async def fenced(self, chat: ChatRef) -> AsyncIterator[None]:
+        """Run a message's work for `chat` inside: if the chat is erased while it runs (by
+        anyone else), what the work wrote is erased too once it ends. Nested, only the
+        outermost acts. Costs two reads of one key."""
+        if _fence.get() is not None:
+            yield
+            return
+        before = await self.store.get(keys.erasures(chat.key))
+        fence = _Fence()
+        token = _fence.set(fence)
+        try:
+            yield
+        finally:
+            _fence.reset(token)
+            if chat.key not in fence.erased_here:  # erasing was this work's own last step
+                await self._erase_again_if_erased(chat, before)
+
+    async def _erase_again_if_erased(self, chat: ChatRef, before: bytes | None) -> None:
+        try:
+            after = await self.store.get(keys.erasures(chat.key))
+            if after is None or after == before:
+                return
+            log.info("a chat was erased while a message of it was handled: erasing what that work wrote")
+            await self._erase(chat)
+            await self._purge(False)
+        except Exception:  # never hides the work's own outcome; said loudly: data may remain
+            log.exception("could not check for, or finish, an erasure that happened during a message's work")
+
+    async def _count_erasure(self, chat_key: str) -> None:
+        """Before anything is deleted: a write that lands after the deletions is then seen."""
+        fence = _fence.get()
+        if fence is not None:
+            fence.erased_here.add(chat_key)
+        await self.store.incr(keys.erasures(chat_key), ttl=ERASURE_COUNT_SECONDS)
+
     async def _erase(self, chat: ChatRef) -> None:
+        await self._count_erasure(chat.key)
         await self.store.zrem(keys.DIGEST_DUE, chat.key)
         await self.store.zrem(keys.CHATS_LAST_SEEN, chat.key)  # bot.retention's record of activity
         for canonical in await self.store.hgetall(keys.digest_feeds(chat.key)):
@@ -194,6 +252,7 @@ class Privacy:
         What `new` already held under the same keys is replaced. The number of keys moved."""
         if old.key == new.key:
             return 0
+        await self._count_erasure(old.key)  # work in flight under the old id leaves nothing there
         moved = 0
         for name in await self.store.keys_of(old.key):
             target = keys.rekey(name, old.key, new.key)

@@ -157,7 +157,7 @@ async def test_shared_scope_keeps_what_others_shared_and_erase_workspace_leaves_
         assert b"CSTRANGE6" in everything and b"TOTHERS5" in everything
         # What stays names no chat: the caches of public pages, the other workspace's keys.
         left = [name for name in await redis_keys(store) if not name.startswith(PUBLIC_CACHES)]
-        unexplained = [name for name in left if not ("CSTRANGE6" in name or "TOTHERS5" in name or name.startswith(("digest:due", "chats:last-seen", "digest:feed", "ratelimit:")))]  # per user, 120 s
+        unexplained = [name for name in left if not ("CSTRANGE6" in name or "TOTHERS5" in name or name.startswith(("digest:due", "chats:last-seen", "digest:feed", "ratelimit:", "erasures:")))]  # per user, 120 s; erasure counts: a hash, 1 h
         assert unexplained == []
     finally:
         await bot.close()
@@ -240,3 +240,40 @@ def test_operators_export_and_forget_a_chat_from_the_command_line(tmp_path, monk
     assert json.loads(capsys.readouterr().out)["keys"] == {}
     assert GROUP.chat_id.encode() not in database.read_bytes()
     assert cli.main(["forget", "--chat", "telegram"]) == 2
+
+
+async def test_a_summary_in_flight_when_its_chat_is_erased_leaves_nothing_of_it(store, tmp_path):
+    """A link being summarized when its chat is erased (/forget pressed meanwhile, the bot
+    removed, an operator's `summary-bot forget`) still gets its reply, but what its work
+    writes after the erasure (the share in the digest history, the related memory, the
+    activity record) is erased again once it ends. A message that begins after the erasure
+    is the chat's again. Fails before the fix: the share and the memory entry were written
+    after the erasure and stayed, naming the chat."""
+    from local_site import HeldPages, serve_site
+    from test_telegram import article_page
+
+    chat = ChatRef("telegram", "-1007777123457", kind="group")
+    held = HeldPages(article_page("River council cleans up the water"))
+    async with serve_site(held.routes(2)) as site:
+        bot = make_summary_bot(digest_settings(tmp_path), store)
+        try:
+            link = lambda n: Incoming(chat=chat, text=site.url(f"/story{n}"), user_id="sharer", message_id=str(n), addressed_to_bot=True)  # noqa: E731
+            work = asyncio.create_task(bot.handle(link(0)))
+            await asyncio.wait_for(until(lambda: held.fetching == 1), 30)
+            await bot.privacy.erase_chat(chat)  # while the page is still being fetched
+            held.release.set()
+            (reply,) = await asyncio.wait_for(work, 60)
+            assert reply.digest is not None, reply.error  # the chat asked before: it gets its answer
+            assert (await bot.privacy.inventory(chat)).empty
+            assert b"7777123457" not in await dump(store, tmp_path)
+
+            (reply,) = await bot.handle(link(1))  # after the erasure: recorded as usual
+            assert reply.digest is not None, reply.error
+            assert (await bot.privacy.inventory(chat)).shares == 1
+        finally:
+            await bot.close()
+
+
+async def until(condition) -> None:
+    while not condition():
+        await asyncio.sleep(0.01)

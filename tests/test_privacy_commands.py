@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.core import ADMIN_CHECK_FAILED, ADMINS_ONLY, POLICY_FILE, privacy_notice
 from bot.models import Button, ChatRef, Incoming
 from bot.privacy import Inventory
+from bot.store import keys
 from digest_support import FakeClock, digest_settings, utc
 from model_support import make_summary_bot
 from test_privacy import PAGES, dump, sites, use  # noqa: F401 - sites is a fixture
@@ -135,6 +136,8 @@ async def test_forget_confirm_by_an_admin_erases_the_chat_last_and_leaves_the_ot
     assert (await bot.privacy.inventory(VICTIM)).empty
     assert await exported(bot, OTHER) == other_before
     assert "0 shares of 0 articles" in (await say(bot, "/privacy", message_id=None)).text
+    # The press's own work erased the chat as its last step: its fence does not erase it again.
+    assert await store.get(keys.erasures(VICTIM.key)) == b"1"
 
 
 async def test_summary_forget_in_a_slack_dm_erases_the_dm(bot, store, tmp_path):

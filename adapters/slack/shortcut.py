@@ -99,10 +99,11 @@ class Shortcut:
             if request is None:
                 answers = [(Reply(error=t._(NOTHING_TO_SUMMARIZE), language=t.code), None)]
             else:
-                for reply in await self.work.bot.handle(message):
-                    share_id = await self._store_share(chat, asked, reply, request) if reply.digest is not None else None
-                    reply.buttons = ()  # Share is this message's one button (others would answer in the channel)
-                    answers.append((reply, share_id))
+                async with self.work.bot.privacy.fenced(chat):  # the share record too, if erased meanwhile
+                    for reply in await self.work.bot.handle(message):
+                        share_id = await self._store_share(chat, asked, reply, request) if reply.digest is not None else None
+                        reply.buttons = ()  # Share is this message's one button (others would answer in the channel)
+                        answers.append((reply, share_id))
         for reply, share_id in answers:
             for number, rendered in enumerate(render_replies([reply], self.work.bot.languages)):
                 blocks = rendered.blocks + ([share_button(share_id, t)] if share_id and number == 0 else [])

@@ -20,6 +20,7 @@ have no single owner: bot.privacy removes a chat's members from them.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 
 
@@ -237,3 +238,9 @@ def slack_installation(enterprise_id: str, team: str) -> str:
 
 def slack_oauth_state(state: str) -> str:
     return f"slack:oauth-state:{state}"
+
+
+def erasures(chat_key: str) -> str:
+    """How many times a chat was erased lately (bot.privacy's fence against work in flight).
+    It outlives the chat's data on purpose, so its name is a hash: it does not name the chat."""
+    return "erasures:" + hashlib.sha256(chat_key.encode()).hexdigest()[:32]
