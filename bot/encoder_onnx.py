@@ -11,8 +11,9 @@ of every MatMul and of the fused attention's projections) and kept in the model 
 The cache dir is SUMMARY_BOT_MODEL_CACHE_DIR, or the user's cache directory (platformdirs).
 The manifest records the source weights' sha256 and the graph's own sha256; both are checked
 on every load, so a graph made from other weights, or truncated or altered on disk, is
-rebuilt rather than trusted. Building needs torch and transformers (a few seconds); serving
-needs only onnxruntime, tokenizers and numpy. `summary-bot prepare-model` builds it ahead of
+rebuilt rather than trusted. Building needs torch and transformers (a few seconds) and runs
+in a child process, so that a server whose first start builds the graph never holds them;
+serving needs only onnxruntime, tokenizers and numpy. `summary-bot prepare-model` builds it ahead of
 time (the Dockerfile does, at image build); otherwise the first model load does, saying so.
 
 A call's batches run on `threads` lanes at once, each run on one thread (see
@@ -26,6 +27,8 @@ import hashlib
 import json
 import logging
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -44,6 +47,7 @@ GRAPH_FILE = "model.int8.onnx"
 MANIFEST_FILE = "manifest.json"
 OPSET = 17
 MAX_BATCH = 64
+BUILD_TIMEOUT = 600  # seconds for the child process that builds the graph (~10 s here)
 MAX_SPREAD = 0.10  # a batch's texts differ in length by this share of its width at most (or 2 tokens)
 RUN_OVERHEAD_TOKENS = 16  # what one run costs beyond its tokens, in tokens: for sharing batches among lanes
 # Fusions ONNX Runtime would make at load that are slower than what they replace: its
@@ -124,6 +128,20 @@ def ensure_graph(model_dir: Path, cache_dir: Path, source_sha256: str, *, force:
 
 
 def build_graph(model_dir: Path, folder: Path, source_sha256: str) -> None:
+    """`build_graph_here` in a child process: the export imports torch, transformers and
+    onnxruntime's optimizer (about 500 MB, and the optimizer's folder on sys.path), none of
+    which a serving process should keep for the rest of its life."""
+    command = [sys.executable, "-m", "bot.encoder_onnx", str(model_dir), str(folder), source_sha256]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}  # this process's imports
+    try:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"building the ONNX sentence encoder took over {BUILD_TIMEOUT} s") from None
+    if done.returncode != 0:
+        raise RuntimeError(f"building the ONNX sentence encoder failed:\n{done.stderr[-3000:]}")
+
+
+def build_graph_here(model_dir: Path, folder: Path, source_sha256: str) -> None:
     """Export `model_dir` with torch, quantize to int8, and write graph then manifest into
     `folder`, each by an atomic rename (two processes building at once both succeed)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -364,3 +382,8 @@ class OnnxSentenceEncoder:
             for lane in others:
                 lane.result()
         return out
+
+
+if __name__ == "__main__":  # build_graph's child: python -m bot.encoder_onnx <model dir> <folder> <sha256>
+    logging.basicConfig(level=logging.WARNING)
+    build_graph_here(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3])

@@ -83,10 +83,10 @@ def test_truncated_graph_is_rebuilt_and_loads(model_cache: Path, tmp_path: Path)
 @pytest.fixture
 def counted_builds(monkeypatch, model_cache: Path):
     """build_graph replaced by a copy of the session's graph, counting the builds (the
-    decisions under test are when to build, not how)."""
+    decisions under test are when to build, not how): in this process, not a child."""
     built: list[str] = []
     session_graph = next((model_cache / "encoder").glob(f"*/{GRAPH_FILE}"))
-    real_build = encoder_onnx.build_graph
+    real_build = encoder_onnx.build_graph_here
 
     def fake_build(model_dir: Path, folder: Path, source_sha256: str) -> None:
         built.append(source_sha256)
@@ -251,6 +251,30 @@ def test_the_serving_path_never_imports_torch(model_cache: Path) -> None:
     assert '"points"' in done.stdout
     assert "imported: []" in done.stdout, done.stdout
     assert "building the ONNX" not in done.stderr  # the session's graph was found and used
+
+
+def test_a_first_start_builds_the_graph_in_a_child_and_imports_no_torch(tmp_path: Path) -> None:
+    """With no graph in the cache, the first summary builds it (saying so) in a child
+    process: the serving process still never imports torch or transformers, and the graph
+    it built is verified and used by the next start without a build."""
+    import os
+
+    page = sorted((ROOT / "seeds" / "news").glob("*.html"))[0]
+    script = (
+        "import sys\n"
+        "from adapters.cli import main\n"
+        f"assert main(['summarize', {str(page)!r}, '--format', 'json']) == 0\n"
+        "print('imported:', sorted(m for m in ('torch', 'transformers', 'onnxruntime.transformers') if m in sys.modules))\n"
+    )
+    for build in (True, False):  # each with a store of its own: the summary is computed, not cached
+        env = {**os.environ, "SUMMARY_BOT_MODEL_CACHE_DIR": str(tmp_path / "cache"),
+               "SUMMARY_BOT_SQLITE_PATH": str(tmp_path / f"store-{build}.sqlite3")}  # fmt: skip
+        done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert "imported: []" in done.stdout, done.stdout
+        assert ("building the ONNX" in done.stderr) is build, done.stderr
+    folder, sha256 = source_weights(None)
+    check_cached(tmp_path / "cache", sha256)
 
 
 def test_torch_backend_still_works(model_cache: Path) -> None:
