@@ -238,16 +238,23 @@ def test_batches_are_by_length_with_little_padding() -> None:
     assert all(len(batch) <= 2 for batch in length_batches([7] * 6, max_batch=2))
 
 
-def test_the_serving_path_never_imports_torch(model_cache: Path) -> None:
+def summarize_in_a_new_process(env: dict | None = None) -> subprocess.CompletedProcess:
+    """`summary-bot summarize <seed page>` in a fresh interpreter, which then prints the
+    model libraries it imported ("imported: [...]")."""
     page = sorted((ROOT / "seeds" / "news").glob("*.html"))[0]
     script = (
         "import sys\n"
         "from adapters.cli import main\n"
         f"assert main(['summarize', {str(page)!r}, '--format', 'json']) == 0\n"
-        "print('imported:', sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
+        "print('imported:', sorted(m for m in ('torch', 'transformers', 'onnxruntime.transformers') if m in sys.modules))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_the_serving_path_never_imports_torch(model_cache: Path) -> None:
+    done = summarize_in_a_new_process()
     assert '"points"' in done.stdout
     assert "imported: []" in done.stdout, done.stdout
     assert "building the ONNX" not in done.stderr  # the session's graph was found and used
@@ -259,18 +266,11 @@ def test_a_first_start_builds_the_graph_in_a_child_and_imports_no_torch(tmp_path
     it built is verified and used by the next start without a build."""
     import os
 
-    page = sorted((ROOT / "seeds" / "news").glob("*.html"))[0]
-    script = (
-        "import sys\n"
-        "from adapters.cli import main\n"
-        f"assert main(['summarize', {str(page)!r}, '--format', 'json']) == 0\n"
-        "print('imported:', sorted(m for m in ('torch', 'transformers', 'onnxruntime.transformers') if m in sys.modules))\n"
-    )
     for build in (True, False):  # each with a store of its own: the summary is computed, not cached
-        env = {**os.environ, "SUMMARY_BOT_MODEL_CACHE_DIR": str(tmp_path / "cache"),
-               "SUMMARY_BOT_SQLITE_PATH": str(tmp_path / f"store-{build}.sqlite3")}  # fmt: skip
-        done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stderr
+        done = summarize_in_a_new_process({
+            **os.environ, "SUMMARY_BOT_MODEL_CACHE_DIR": str(tmp_path / "cache"),
+            "SUMMARY_BOT_SQLITE_PATH": str(tmp_path / f"store-{build}.sqlite3"),
+        })  # fmt: skip
         assert "imported: []" in done.stdout, done.stdout
         assert ("building the ONNX" in done.stderr) is build, done.stderr
     folder, sha256 = source_weights(None)
