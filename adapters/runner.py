@@ -146,6 +146,7 @@ async def run_services(
     scheduler = DigestScheduler(
         bot.digests, {service.platform: service.send for service in services}, metrics=bot.metrics,
         on_chat_gone=bot.privacy.erase_chat, on_chat_moved=bot.privacy.move_chat,  # blocked/removed; migrated
+        fenced=bot.privacy.fenced,  # erased while its digest goes out: nothing of it stays
     )
     scheduler_task: asyncio.Task | None = None
     sweeper_task: asyncio.Task | None = None

@@ -299,6 +299,7 @@ async def run_worker(settings: Settings) -> int:
         scheduler = DigestScheduler(
             bot.digests, senders, metrics=bot.metrics,
             on_chat_gone=bot.privacy.erase_chat, on_chat_moved=bot.privacy.move_chat,  # blocked/removed; migrated
+            fenced=bot.privacy.fenced,  # erased while its digest goes out: nothing of it stays
         )
         tasks.append(asyncio.create_task(scheduler.run(stop)))
         tasks.append(asyncio.create_task(RetentionSweeper.of(bot).run(stop)))  # bot/retention.py

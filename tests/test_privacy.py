@@ -274,6 +274,41 @@ async def test_a_summary_in_flight_when_its_chat_is_erased_leaves_nothing_of_it(
             await bot.close()
 
 
+async def test_a_daily_digest_going_out_when_its_chat_is_erased_leaves_nothing_of_it(store, sites, tmp_path):
+    """The chat is erased (its bot removed, /forget pressed) after the first part of its
+    daily digest went out and before the rest: the parts, the sent record and the next due
+    time the send writes afterwards are erased again once it ends. Fails before the fix:
+    they stayed, naming the chat (and the composed digest held its shared titles)."""
+    site, feed_site = sites
+    victim = ChatRef("telegram", "-1006666123457", kind="group")
+    bot = make_summary_bot(digest_settings(tmp_path), store)
+    clock = bot.digests.clock = FakeClock(utc(2024, 5, 6, 12, 0))
+    allow_all(bot)
+
+    class Held(PartsSender):  # the platform takes the first part, then waits
+        release = asyncio.Event()
+
+        async def _take(self, number: int, text: str) -> None:
+            if number == 2:
+                await self.release.wait()
+            await super()._take(number, text)
+
+    try:
+        await use(bot, victim, site, feed_site, "zqxvictimfeed", PAGES[:2], 100)
+        clock.now = utc(2024, 5, 7, 6, 0, 20)
+        sender = Held()
+        scheduler = DigestScheduler(bot.digests, {"telegram": sender}, fenced=bot.privacy.fenced)
+        tick = asyncio.create_task(scheduler.tick())
+        await asyncio.wait_for(until(lambda: len(sender.accepted) == 1), 30)
+        await bot.privacy.erase_chat(victim)
+        sender.release.set()
+        assert (await asyncio.wait_for(tick, 60)).sent == 1  # the platform took it all
+        assert (await bot.privacy.inventory(victim)).empty
+        assert b"6666123457" not in await dump(store, tmp_path)
+    finally:
+        await bot.close()
+
+
 async def until(condition) -> None:
     while not condition():
         await asyncio.sleep(0.01)

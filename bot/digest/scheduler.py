@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Awaitable, Callable
@@ -80,11 +81,14 @@ class DigestScheduler:
         metrics=None,
         on_chat_gone: Callable[[ChatRef], Awaitable[object]] | None = None,
         on_chat_moved: Callable[[ChatRef, ChatRef], Awaitable[object]] | None = None,
+        fenced: Callable[[ChatRef], AbstractAsyncContextManager] | None = None,
     ):
         self.digests = digests
         self.metrics = metrics  # bot.metrics.Metrics, if the program keeps them
         self.on_chat_gone = on_chat_gone  # e.g. Privacy.erase_chat; without it only the digest stops
         self.on_chat_moved = on_chat_moved  # e.g. Privacy.move_chat; without it a move is a refusal
+        # e.g. Privacy.fenced: a chat erased while its digest goes out keeps none of what the send wrote
+        self.fenced = fenced or (lambda chat: nullcontext())
         self.store = digests.store
         self.senders = senders
         self.clock = clock or digests.clock
@@ -192,54 +196,55 @@ class DigestScheduler:
         if not await self.store.set_if_absent(claim_key, token, ttl=self.lease_seconds):
             report.busy += 1
             return
-        # Not in a `finally`: when cancelled (the process stopping) we cannot know whether the
-        # platform took the digest, so the claim is left to expire instead of being released.
-        gone: ChatRef | None = None
-        moved: ChatMoved | None = None
-        try:
-            if await self.store.get(sent_key) is not None:  # sent while we were claiming
-                await subscriptions.schedule(chat_key, next_due)
-            else:
-                sent = await self._send(subscription.chat, day, now, sender, sent_key)
-                report.sent += sent
-                report.empty += not sent
-                await subscriptions.schedule(chat_key, next_due)
-            report.moved += 1
-        except ChatGone as exc:  # no id in the line: the log outlives the erasure
-            log.warning("a daily digest was refused for good (%s): the chat's digest stops and its data is erased", exc)
-            report.gave_up += 1
-            report.gone += 1
-            report.moved += 1
-            gone = subscription.chat
-        except ChatMoved as exc:
-            if self.on_chat_moved is None:
+        async with self.fenced(subscription.chat):
+            # Not in a `finally`: when cancelled (the process stopping) we cannot know whether the
+            # platform took the digest, so the claim is left to expire instead of being released.
+            gone: ChatRef | None = None
+            moved: ChatMoved | None = None
+            try:
+                if await self.store.get(sent_key) is not None:  # sent while we were claiming
+                    await subscriptions.schedule(chat_key, next_due)
+                else:
+                    sent = await self._send(subscription.chat, day, now, sender, sent_key)
+                    report.sent += sent
+                    report.empty += not sent
+                    await subscriptions.schedule(chat_key, next_due)
+                report.moved += 1
+            except ChatGone as exc:  # no id in the line: the log outlives the erasure
+                log.warning("a daily digest was refused for good (%s): the chat's digest stops and its data is erased", exc)
+                report.gave_up += 1
+                report.gone += 1
+                report.moved += 1
+                gone = subscription.chat
+            except ChatMoved as exc:
+                if self.on_chat_moved is None:
+                    log.warning("digest for %s of %s not sent: %s; trying again on its next date", chat_key, day, exc)
+                    report.gave_up += 1
+                    await subscriptions.schedule(chat_key, next_due)
+                else:
+                    moved = exc
+                report.moved += 1
+            except PermanentSendError as exc:  # the same part would be refused every minute
                 log.warning("digest for %s of %s not sent: %s; trying again on its next date", chat_key, day, exc)
                 report.gave_up += 1
                 await subscriptions.schedule(chat_key, next_due)
-            else:
-                moved = exc
-            report.moved += 1
-        except PermanentSendError as exc:  # the same part would be refused every minute
-            log.warning("digest for %s of %s not sent: %s; trying again on its next date", chat_key, day, exc)
-            report.gave_up += 1
-            await subscriptions.schedule(chat_key, next_due)
-            report.moved += 1
-        except Exception:
-            log.exception("digest for %s of %s failed; retrying in %s", chat_key, day, RETRY_AFTER)
-            report.failed += 1
-            await subscriptions.schedule(chat_key, now + RETRY_AFTER)
-            report.moved += 1
-        await self.store.delete_if_equals(claim_key, token)
-        if gone is not None:  # last: nothing written after an erasure may name the chat
-            if self.on_chat_gone is not None:
-                await self.on_chat_gone(gone)
-            else:
-                await subscriptions.unsubscribe(gone)
-        if moved is not None:
-            # Everything of the old id (subscription, due time, the composed digest and the
-            # parts sent) goes to the new one, still due: the next tick sends it there.
-            log.info("digest for %s: the chat moved to %s; sending there", chat_key, moved.new_chat.key)
-            await self.on_chat_moved(subscription.chat, moved.new_chat)
+                report.moved += 1
+            except Exception:
+                log.exception("digest for %s of %s failed; retrying in %s", chat_key, day, RETRY_AFTER)
+                report.failed += 1
+                await subscriptions.schedule(chat_key, now + RETRY_AFTER)
+                report.moved += 1
+            await self.store.delete_if_equals(claim_key, token)
+            if gone is not None:  # last: nothing written after an erasure may name the chat
+                if self.on_chat_gone is not None:
+                    await self.on_chat_gone(gone)
+                else:
+                    await subscriptions.unsubscribe(gone)
+            if moved is not None:
+                # Everything of the old id (subscription, due time, the composed digest and the
+                # parts sent) goes to the new one, still due: the next tick sends it there.
+                log.info("digest for %s: the chat moved to %s; sending there", chat_key, moved.new_chat.key)
+                await self.on_chat_moved(subscription.chat, moved.new_chat)
 
     async def _send(self, chat: ChatRef, day: date, now: datetime, sender: Sender, sent_key: str) -> bool:
         """Compose and send; mark sent once the platform accepted. False: nothing new."""
