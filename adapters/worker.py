@@ -53,6 +53,7 @@ from bot.digest.similarity import story_text
 from bot.extract import ExtractionError
 from bot.inference import ModelTimeout
 from bot.metrics import Metrics
+from bot.privacy import message_arrived
 from bot.related.vectors import embedding_text
 from bot.retention import RetentionSweeper
 from bot.store import open_store
@@ -81,7 +82,9 @@ async def handle_message(ctx: dict, platform: str, payload: dict) -> None:
     if service is None:
         ctx["foreign"].leave(platform, ctx["job_try"])  # raises Retry: back to the queue
         return
-    await service.answer_job(payload, Delivery(ctx["store"], ctx["job_id"]))
+    # The chat erased while the message waited in the queue: nothing the answer writes stays.
+    with message_arrived(ctx["enqueue_time"].timestamp()):
+        await service.answer_job(payload, Delivery(ctx["store"], ctx["job_id"]))
 
 
 class ForeignMessages:

@@ -24,8 +24,10 @@ sending their reply (or write such records without the chat id). Work for the ch
 already running when it was erased (a link being summarized when /forget is pressed, or the
 bot removed) writes its share and memory afterwards: `Privacy.fenced` wraps a message's work
 and erases the chat again when an erasure happened meanwhile. An erasure counts itself first
-(`erasures:{hash of the chat key}`, kept ERASURE_COUNT_SECONDS, naming no chat), so a write
-that lands after its deletions is seen by the fence's closing read. SQLite: the erasure ends with
+(`erasures:{hash of the chat key}`, and its time in `erased-at:{hash}`, kept
+ERASURE_COUNT_SECONDS, naming no chat), so a write that lands after its deletions is seen by
+the fence's closing read. A message that waited in the job queue (`message_arrived`) counts
+from its arrival: an erasure since then is one during its work. SQLite: the erasure ends with
 a WAL checkpoint (Store.purge_deleted) so that the database files' bytes hold nothing of it;
 Redis: its persistence files keep erased bytes until the next rewrite (`rewrite_persistence`).
 """
@@ -36,7 +38,8 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -64,6 +67,18 @@ class _Fence:
 
 
 _fence: ContextVar[_Fence | None] = ContextVar("summary_bot_privacy_fence", default=None)
+_arrived: ContextVar[float | None] = ContextVar("summary_bot_message_arrived", default=None)
+
+
+@contextmanager
+def message_arrived(at: float) -> Iterator[None]:
+    """Work inside answers a message that arrived at `at` (time.time()) and waited before
+    its work began (in a job queue): an erasure of its chat since `at` is one during it."""
+    token = _arrived.set(at)
+    try:
+        yield
+    finally:
+        _arrived.reset(token)
 
 
 @dataclass
@@ -200,13 +215,17 @@ class Privacy:
         finally:
             _fence.reset(token)
             if chat.key not in fence.erased_here:  # erasing was this work's own last step
-                await self._erase_again_if_erased(chat, before)
+                await self._erase_again_if_erased(chat, before, _arrived.get())
 
-    async def _erase_again_if_erased(self, chat: ChatRef, before: bytes | None) -> None:
+    async def _erase_again_if_erased(self, chat: ChatRef, before: bytes | None, arrived: float | None) -> None:
         try:
             after = await self.store.get(keys.erasures(chat.key))
-            if after is None or after == before:
-                return
+            if after is None:
+                return  # not erased within the last ERASURE_COUNT_SECONDS
+            if after == before:  # not while it ran; and not while it waited, if it did
+                erased = await self.store.get(keys.erased_at(chat.key)) if arrived is not None else None
+                if erased is None or float(erased) < arrived:
+                    return
             log.info("a chat was erased while a message of it was handled: erasing what that work wrote")
             await self._erase(chat)
             await self._purge(False)
@@ -219,6 +238,7 @@ class Privacy:
         if fence is not None:
             fence.erased_here.add(chat_key)
         await self.store.incr(keys.erasures(chat_key), ttl=ERASURE_COUNT_SECONDS)
+        await self.store.set(keys.erased_at(chat_key), repr(time.time()).encode(), ttl=ERASURE_COUNT_SECONDS)
 
     async def _erase(self, chat: ChatRef) -> None:
         await self._count_erasure(chat.key)

@@ -157,7 +157,7 @@ async def test_shared_scope_keeps_what_others_shared_and_erase_workspace_leaves_
         assert b"CSTRANGE6" in everything and b"TOTHERS5" in everything
         # What stays names no chat: the caches of public pages, the other workspace's keys.
         left = [name for name in await redis_keys(store) if not name.startswith(PUBLIC_CACHES)]
-        unexplained = [name for name in left if not ("CSTRANGE6" in name or "TOTHERS5" in name or name.startswith(("digest:due", "chats:last-seen", "digest:feed", "ratelimit:", "erasures:")))]  # per user, 120 s; erasure counts: a hash, 1 h
+        unexplained = [name for name in left if not ("CSTRANGE6" in name or "TOTHERS5" in name or name.startswith(("digest:due", "chats:last-seen", "digest:feed", "ratelimit:", "erasures:", "erased-at:")))]  # per user, 120 s; erasure counts: a hash, 1 h
         assert unexplained == []
     finally:
         await bot.close()
@@ -307,6 +307,57 @@ async def test_a_daily_digest_going_out_when_its_chat_is_erased_leaves_nothing_o
         assert b"6666123457" not in await dump(store, tmp_path)
     finally:
         await bot.close()
+
+
+async def test_a_queued_message_of_a_chat_erased_before_a_worker_took_it_leaves_nothing(redis_url, tmp_path):
+    """Scaled out: a link waits in the job queue while its chat is erased; the worker that
+    takes it afterwards still answers it (the chat asked before), but what the answer writes
+    is erased again, since the message arrived before the erasure (arq's enqueue time). A
+    message queued after the erasure is the chat's again. Fails before the fix: its share
+    and memory entry stayed."""
+    from adapters.queue import MessageQueue, redis_settings
+    from adapters.worker import ForeignMessages, message_worker
+    from bot.config import Settings
+    from bot.metrics import Metrics
+    from local_site import serve_site
+    from queue_support import fresh_queue_pool, worker_running
+    from test_telegram import article_page
+
+    chat = ChatRef("telegram", "-1005555123457", kind="group")
+
+    class LinkService:  # a platform's worker side: the payload is the link, the chat is fixed
+        platform = "telegram"
+
+        def __init__(self, bot):
+            self.bot, self.replies = bot, []
+
+        async def answer_job(self, payload, delivery):
+            message = Incoming(chat=chat, text=payload["text"], user_id="sharer", message_id=payload["id"], addressed_to_bot=True)
+            self.replies += await self.bot.handle(message)
+
+    page = article_page("River council cleans up the water")
+    async with fresh_queue_pool(redis_url) as pool, serve_site({"/story": (200, {"Content-Type": "text/html"}, page)}) as site:
+        store = await RedisStore.connect(redis_url)
+        bot = make_summary_bot(Settings(redis_url=redis_url, fetch_allow_private=["127.0.0.0/8"]), store)
+        service = LinkService(bot)
+        ctx = {"services": {"telegram": service}, "store": store, "foreign": ForeignMessages(["telegram"], Metrics())}
+        try:
+            queue = MessageQueue(pool)
+            assert await queue.submit("telegram:1", "telegram", {"text": site.url("/story"), "id": "1"})
+            await bot.privacy.erase_chat(chat)  # while the message waits for a worker
+            worker = message_worker(ctx, redis_settings(redis_url), job_timeout=30, concurrency=2)
+            async with worker_running(worker):
+                await asyncio.wait_for(until(lambda: worker.jobs_complete >= 1), 60)
+                assert service.replies and service.replies[0].digest is not None, service.replies
+                assert (await bot.privacy.inventory(chat)).empty
+                assert b"5555123457" not in await dump(store, tmp_path)
+
+                assert await queue.submit("telegram:2", "telegram", {"text": site.url("/story"), "id": "2"})
+                await asyncio.wait_for(until(lambda: worker.jobs_complete >= 2), 60)
+                assert (await bot.privacy.inventory(chat)).shares == 1  # queued after the erasure: kept
+        finally:
+            await bot.close()
+            await store.close()
 
 
 async def until(condition) -> None:

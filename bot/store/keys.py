@@ -243,4 +243,13 @@ def slack_oauth_state(state: str) -> str:
 def erasures(chat_key: str) -> str:
     """How many times a chat was erased lately (bot.privacy's fence against work in flight).
     It outlives the chat's data on purpose, so its name is a hash: it does not name the chat."""
-    return "erasures:" + hashlib.sha256(chat_key.encode()).hexdigest()[:32]
+    return "erasures:" + _hashed(chat_key)
+
+
+def erased_at(chat_key: str) -> str:
+    """When a chat was last erased (time.time()), for messages that waited in a job queue."""
+    return "erased-at:" + _hashed(chat_key)
+
+
+def _hashed(chat_key: str) -> str:
+    return hashlib.sha256(chat_key.encode()).hexdigest()[:32]
