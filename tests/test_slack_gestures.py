@@ -249,6 +249,20 @@ async def test_a_reaction_posts_the_digest_in_the_thread_once_whoever_reacts(sta
     assert keys.slack_reaction_claim("slack:T1:C1", "1700000000.000500") in await store.keys_of("slack:T1:C1")
 
 
+async def test_a_reaction_is_answered_in_the_reacting_users_language(standin, sqlite_store, site):
+    """The reactor's Slack locale picks the digest's words, as it does for the message
+    shortcut (a channel's own /language would still come first). Fails before the fix:
+    a Russian user's reaction got an English digest."""
+    standin.add_user("URUSSIAN", team_id="T1", locale="ru-RU")
+    standin.add_message("C1", "1700000000.000500", f"read <{site}/article.html|this>")
+    async with running_slack(standin, sqlite_store) as slack:
+        await post_event(slack, reaction("URUSSIAN", "1700000000.000500"), event_id="EvRu")
+        [post] = await standin.wait_for("chat.postMessage", count=1)
+        await slack.finish()
+    text = json.dumps(post.params.get("blocks"), ensure_ascii=False) + post.params["text"]
+    assert "мин чтения" in text and "min read" not in text, text
+
+
 async def test_reacting_again_to_a_summarized_message_asks_slack_nothing(standin, store, site):
     """Fails before the fix: every reaction with the emoji read the message again with
     conversations.history before finding it already summarized, so adding and removing 📝

@@ -76,7 +76,8 @@ class ReactionTrigger:
             return  # someone's reaction got there first
         # Only the links go to the core, never the message's text: a message saying
         # "/unsubscribe <link>" must not become an admin's command by their reaction.
-        asked = Incoming(chat=chat, text=" ".join(urls), user_id=reacted["user"], message_id=reacted["ts"], addressed_to_bot=True)
+        asked = Incoming(chat=chat, text=" ".join(urls), user_id=reacted["user"], message_id=reacted["ts"], addressed_to_bot=True,
+                         language=await self.work.locale_of(team, reacted["user"]))  # as the shortcut: the reactor's words
         try:
             await self.work.sender.reply_in_thread(client, asked, await self.work.bot.handle(asked), delivery)
         except BaseException:
