@@ -31,7 +31,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from bot.config import Settings
-from bot.i18n import Msg
+from bot.i18n import N_, Msg
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -102,21 +102,21 @@ _EXTRA_NON_GLOBAL = [ipaddress.ip_network("64:ff9b:1::/48")]  # local-use NAT64 
 def _plain_reason(ip: IPAddress) -> str | None:
     """Why `ip` is not a public internet address, or None when it is one."""
     if ip.is_unspecified:
-        return "an unspecified address"
+        return Msg("an unspecified address")
     if ip.is_loopback:
-        return "a loopback address"
+        return Msg("a loopback address")
     if ip.is_link_local:
-        return "a link-local address"
+        return Msg("a link-local address")
     if ip.is_multicast:
-        return "a multicast address"
+        return Msg("a multicast address")
     if ip in _SHARED:
-        return "a shared (carrier-grade NAT) address"
+        return Msg("a shared (carrier-grade NAT) address")
     if ip.is_private:
-        return "a private address"
+        return Msg("a private address")
     if ip.is_reserved:
-        return "a reserved address"
+        return Msg("a reserved address")
     if not ip.is_global or any(ip in net for net in _EXTRA_NON_GLOBAL):
-        return "not a public address"
+        return Msg("not a public address")
     return None
 
 
@@ -156,18 +156,28 @@ def _refusal(ip: IPAddress, allow: Iterable[Network]) -> tuple[str, str] | None:
         inner = _tunnelled_ipv4(ip)
         inner_refused = _refusal(inner, allow) if inner is not None else None
         if inner_refused is not None:
-            return str(ip), f"a tunnel to {inner}, {inner_refused[1]}"
+            return str(ip), Msg("a tunnel to {address}, {reason}", address=str(inner), reason=inner_refused[1])
     return None
 
 
-ALLOW_HINT = " (An operator running a local test site can allow it with SUMMARY_BOT_FETCH_ALLOW_PRIVATE.)"
+# The refusals, said in the reader's language; with the hint where a refused address is
+# loopback or a private network (a local test site, the sample pages), never for link-local
+# (cloud metadata).
+NOT_ALLOWED = N_("That address is not allowed: {address} is {reason}.")
+NOT_ALLOWED_HINT = N_(
+    "That address is not allowed: {address} is {reason}. "
+    "(An operator running a local test site can allow it with SUMMARY_BOT_FETCH_ALLOW_PRIVATE.)"
+)
+RESOLVES_NOT_ALLOWED = N_("That address is not allowed: {host} resolves to {address}, {reason}.")
+RESOLVES_NOT_ALLOWED_HINT = N_(
+    "That address is not allowed: {host} resolves to {address}, {reason}. "
+    "(An operator running a local test site can allow it with SUMMARY_BOT_FETCH_ALLOW_PRIVATE.)"
+)
 
 
-def _allow_hint(shown: str) -> str:
-    """Where a refused address is loopback or a private network (a local test site, the
-    sample pages), say which setting allows it; never for link-local (cloud metadata)."""
+def _hinted(shown: str) -> bool:
     ip = ipaddress.ip_address(shown)
-    return ALLOW_HINT if ip.is_loopback or (ip.is_private and not ip.is_link_local) else ""
+    return ip.is_loopback or (ip.is_private and not ip.is_link_local)
 
 
 def _endpoint_allowed(ip: IPAddress, port: int | None, endpoints: Iterable[Endpoint]) -> bool:
@@ -190,7 +200,7 @@ def check_address(
     refused = _refusal(ip, allow)
     if refused is not None:
         shown, reason = refused
-        raise AddressNotAllowed(f"That address is not allowed: {shown} is {reason}.{_allow_hint(shown)}")
+        raise AddressNotAllowed(Msg(NOT_ALLOWED_HINT if _hinted(shown) else NOT_ALLOWED, address=shown, reason=reason))
 
 
 class GuardedResolver(AbstractResolver):
@@ -220,9 +230,8 @@ class GuardedResolver(AbstractResolver):
                 first_refusal = refused
         if not allowed and first_refusal is not None:
             shown, reason = first_refusal
-            raise AddressNotAllowed(
-                f"That address is not allowed: {host} resolves to {shown}, {reason}.{_allow_hint(shown)}"
-            )
+            template = RESOLVES_NOT_ALLOWED_HINT if _hinted(shown) else RESOLVES_NOT_ALLOWED
+            raise AddressNotAllowed(Msg(template, host=host, address=shown, reason=reason))
         return allowed
 
     async def close(self) -> None:

@@ -150,6 +150,20 @@ async def say(bot, text: str, *, chat: ChatRef = GROUP, user: str = "member", la
     return await bot.handle(Incoming(chat=chat, text=text, user_id=user, addressed_to_bot=True, language=language))
 
 
+async def test_a_refused_address_is_said_in_the_senders_language(bot):
+    """The fetch guard's refusals (a private network, a name resolving to one) are said in
+    the reader's language, the reason too. Fails before the fix: they were English only."""
+    (russian,) = await say(bot, "http://10.1.2.3/admin", language="ru")
+    assert russian.error == (
+        "Этот адрес запрещён: 10.1.2.3 — частный адрес. (Оператор с локальным тестовым сайтом может "
+        "разрешить его через SUMMARY_BOT_FETCH_ALLOW_PRIVATE.)"
+    ), russian.error
+    (german,) = await say(bot, "http://169.254.169.254/latest/meta-data/", language="de")
+    assert german.error == "Diese Adresse ist nicht erlaubt: 169.254.169.254 ist eine Link-Local-Adresse.", german.error
+    (english,) = await say(bot, "http://10.1.2.3/admin")
+    assert english.error.startswith("That address is not allowed: 10.1.2.3 is a private address. (An operator")
+
+
 async def test_help_is_in_the_senders_language_else_english(bot):
     (russian,) = await say(bot, "/help", language="ru")
     assert russian.text.startswith("Я пересказываю статьи.") and russian.language == "ru"
