@@ -328,10 +328,6 @@ class OnnxSentenceEncoder:
         self.load_seconds = time.perf_counter() - started
         log.info("loaded sentence encoder %s (ONNX int8, %d lanes) in %.2fs", self.name, self.threads, self.load_seconds)
 
-    def close(self) -> None:
-        if self._lanes is not None:
-            self._lanes.shutdown(wait=False)
-
     def embed(self, texts: list[str], batch_size: int = MAX_BATCH) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
@@ -349,7 +345,7 @@ class OnnxSentenceEncoder:
                 mask[row, : lengths[i]] = 1
             feeds.append({"input_ids": ids, "attention_mask": mask})
         costs = [f["input_ids"].size + RUN_OVERHEAD_TOKENS for f in feeds]
-        lanes = share_among_lanes(costs, self.threads if self._lanes is not None else 1)
+        lanes = share_among_lanes(costs, self.threads)  # one lane: no pool, lanes[1:] is empty
         # One RunOptions for the call's runs: the job's budget running out sets terminate,
         # and every run in flight stops.
         run_options = self._ort.RunOptions()
@@ -371,7 +367,7 @@ class OnnxSentenceEncoder:
                     raise
 
         with on_stop(stop):
-            others = [self._lanes.submit(run_lane, lane, False) for lane in lanes[1:]] if self._lanes else []
+            others = [self._lanes.submit(run_lane, lane, False) for lane in lanes[1:]]
             try:
                 run_lane(lanes[0], True)
             except BaseException:
